@@ -1,0 +1,100 @@
+/**
+ * The gateway's embedded MQTT broker (aedes) with device authentication and per-device topic ACLs.
+ *
+ * A device logs in with its own id as both client id and username, and may only publish to its own
+ * topics: mcps/devices/<id>/readings (QoS 1 readings) and mcps/devices/<id>/status (online/offline,
+ * its last will). It may subscribe only below mcps/devices/<id>/. Anything else is refused and
+ * counted. The gateway itself consumes readings in-process (Aedes#subscribe), not as a client.
+ */
+import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { DeviceCredentials } from './device-credentials';
+
+export const READINGS_TOPIC = 'mcps/devices/+/readings';
+
+export function deviceTopicOwner(topic: string): string | undefined {
+  const m = /^mcps\/devices\/([^/]+)\/(readings|status)$/.exec(topic);
+  return m ? m[1] : undefined;
+}
+
+export interface BrokerCounters {
+  authFailures: number;
+  aclDenied: number;
+  clientsConnected: number;
+}
+
+export interface GatewayBroker {
+  readonly aedes: Aedes;
+  readonly port: number;
+  readonly counters: BrokerCounters;
+  close(): Promise<void>;
+}
+
+export interface BrokerOptions {
+  host?: string;
+  port?: number;
+  credentials: DeviceCredentials;
+  log?: (level: 'info' | 'warn', msg: string) => void;
+}
+
+function authError(message: string, returnCode: number): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+export async function startBroker(opts: BrokerOptions): Promise<GatewayBroker> {
+  const log = opts.log ?? (() => undefined);
+  const counters: BrokerCounters = { authFailures: 0, aclDenied: 0, clientsConnected: 0 };
+  const aedes = await Aedes.createBroker({
+    authenticate(client: Client, username, password, done) {
+      const id = client.id;
+      const entry = username !== undefined && password !== undefined && username === id ? opts.credentials.authenticate(id, password) : undefined;
+      if (!entry) {
+        counters.authFailures++;
+        // Names the client id and why, never the password.
+        log('warn', `mqtt: refused login of client "${id}" as "${username ?? ''}": ${username === undefined ? 'no username' : username !== id ? 'username must equal client id' : 'bad username or password'}`);
+        done(authError('bad username or password', 4), false);
+        return;
+      }
+      done(null, true);
+    },
+    authorizePublish(client: Client | null, packet: PublishPacket, done) {
+      if (client === null) return done(null); // in-process publishes by the gateway itself
+      if (deviceTopicOwner(packet.topic) !== client.id) {
+        counters.aclDenied++;
+        log('warn', `mqtt: device "${client.id}" may not publish to "${packet.topic}"`);
+        return done(new Error(`topic ${packet.topic} not allowed for ${client.id}`));
+      }
+      done(null);
+    },
+    authorizeSubscribe(client: Client, sub: Subscription, done) {
+      if (!sub.topic.startsWith(`mcps/devices/${client.id}/`)) {
+        counters.aclDenied++;
+        log('warn', `mqtt: device "${client.id}" may not subscribe to "${sub.topic}"`);
+        return done(new Error(`subscription ${sub.topic} not allowed`), null);
+      }
+      done(null, sub);
+    },
+  });
+  aedes.on('client', () => counters.clientsConnected++);
+  aedes.on('clientDisconnect', () => counters.clientsConnected--);
+  const server: Server = createServer(aedes.handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 1883, opts.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    aedes,
+    port,
+    counters,
+    close: () =>
+      new Promise<void>((resolve) => {
+        aedes.close(() => server.close(() => resolve()));
+        // close() waits for clients to go; do not let a stuck client hold shutdown.
+        setTimeout(() => resolve(), 2000).unref();
+      }),
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Embeds Node-RED 4.1 in the gateway process: our nodes loaded from this package exactly as a stock
+ * Node-RED would load them (package.json "node-red" section), the default flow from flows/, the
+ * editor and admin API behind a login, bound to loopback unless configured otherwise.
+ */
+import express from 'express';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { adminAuthFor, type EditorCredentials } from './editor-credentials';
+import { RUNTIME_SETTING, type GatewayRuntime } from './runtime';
+
+/** Root of this package (holds package.json with the "node-red" section). dist/gateway → ../.. */
+export const PACKAGE_ROOT = resolve(__dirname, '..', '..');
+export const DEFAULT_FLOW = join(PACKAGE_ROOT, 'flows', 'gateway.json');
+
+export interface NodeRedHostOptions {
+  userDir: string;
+  host: string;
+  port: number;
+  editor: EditorCredentials;
+  credentialSecret: string;
+  runtime: GatewayRuntime;
+  /** Flow copied into userDir the first time (later edits in the editor are kept). */
+  initialFlow?: string;
+  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug';
+}
+
+export interface NodeRedHost {
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+interface RedModule {
+  init(server: Server, settings: Record<string, unknown>): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  httpAdmin: express.Express;
+  httpNode: express.Express;
+}
+
+export async function startNodeRed(opts: NodeRedHostOptions): Promise<NodeRedHost> {
+  mkdirSync(opts.userDir, { recursive: true, mode: 0o700 });
+  const flowPath = join(opts.userDir, 'flows.json');
+  if (!existsSync(flowPath)) copyFileSync(opts.initialFlow ?? DEFAULT_FLOW, flowPath);
+
+  // node-red is CommonJS with no bundled types for its embedding API.
+  const RED = require('node-red') as RedModule;
+  const app = express();
+  const server = createServer(app);
+  const settings: Record<string, unknown> = {
+    userDir: opts.userDir,
+    flowFile: 'flows.json',
+    credentialSecret: opts.credentialSecret,
+    nodesDir: [PACKAGE_ROOT],
+    httpAdminRoot: '/',
+    httpNodeRoot: '/api',
+    uiHost: opts.host,
+    adminAuth: adminAuthFor(opts.editor),
+    functionExternalModules: false,
+    externalModules: { palette: { allowInstall: false } },
+    editorTheme: { tours: false, projects: { enabled: false } },
+    diagnostics: { enabled: false },
+    telemetry: { enabled: false },
+    logging: { console: { level: opts.logLevel ?? 'warn', metrics: false, audit: false } },
+    [RUNTIME_SETTING]: opts.runtime,
+  };
+  RED.init(server, settings);
+  app.use('/api', RED.httpNode);
+  app.use('/', RED.httpAdmin);
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolveListen();
+    });
+  });
+  await RED.start();
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${opts.host}:${port}/`,
+    port,
+    stop: async () => {
+      await RED.stop();
+      await new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+    },
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * Sealing: turns a closed batch window into a signed, encrypted batch ready for the outbox.
+ *
+ * Steps, in this order: assign the next sequence number and the previous header hash; build the
+ * salted Merkle tree; encrypt the payload for the data owner; fill the ciphertext hash into the
+ * header; sign the header hash with the gateway's BLS key; record the new chain head durably; hand
+ * the batch to the outbox. Seals run one at a time so sequence numbers never race.
+ */
+import { randomBytes } from 'node:crypto';
+import { buildBatch, encodeHeader, headerHash, makeHeader } from '../protocol/batch';
+import { blsSign } from '../protocol/bls';
+import { sha256 } from '../protocol/hash';
+import type { Reading } from '../protocol/reading';
+import type { BatchSubmission } from '../protocol/submission';
+import { sealEnvelope } from './envelope';
+import type { OutboxItem } from './outbox';
+import type { BatchSequencer } from './sequencer';
+
+export interface SealerOptions {
+  gatewayId: string;
+  blsSecretKey: Uint8Array;
+  ownerPublicKey: Uint8Array;
+  sequencer: BatchSequencer;
+  onSealed: (item: OutboxItem) => void;
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+export class Sealer {
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly opts: SealerOptions) {}
+
+  /** Seals `readings` as the next batch. Resolves with the outbox item once it is queued. */
+  seal(readings: readonly Reading[]): Promise<OutboxItem> {
+    const next = this.#chain.then(() => this.#sealNow(readings));
+    this.#chain = next.catch(() => undefined);
+    return next;
+  }
+
+  async #sealNow(readings: readonly Reading[]): Promise<OutboxItem> {
+    const { gatewayId, sequencer } = this.opts;
+    const head = sequencer.head;
+    const seq = head.seq + 1;
+    const built = buildBatch({ gatewayId, seq, prevHash: head.headerHash, readings: [...readings], saltKey: randomBytes(32) });
+    const envelope = await sealEnvelope(this.opts.ownerPublicKey, gatewayId, seq, built.payloadBytes);
+    const header = makeHeader(built, sha256(envelope));
+    const hh = headerHash(header);
+    const submission: BatchSubmission = {
+      v: 1,
+      gatewayId,
+      header: hex(encodeHeader(header)),
+      headerSignature: hex(blsSign(this.opts.blsSecretKey, hh)),
+      envelope: Buffer.from(envelope).toString('base64'),
+    };
+    sequencer.advance(seq, hh);
+    const item: OutboxItem = { seq, count: built.count, headerHash: hex(hh), root: hex(built.root), submission };
+    this.opts.onSealed(item);
+    return item;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Node "mcps-batch": groups readings into batches by count or age.
+ * Input: msg.payload = a canonical reading (from a device node). msg.flush = true closes the window now.
+ * Output: msg.payload = the readings of one closed batch, in arrival order.
+ */
+import { BatchWindow } from '../gateway/batch-window';
+import type { Reading } from '../protocol/reading';
+import type { DoneFn, NodeAPI, NodeDef, NodeInstance, NodeMessage, SendFn } from './node-red-api';
+import { gatewayRuntime } from './runtime-access';
+
+interface BatchDef extends NodeDef {
+  maxCount?: string | number;
+  maxAgeMs?: string | number;
+}
+
+export = function register(RED: NodeAPI): void {
+  function BatchNode(this: NodeInstance, def: BatchDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    let window: BatchWindow;
+    try {
+      window = new BatchWindow({
+        maxCount: Number(def.maxCount ?? 100),
+        maxAgeMs: Number(def.maxAgeMs ?? 2000),
+        onClose: (readings) => {
+          node.send({ payload: readings, count: readings.length });
+          node.status({ fill: 'green', shape: 'dot', text: RED._('mcps-batch.status.closed', { count: readings.length }) });
+        },
+      });
+    } catch (err) {
+      node.status({ fill: 'red', shape: 'ring', text: RED._('mcps-batch.status.config-error') });
+      node.error(`mcps-batch: ${(err as Error).message}`);
+      return;
+    }
+    node.status({ fill: 'yellow', shape: 'ring', text: RED._('mcps-batch.status.waiting') });
+    const rt = gatewayRuntime(RED);
+    const onFlush = (): void => window.flush();
+    rt?.on('flush', onFlush);
+    node.on('input', (msg: NodeMessage, _send: SendFn, done: DoneFn) => {
+      if (msg.flush === true) {
+        window.flush();
+        return done();
+      }
+      const r = msg.payload as Partial<Reading> | undefined;
+      if (!r || typeof r !== 'object' || typeof r.deviceId !== 'string' || typeof r.kind !== 'string' || typeof r.value !== 'number') {
+        return done(new Error(RED._('mcps-batch.errors.not-a-reading')));
+      }
+      window.add(r as Reading);
+      done();
+    });
+    node.on('close', (_removed: boolean, done: () => void) => {
+      rt?.off('flush', onFlush);
+      // Readings still in the window are sealed rather than dropped when the flow stops.
+      window.flush();
+      window.close();
+      done();
+    });
+  }
+  RED.nodes.registerType('mcps-batch', BatchNode);
+};

@@ -1,0 +1,50 @@
+/**
+ * Node "mcps-seal-forward": seals each batch (Merkle root, encryption for the data owner, BLS
+ * signature) and queues it for the chain node. Output: one message per receipt from the chain node.
+ */
+import type { Reading } from '../protocol/reading';
+import type { DoneFn, NodeAPI, NodeDef, NodeInstance, NodeMessage, SendFn } from './node-red-api';
+import { gatewayRuntime } from './runtime-access';
+import type { OutboxItem } from '../gateway/outbox';
+import type { SignedReceipt } from '../protocol/submission';
+
+export = function register(RED: NodeAPI): void {
+  function SealForwardNode(this: NodeInstance, def: NodeDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const rt = gatewayRuntime(RED);
+    if (!rt) {
+      node.status({ fill: 'red', shape: 'ring', text: RED._('mcps-seal-forward.status.no-runtime') });
+      node.on('input', (_msg: NodeMessage, _send: SendFn, done: DoneFn) => done(new Error(RED._('mcps-seal-forward.status.no-runtime'))));
+      return;
+    }
+    const mine = new Set<number>();
+    const onReceipt = (item: OutboxItem, signed: SignedReceipt): void => {
+      if (!mine.delete(item.seq)) return;
+      node.send({ topic: `batch/${item.seq}`, payload: signed.receipt, signature: signed.signature });
+      node.status({ fill: 'green', shape: 'dot', text: RED._('mcps-seal-forward.status.anchored', { seq: item.seq, pending: rt.metrics.outboxPending }) });
+    };
+    rt.on('receipt', onReceipt);
+    node.status({ fill: 'yellow', shape: 'ring', text: RED._('mcps-seal-forward.status.waiting') });
+    node.on('input', (msg: NodeMessage, _send: SendFn, done: DoneFn) => {
+      const readings = msg.payload;
+      if (!Array.isArray(readings) || readings.length === 0) return done(new Error(RED._('mcps-seal-forward.errors.not-a-batch')));
+      rt.sealBatch(readings as Reading[]).then(
+        (item) => {
+          mine.add(item.seq);
+          node.status({ fill: 'blue', shape: 'dot', text: RED._('mcps-seal-forward.status.queued', { seq: item.seq, pending: rt.metrics.outboxPending }) });
+          done();
+        },
+        (err: Error) => {
+          node.status({ fill: 'red', shape: 'ring', text: RED._('mcps-seal-forward.status.error') });
+          done(err);
+        },
+      );
+    });
+    node.on('close', (_removed: boolean, done: () => void) => {
+      rt.off('receipt', onReceipt);
+      done();
+    });
+  }
+  RED.nodes.registerType('mcps-seal-forward', SealForwardNode);
+};
