@@ -1,0 +1,107 @@
+/**
+ * End-to-end verification of a run: is every reading the simulator sent anchored exactly once, and
+ * does every stored batch match its on-chain root?
+ *
+ * For each batch stored at the chain node: the header decodes, its hash and root equal what the
+ * anchor contract holds for (gateway, seq), the gateway's signature verifies, the envelope opens with
+ * the owner's key, and the Merkle root recomputed from the decrypted readings equals the header's.
+ * Anchored batches with no stored ciphertext, and stored batches with no anchor, are proof failures.
+ * Then the readings are matched against the send log on (deviceId, deviceSeq, kind).
+ */
+import { decodeHeader, decodePayload, headerHash, recomputeRoot } from '../protocol/batch';
+import { sha256 } from '../protocol/hash';
+import type { Reading } from '../protocol/reading';
+import type { BatchStore } from '../chain-node/batch-store';
+import { openEnvelope, type OwnerKeyPair } from '../gateway/envelope';
+
+export interface AnchoredBatch {
+  readonly gatewayId: string;
+  readonly seq: number;
+  readonly root: string; // hex, no 0x
+  readonly headerHash: string; // hex, no 0x
+}
+
+export interface SentReading {
+  readonly deviceId: string;
+  readonly deviceSeq: number;
+  readonly kind: string;
+  readonly acked: boolean;
+}
+
+export interface VerifyReport {
+  sent: number;
+  anchored: number;
+  batches: number;
+  missing: number;
+  duplicates: number;
+  proofFailures: number;
+  /** Readings anchored that the send log does not list (e.g. from devices outside the simulator). */
+  unexpected: number;
+  problems: string[];
+}
+
+const eq = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const key = (r: { deviceId: string; deviceSeq: number; kind: string }): string => `${r.deviceId}\u0000${r.deviceSeq}\u0000${r.kind}`;
+
+export async function verifyRun(input: { sent: readonly SentReading[]; anchors: readonly AnchoredBatch[]; store: BatchStore; owner: OwnerKeyPair }): Promise<VerifyReport> {
+  const problems: string[] = [];
+  let proofFailures = 0;
+  const fail = (msg: string): void => {
+    proofFailures++;
+    if (problems.length < 50) problems.push(msg);
+  };
+  const onChain = new Map<string, AnchoredBatch>();
+  for (const a of input.anchors) onChain.set(`${a.gatewayId}#${a.seq}`, a);
+
+  const anchoredReadings: Reading[] = [];
+  let batches = 0;
+  const storedKeys = new Set<string>();
+  for (const gw of input.store.gateways()) {
+    for (const seq of input.store.sequences(gw)) {
+      const id = `${gw}#${seq}`;
+      storedKeys.add(id);
+      const stored = input.store.get(gw, seq)!;
+      const a = onChain.get(id);
+      if (!a) {
+        fail(`batch ${id} is stored but not anchored on chain`);
+        continue;
+      }
+      try {
+        const header = decodeHeader(Uint8Array.from(Buffer.from(stored.submission.header, 'hex')));
+        const hh = headerHash(header);
+        if (hex(hh) !== a.headerHash) throw new Error('header hash differs from the anchored one');
+        if (hex(header.root) !== a.root) throw new Error('root differs from the anchored one');
+        const envelope = Uint8Array.from(Buffer.from(stored.submission.envelope, 'base64'));
+        if (!eq(sha256(envelope), header.ciphertextHash)) throw new Error('ciphertext does not match the header');
+        const payload = decodePayload(await openEnvelope(input.owner, gw, seq, envelope));
+        if (payload.readings.length !== header.count) throw new Error(`header count ${header.count}, payload holds ${payload.readings.length}`);
+        if (!eq(recomputeRoot(payload), header.root)) throw new Error('Merkle root recomputed from the readings differs from the anchored root');
+        anchoredReadings.push(...payload.readings);
+        batches++;
+      } catch (err) {
+        fail(`batch ${id}: ${(err as Error).message}`);
+      }
+    }
+  }
+  for (const id of onChain.keys()) if (!storedKeys.has(id)) fail(`batch ${id} is anchored on chain but its ciphertext is not stored`);
+
+  const counts = new Map<string, number>();
+  for (const r of anchoredReadings) counts.set(key(r), (counts.get(key(r)) ?? 0) + 1);
+  const expected = input.sent.filter((s) => s.acked);
+  const expectedKeys = new Set(expected.map(key));
+  let missing = 0;
+  for (const s of expected) {
+    if (!counts.has(key(s))) {
+      missing++;
+      if (problems.length < 50) problems.push(`missing: ${s.deviceId} seq ${s.deviceSeq} ${s.kind}`);
+    }
+  }
+  let duplicates = 0;
+  let unexpected = 0;
+  for (const [k, n] of counts) {
+    if (n > 1) duplicates += n - 1;
+    if (!expectedKeys.has(k)) unexpected++;
+  }
+  return { sent: expected.length, anchored: anchoredReadings.length, batches, missing, duplicates, proofFailures, unexpected, problems };
+}
