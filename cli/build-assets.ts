@@ -25,7 +25,7 @@ function copyAssets(): void {
 
 async function main(): Promise<void> {
   copyAssets();
-  const { buildContracts } = await import('../contracts/build');
+  const { buildContracts } = require('../contracts/build') as typeof import('../contracts/build');
   await buildContracts();
 }
 

@@ -40,7 +40,7 @@ Exit code with --duration: 0 only if every reading the simulator sent is anchore
 (missing = 0 and duplicates = 0). Ports 0 pick free ones. The editor login is written to
 <data>/gateway/editor-credentials.json (mode 0600).`)
   .action(async (opts: { duration?: number; data: string; editorPort: number; mqttPort: number; nodePort: number; status: boolean }) => {
-    const { runUp } = await import('./up');
+    const { runUp } = require('./up') as typeof import('./up');
     process.exitCode = await runUp(opts);
   });
 
@@ -49,7 +49,7 @@ program
   .description('run one gateway (Node-RED with the mcps nodes, embedded MQTT broker, sealer and outbox)')
   .requiredOption('--config <file>', 'gateway configuration JSON (see docs/operations.md)')
   .action(async (opts: { config: string }) => {
-    const { gatewayProcess } = await import('./processes');
+    const { gatewayProcess } = require('./processes') as typeof import('./processes');
     await gatewayProcess(opts.config);
   });
 
@@ -58,7 +58,7 @@ program
   .description('run one chain node (batch ingest, ciphertext store, anchoring on the EVM chain)')
   .requiredOption('--config <file>', 'chain node configuration JSON (see docs/operations.md)')
   .action(async (opts: { config: string }) => {
-    const { chainNodeProcess } = await import('./processes');
+    const { chainNodeProcess } = require('./processes') as typeof import('./processes');
     await chainNodeProcess(opts.config);
   });
 
@@ -67,7 +67,7 @@ program
   .description('compare the simulator\'s send log with what is anchored on chain and stored at the chain node; exit 0 only if nothing is missing or duplicated and every batch matches its on-chain root')
   .option('--data <dir>', 'data directory of the run to verify', process.env.MCPS_DATA_DIR ?? '.mcps')
   .action(async (opts: { data: string }) => {
-    const { verifyCommand } = await import('./verify');
+    const { verifyCommand } = require('./verify') as typeof import('./verify');
     process.exitCode = await verifyCommand(opts.data);
   });
 

@@ -1,0 +1,52 @@
+// The gateway's MQTT broker over real TCP: per-device logins and topic ACLs.
+import t from 'tap';
+import mqtt from 'mqtt';
+import { startBroker } from '../gateway/broker';
+import { DeviceCredentials, hashPassword } from '../gateway/device-credentials';
+
+const creds = new DeviceCredentials([
+  { id: 'temp-bed1', patient: 'p-1', passwordHash: hashPassword('right-password-1') },
+  { id: 'resp-bed2', patient: 'p-2', passwordHash: hashPassword('right-password-2') },
+]);
+
+async function connect(port: number, clientId: string, username: string | undefined, password: string | undefined): Promise<mqtt.MqttClient> {
+  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId, username, password, reconnectPeriod: 0, connectTimeout: 3000 });
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+  });
+  return client;
+}
+
+t.test('devices need their own credentials and may publish only to their own topics', async (t) => {
+  const logs: string[] = [];
+  const broker = await startBroker({ port: 0, credentials: creds, log: (_l, m) => logs.push(m) });
+  t.teardown(() => broker.close());
+  const received: string[] = [];
+  await new Promise<void>((r) => broker.aedes.subscribe('mcps/devices/+/readings', (p, cb) => { received.push(`${p.topic} ${p.payload.toString()}`); cb(); }, r));
+
+  await t.rejects(connect(broker.port, 'temp-bed1', 'temp-bed1', 'wrong'), /Bad username or password|Not authorized|bad/i, 'wrong password refused');
+  await t.rejects(connect(broker.port, 'temp-bed1', undefined, undefined), 'no credentials refused');
+  await t.rejects(connect(broker.port, 'resp-bed2', 'temp-bed1', 'right-password-1'), 'a login under another client id is refused');
+  t.equal(broker.counters.authFailures, 3, 'each refusal counted');
+  t.notOk(logs.join('\n').includes('right-password'), 'no password in the log');
+
+  const dev = await connect(broker.port, 'temp-bed1', 'temp-bed1', 'right-password-1');
+  t.teardown(() => dev.endAsync(true));
+  await dev.publishAsync('mcps/devices/temp-bed1/readings', 'ok', { qos: 1 });
+  t.same(received, ['mcps/devices/temp-bed1/readings ok'], 'own topic delivered after authentication');
+
+  // A publish outside its own topics: aedes refuses it and drops the connection (MQTT 3.1.1 has no
+  // negative PUBACK), and the refusal is counted.
+  const closed = new Promise<void>((r) => dev.once('close', () => r()));
+  dev.publish('mcps/devices/resp-bed2/readings', 'spoofed', { qos: 1 });
+  await closed;
+  t.notOk(received.some((r) => r.includes('spoofed')), "another device's topic refused");
+  t.equal(broker.counters.aclDenied, 1, 'ACL refusal counted');
+  t.match(logs.join('\n'), /device "temp-bed1" may not publish to "mcps\/devices\/resp-bed2\/readings"/, 'the refusal is logged with who and where');
+
+  const sub = await connect(broker.port, 'resp-bed2', 'resp-bed2', 'right-password-2');
+  t.teardown(() => sub.endAsync(true));
+  const granted = await sub.subscribeAsync('mcps/devices/temp-bed1/#', { qos: 1 }).catch((e: Error) => e);
+  t.ok(granted instanceof Error || (Array.isArray(granted) && granted[0]?.qos === 128), "subscribing to another device's topics is refused");
+});
