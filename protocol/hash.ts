@@ -1,0 +1,32 @@
+/**
+ * SHA-256 over one or more byte strings, as used by the Merkle tree, headers and transcripts.
+ *
+ * node:crypto rather than @noble/hashes: `npm run bench -- merkle` measures both on the Merkle
+ * workload (64–300-byte inputs) in the same run; node:crypto's OpenSSL implementation is the faster
+ * one there (the figures are in docs/architecture.md). It is pure computation, so protocol/ stays
+ * free of I/O.
+ */
+import { createHash, createHmac } from 'node:crypto';
+
+export function sha256(...parts: Uint8Array[]): Uint8Array {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+export function hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
+  const h = createHmac('sha256', key);
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+export function utf8(s: string): Uint8Array {
+  return new TextEncoder().encode(s);
+}
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
+  return d === 0;
+}

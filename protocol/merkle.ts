@@ -1,0 +1,106 @@
+/**
+ * Merkle trees over batch readings: RFC 6962 / RFC 9162 shape with salted leaves.
+ *
+ *   leaf hash  = SHA-256(0x00 ‖ salt ‖ leaf data)        (salt: 32 bytes)
+ *   inner node = SHA-256(0x01 ‖ left ‖ right)
+ *   MTH(D[n])  = MTH(D[0:k]) and MTH(D[k:n]) joined, k the largest power of two < n
+ *
+ * The 0x00/0x01 prefixes separate leaves from inner nodes (no second-preimage by reinterpreting a
+ * node as a leaf). Odd counts need no duplicated leaves, so no two different batches share a root.
+ * Salts come from a per-batch secret key that travels only inside the encrypted batch: a public
+ * root does not let anyone confirm a guessed vital sign by hashing candidates.
+ */
+import { ProtocolError } from './errors';
+import { hmacSha256, sha256, utf8 } from './hash';
+
+const LEAF = new Uint8Array([0x00]);
+const NODE = new Uint8Array([0x01]);
+const SALT_LABEL = utf8('mcps/leaf-salt/v1');
+
+/** The salt of leaf `index`: HMAC-SHA256(batch salt key, label ‖ uint32be(index)). */
+export function leafSalt(saltKey: Uint8Array, index: number): Uint8Array {
+  if (saltKey.length !== 32) throw new ProtocolError('merkle.salt-key-length', `salt key of ${saltKey.length} bytes, expected 32`);
+  if (!Number.isInteger(index) || index < 0 || index > 0xffffffff) throw new ProtocolError('merkle.bad-index', `leaf index ${index}`);
+  const i = new Uint8Array(4);
+  new DataView(i.buffer).setUint32(0, index);
+  return hmacSha256(saltKey, SALT_LABEL, i);
+}
+
+export function leafHash(salt: Uint8Array, data: Uint8Array): Uint8Array {
+  if (salt.length !== 32) throw new ProtocolError('merkle.salt-length', `salt of ${salt.length} bytes, expected 32`);
+  return sha256(LEAF, salt, data);
+}
+
+export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
+  return sha256(NODE, left, right);
+}
+
+function largestPowerOfTwoBelow(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+/**
+ * Root of the tree over `leaves` (leaf hashes). Computed bottom-up in O(n): pairing adjacent nodes
+ * level by level and carrying an odd last node up unchanged gives exactly the RFC 6962 shape.
+ */
+export function merkleRoot(leaves: readonly Uint8Array[]): Uint8Array {
+  if (leaves.length === 0) throw new ProtocolError('merkle.empty', 'a batch has at least one reading');
+  let level: Uint8Array[] = leaves.slice();
+  while (level.length > 1) {
+    const next: Uint8Array[] = [];
+    for (let i = 0; i + 1 < level.length; i += 2) next.push(nodeHash(level[i]!, level[i + 1]!));
+    if (level.length % 2 === 1) next.push(level[level.length - 1]!);
+    level = next;
+  }
+  return level[0]!;
+}
+
+/** The audit path for leaf `index` (RFC 9162 §2.1.3.1), from the leaf's sibling up to the root. */
+export function inclusionProof(leaves: readonly Uint8Array[], index: number): Uint8Array[] {
+  if (!Number.isInteger(index) || index < 0 || index >= leaves.length) throw new ProtocolError('merkle.bad-index', `leaf ${index} of ${leaves.length}`);
+  const path: Uint8Array[] = [];
+  const walk = (lo: number, hi: number, m: number): void => {
+    const n = hi - lo;
+    if (n === 1) return;
+    const k = largestPowerOfTwoBelow(n);
+    if (m < k) {
+      walk(lo, lo + k, m);
+      path.push(merkleRoot(leaves.slice(lo + k, hi)));
+    } else {
+      walk(lo + k, hi, m - k);
+      path.push(merkleRoot(leaves.slice(lo, lo + k)));
+    }
+  };
+  walk(0, leaves.length, index);
+  return path;
+}
+
+/** RFC 9162 §2.1.3.2 verification. Returns false for any wrong input; never throws on bad proofs. */
+export function verifyInclusion(root: Uint8Array, leaf: Uint8Array, index: number, count: number, proof: readonly Uint8Array[]): boolean {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(count) || index < 0 || index >= count) return false;
+  let fn = index;
+  let sn = count - 1;
+  let r = leaf;
+  for (const p of proof) {
+    if (p.length !== 32 || sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  if (sn !== 0 || r.length !== root.length) return false;
+  let d = 0;
+  for (let i = 0; i < r.length; i++) d |= r[i]! ^ root[i]!;
+  return d === 0;
+}
