@@ -1,0 +1,50 @@
+/**
+ * Chain node configuration: one JSON file, validated at start with errors that name the field.
+ */
+import Ajv from 'ajv';
+import { readFileSync } from 'node:fs';
+
+export interface ChainNodeConfig {
+  /** Keys and the ciphertext store live here. */
+  dataDir: string;
+  /** This node's registry id (1..31 characters). */
+  nodeId: string;
+  host: string;
+  port: number;
+  chain: { rpcUrl: string; registry: string; anchor: string };
+}
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['dataDir', 'nodeId', 'host', 'port', 'chain'],
+  properties: {
+    dataDir: { type: 'string', minLength: 1 },
+    nodeId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,30}$' },
+    host: { type: 'string', minLength: 1 },
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
+    chain: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['rpcUrl', 'registry', 'anchor'],
+      properties: {
+        rpcUrl: { type: 'string', pattern: '^(https?|wss?)://' },
+        registry: { type: 'string', pattern: '^0x[0-9a-fA-F]{40}$' },
+        anchor: { type: 'string', pattern: '^0x[0-9a-fA-F]{40}$' },
+      },
+    },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: true, strict: true }).compile<ChainNodeConfig>(schema);
+
+export function loadChainNodeConfig(path: string): ChainNodeConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`chain node config ${path}: ${(err as Error).message}`);
+  }
+  if (!validate(raw)) throw new Error(`chain node config ${path}: ${(validate.errors ?? []).map((e) => `${e.instancePath || '(top)'} ${e.message}`).join('; ')}`);
+  return raw;
+}

@@ -1,0 +1,76 @@
+/**
+ * Gateway configuration: one JSON file, validated at start with errors that name the field.
+ * `mcps up` writes one for the local stack; a hospital writes its own (see docs/operations.md).
+ */
+import Ajv from 'ajv';
+import { readFileSync } from 'node:fs';
+
+export interface GatewayConfig {
+  /** Where keys, Node-RED's user directory, chain state and dead letters live. */
+  dataDir: string;
+  /** This gateway's registry id (1..31 characters). */
+  gatewayId: string;
+  editor: { host: string; port: number };
+  mqtt: { host: string; port: number };
+  chainNode: { url: string; nodeId: string };
+  chain: { rpcUrl: string; registry: string };
+  /** The data owner's (hospital's) X25519 public key, hex: batches are encrypted for it. */
+  ownerPublicKey: string;
+  /** Serial port paths by name, substituted into the flow as environment variables (e.g. MCPS_OXIMETER_PORT). */
+  serialPorts?: Record<string, string>;
+  logLevel?: 'error' | 'warn' | 'info' | 'debug';
+}
+
+const hostPort = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['host', 'port'],
+  properties: { host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 } },
+} as const;
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['dataDir', 'gatewayId', 'editor', 'mqtt', 'chainNode', 'chain', 'ownerPublicKey'],
+  properties: {
+    dataDir: { type: 'string', minLength: 1 },
+    gatewayId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,30}$' },
+    editor: hostPort,
+    mqtt: hostPort,
+    chainNode: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url', 'nodeId'],
+      properties: { url: { type: 'string', pattern: '^https?://' }, nodeId: { type: 'string', minLength: 1, maxLength: 31 } },
+    },
+    chain: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['rpcUrl', 'registry'],
+      properties: { rpcUrl: { type: 'string', pattern: '^(https?|wss?)://' }, registry: { type: 'string', pattern: '^0x[0-9a-fA-F]{40}$' } },
+    },
+    ownerPublicKey: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+    serialPorts: { type: 'object', additionalProperties: { type: 'string' } },
+    logLevel: { enum: ['error', 'warn', 'info', 'debug'] },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: true, strict: true }).compile<GatewayConfig>(schema);
+
+export function parseGatewayConfig(x: unknown, where = 'gateway config'): GatewayConfig {
+  if (!validate(x)) {
+    const msgs = (validate.errors ?? []).map((e) => `${e.instancePath || '(top)'} ${e.message}`);
+    throw new Error(`${where}: ${msgs.join('; ')}`);
+  }
+  return x;
+}
+
+export function loadGatewayConfig(path: string): GatewayConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`gateway config ${path}: ${(err as Error).message}`);
+  }
+  return parseGatewayConfig(raw, `gateway config ${path}`);
+}

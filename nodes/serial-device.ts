@@ -1,0 +1,77 @@
+/**
+ * Node "mcps-serial-device": a bedside device on a serial port (RS-232 or USB), decoded.
+ * Output 1: canonical readings. Output 2: refused frames with the reason and the raw bytes.
+ */
+import { NoninDf7Decoder, df7Readings } from '../gateway/decoders/nonin-df7';
+import { SerialLink } from '../gateway/serial-link';
+import type { NodeAPI, NodeDef, NodeInstance } from './node-red-api';
+import { gatewayRuntime } from './runtime-access';
+
+interface SerialDeviceDef extends NodeDef {
+  port?: string;
+  baud?: string | number;
+  format?: string;
+  deviceId?: string;
+  patient?: string;
+}
+
+export const SERIAL_FORMATS = ['nonin-df7'] as const;
+
+export = function register(RED: NodeAPI): void {
+  function SerialDeviceNode(this: NodeInstance, def: SerialDeviceDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const rt = gatewayRuntime(RED);
+    const path = (def.port ?? '').trim();
+    const deviceId = (def.deviceId ?? '').trim();
+    const patient = (def.patient ?? '').trim();
+    const baud = Number(def.baud ?? 9600);
+    const problems: string[] = [];
+    if (!path || path.startsWith('${')) problems.push(RED._('mcps-serial-device.errors.no-port'));
+    if (!deviceId) problems.push(RED._('mcps-serial-device.errors.no-device'));
+    if (!patient) problems.push(RED._('mcps-serial-device.errors.no-patient'));
+    if (!(SERIAL_FORMATS as readonly string[]).includes(def.format ?? 'nonin-df7')) problems.push(RED._('mcps-serial-device.errors.format', { format: String(def.format) }));
+    if (!Number.isInteger(baud) || baud < 300 || baud > 4_000_000) problems.push(RED._('mcps-serial-device.errors.baud', { baud: String(def.baud) }));
+    if (problems.length > 0) {
+      node.status({ fill: 'red', shape: 'ring', text: problems[0]! });
+      node.error(`mcps-serial-device: ${problems.join('; ')}`);
+      return;
+    }
+    const decoder = new NoninDf7Decoder({ source: path });
+    let readings = 0;
+    let rejected = 0;
+    const link = new SerialLink({
+      path,
+      baudRate: baud,
+      onData: (chunk) => {
+        const receivedAt = Date.now();
+        for (const ev of decoder.push(chunk)) {
+          if (ev.type === 'packet') {
+            for (const r of df7Readings(ev, { deviceId, patient, receivedAt })) {
+              rt?.acceptReading(r);
+              readings++;
+              node.send([{ topic: deviceId, payload: r }, null]);
+            }
+          } else {
+            rejected++;
+            rt?.reject({ at: receivedAt, source: `serial:${path}`, reason: ev.reason, raw: ev.raw });
+            node.send([null, { topic: deviceId, payload: Buffer.from(ev.raw), error: ev.reason }]);
+          }
+        }
+        node.status({ fill: 'green', shape: 'dot', text: RED._('mcps-serial-device.status.receiving', { count: readings, rejected }) });
+      },
+      onState: (s) => {
+        if (s.state === 'connecting') node.status({ fill: 'yellow', shape: 'ring', text: RED._('mcps-serial-device.status.connecting', { path }) });
+        else if (s.state === 'open') node.status({ fill: 'green', shape: 'dot', text: RED._('mcps-serial-device.status.open', { path }) });
+        else if (s.state === 'error') {
+          node.status({ fill: 'red', shape: 'ring', text: RED._('mcps-serial-device.status.error', { reason: s.reason }) });
+          node.warn(`${path}: ${s.reason} (retrying)`);
+        }
+      },
+    });
+    node.on('close', (_removed: boolean, done: () => void) => {
+      link.close().then(() => done(), () => done());
+    });
+  }
+  RED.nodes.registerType('mcps-serial-device', SerialDeviceNode);
+};
