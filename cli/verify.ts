@@ -23,7 +23,7 @@ export async function collectAndVerify(a: { rpcUrl: string; anchorAddress: strin
 
 export async function verifyCommand(dataDir: string): Promise<number> {
   const data = resolve(dataDir);
-  const { loadOrCreateOwnerKey } = require('./up') as typeof import('./up');
+  const { loadOrCreateOwnerKey } = require('./stack') as typeof import('./stack');
   const deployment = readDeployment(join(data, 'run'));
   const report = await collectAndVerify({
     rpcUrl: deployment.rpcUrl,

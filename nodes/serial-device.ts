@@ -15,7 +15,7 @@ interface SerialDeviceDef extends NodeDef {
   patient?: string;
 }
 
-export const SERIAL_FORMATS = ['nonin-df7'] as const;
+const SERIAL_FORMATS = ['nonin-df7'] as const;
 
 export = function register(RED: NodeAPI): void {
   function SerialDeviceNode(this: NodeInstance, def: SerialDeviceDef): void {

@@ -1,0 +1,210 @@
+/**
+ * The local stack as a library: start everything `mcps up` runs, hand back the parts, stop them in
+ * reverse order. `mcps up` adds the status line, signals and the summary; the integration test uses
+ * the parts directly to check the chain while it still runs.
+ *
+ * The anvil accounts are development keys known to everyone: fine for a local chain, never for a
+ * consortium's network (docs/operations.md says how to point processes at a real endpoint).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ethers } from 'ethers';
+import { x25519 } from '@noble/curves/ed25519.js';
+import { startAnvil } from '../contracts/anvil';
+import { deployContracts, registerGateway, registerHospital, registerNode, writeDeployment } from '../contracts/deploy';
+import { loadChainNodeIdentity } from '../chain-node/identity';
+import { BatchStore } from '../chain-node/batch-store';
+import type { ChainNodeConfig } from '../chain-node/config';
+import { openPtyPair } from '../device-sim/pty';
+import { startSimulator, type SimStats } from '../device-sim/simulator';
+import { loadOrCreateKey } from '../common/key-file';
+import { blsPopVerify } from '../protocol/bls';
+import type { ReadingKind } from '../protocol/reading';
+import type { GatewayConfig } from '../gateway/config';
+import { DeviceCredentials, hashPassword } from '../gateway/device-credentials';
+import { generateOwnerKeyPair, type OwnerKeyPair } from '../gateway/envelope';
+import { gatewayKeyPath, loadOrCreateBlsIdentity } from '../gateway/identity';
+import { devicesPath } from '../gateway/main';
+import { newMetrics, type GatewayMetrics } from '../gateway/metrics';
+import { forkChild, type Child } from './children';
+import { collectAndVerify } from './verify';
+import type { VerifyReport } from './verification';
+
+export const GATEWAY_ID = 'gw-ward1';
+export const NODE_ID = 'node-1';
+export const HOSPITAL_ID = 'hospital-a';
+
+export interface StackOptions {
+  data: string;
+  editorPort: number;
+  mqttPort: number;
+  nodePort: number;
+  /** Receives each child's log line, prefixed with its role. */
+  onChildLog?: (line: string) => void;
+  log?: (msg: string) => void;
+  /** Simulated MQTT readings per second per device. */
+  mqttRatePerS?: number;
+}
+
+export interface Stack {
+  readonly data: string;
+  readonly rpcUrl: string;
+  readonly deployment: { registry: string; anchor: string; deployBlock: number; chainId: number };
+  readonly editorUrl: string;
+  readonly editorCredentialsPath: string;
+  readonly mqttPort: number;
+  readonly nodeUrl: string;
+  readonly owner: OwnerKeyPair;
+  readonly store: BatchStore;
+  readonly sendLogPath: string;
+  /** Latest gateway counters (from its status messages). */
+  gatewayMetrics(): GatewayMetrics;
+  simStats(): SimStats;
+  /** Stops the devices, waits for their last readings to arrive, seals and forwards everything. */
+  drain(): Promise<{ sim: SimStats; gateway: GatewayMetrics }>;
+  verify(): Promise<VerifyReport>;
+  stop(): Promise<void>;
+}
+
+export function ownerKeyPath(dataDir: string): string {
+  return join(dataDir, 'owner', 'hospital-hpke.key');
+}
+
+/**
+ * The hospital's data-owner key. In a deployment it lives with the hospital, not on the gateway; the
+ * local stack keeps it in the data directory so `mcps verify` can decrypt.
+ */
+export async function loadOrCreateOwnerKey(dataDir: string): Promise<OwnerKeyPair> {
+  const fresh = await generateOwnerKeyPair();
+  const { key } = loadOrCreateKey(ownerKeyPath(dataDir), 'mcps/owner-x25519', () => fresh.privateKey);
+  return { privateKey: key, publicKey: x25519.getPublicKey(key) };
+}
+
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const log = opts.log ?? (() => undefined);
+  const data = resolve(opts.data);
+  const cleanups: Array<() => Promise<void>> = [];
+  const stop = async (): Promise<void> => {
+    while (cleanups.length > 0) {
+      const c = cleanups.pop()!;
+      await c().catch((err: unknown) => log(`stop: ${String(err)}`));
+    }
+  };
+  try {
+    // A fresh chain each run, so the per-run state (batch chain head, node store, send log) restarts
+    // with it. Keys, the editor login and the Node-RED user directory are kept.
+    for (const d of ['gateway/state', 'chain-node/batches', 'sim', 'run']) rmSync(join(data, d), { recursive: true, force: true });
+    mkdirSync(join(data, 'run'), { recursive: true, mode: 0o700 });
+    const gatewayDir = join(data, 'gateway');
+    const nodeDir = join(data, 'chain-node');
+
+    // 1. chain
+    const anvil = await startAnvil({});
+    cleanups.push(() => anvil.stop());
+    log(`anvil chain at ${anvil.url}`);
+    const provider = new ethers.JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, pollingInterval: 200 });
+    cleanups.push(async () => provider.destroy());
+    const admin = await provider.getSigner(0);
+    const hospitalAdmin = await provider.getSigner(1);
+
+    // 2. contracts and registrations; the registrar checks each proof of possession first
+    const deployment = await deployContracts(admin);
+    writeDeployment(join(data, 'run'), { ...deployment, rpcUrl: anvil.url });
+    const gw = loadOrCreateBlsIdentity(gatewayKeyPath(gatewayDir), 'mcps/gateway-bls');
+    const nodeId = loadChainNodeIdentity(nodeDir);
+    for (const [who, k] of [['gateway', gw], ['chain node', nodeId.bls]] as const) {
+      if (!blsPopVerify(k.publicKey, k.proofOfPossession)) throw new Error(`${who} key: proof of possession does not verify; not registering it`);
+    }
+    await (await admin.sendTransaction({ to: nodeId.operatorAddress, value: ethers.parseEther('100') })).wait();
+    await registerHospital(admin, deployment.registry, HOSPITAL_ID, await hospitalAdmin.getAddress());
+    await registerNode(admin, deployment.registry, { id: NODE_ID, operator: nodeId.operatorAddress, blsPublicKey: nodeId.bls.publicKey, pop: nodeId.bls.proofOfPossession, x25519PublicKey: nodeId.x25519PublicKey });
+    await registerGateway(hospitalAdmin, deployment.registry, { id: GATEWAY_ID, hospital: HOSPITAL_ID, blsPublicKey: gw.publicKey, pop: gw.proofOfPossession });
+    log(`contracts: registry ${deployment.registry}, anchor ${deployment.anchor}; gateway ${GATEWAY_ID} and node ${NODE_ID} registered`);
+
+    const childLog = (role: string) => (line: string) => opts.onChildLog?.(`[${role}] ${line}`);
+
+    // 3. chain node
+    const nodeCfg: ChainNodeConfig = { dataDir: nodeDir, nodeId: NODE_ID, host: '127.0.0.1', port: opts.nodePort, chain: { rpcUrl: anvil.url, registry: deployment.registry, anchor: deployment.anchor } };
+    const nodeCfgPath = join(data, 'run', 'chain-node.json');
+    writeFileSync(nodeCfgPath, JSON.stringify(nodeCfg, null, 2), { mode: 0o600 });
+    const node: Child = forkChild('chain-node', nodeCfgPath, () => undefined, childLog('chain-node'));
+    cleanups.push(() => node.stop());
+    const nodeReady = await node.waitFor('ready', 60_000);
+    const nodeUrl = nodeReady.role === 'chain-node' ? nodeReady.url : '';
+
+    // 4. device logins, the oximeter's pseudo-terminal, the gateway
+    const owner = await loadOrCreateOwnerKey(data);
+    const simDevices: Array<{ deviceId: string; patient: string; kind: ReadingKind; password: string; seed: number }> = [
+      { deviceId: 'temp-bed1', patient: 'p-0001', kind: 'body_temp', password: randomBytes(18).toString('base64url'), seed: 11 },
+      { deviceId: 'resp-bed2', patient: 'p-0002', kind: 'resp_rate', password: randomBytes(18).toString('base64url'), seed: 12 },
+    ];
+    mkdirSync(gatewayDir, { recursive: true, mode: 0o700 });
+    new DeviceCredentials(simDevices.map((d) => ({ id: d.deviceId, patient: d.patient, passwordHash: hashPassword(d.password) }))).save(devicesPath(gatewayDir));
+    const pty = await openPtyPair();
+    cleanups.push(() => pty.close());
+    const gwCfg: GatewayConfig = {
+      dataDir: gatewayDir,
+      gatewayId: GATEWAY_ID,
+      editor: { host: '127.0.0.1', port: opts.editorPort },
+      mqtt: { host: '127.0.0.1', port: opts.mqttPort },
+      chainNode: { url: nodeUrl, nodeId: NODE_ID },
+      chain: { rpcUrl: anvil.url, registry: deployment.registry },
+      ownerPublicKey: Buffer.from(owner.publicKey).toString('hex'),
+      serialPorts: { MCPS_OXIMETER_PORT: pty.path },
+    };
+    const gwCfgPath = join(data, 'run', 'gateway.json');
+    writeFileSync(gwCfgPath, JSON.stringify(gwCfg, null, 2), { mode: 0o600 });
+    let metrics = newMetrics();
+    const gateway: Child = forkChild('gateway', gwCfgPath, (m) => {
+      if (m.type === 'status' && m.role === 'gateway') metrics = m.metrics;
+    }, childLog('gateway'));
+    cleanups.push(() => gateway.stop());
+    const gwReady = await gateway.waitFor('ready', 120_000);
+    if (gwReady.role !== 'gateway') throw new Error('gateway reported the wrong role');
+
+    // 5. simulated devices
+    const sendLogPath = join(data, 'sim', 'send-log.jsonl');
+    const sim = await startSimulator({
+      serial: [{ pty, deviceId: 'oxi-bed1', patient: 'p-0001', seed: 7 }],
+      mqtt: simDevices.map((d) => ({ url: `mqtt://127.0.0.1:${gwReady.mqttPort}`, deviceId: d.deviceId, password: d.password, patient: d.patient, kind: d.kind, ratePerS: opts.mqttRatePerS ?? 2, seed: d.seed })),
+      sendLogPath,
+    });
+    let simStopped: SimStats | null = null;
+    cleanups.push(async () => {
+      if (!simStopped) simStopped = await sim.stop();
+    });
+    const store = new BatchStore(join(nodeDir, 'batches'));
+
+    return {
+      data,
+      rpcUrl: anvil.url,
+      deployment,
+      editorUrl: gwReady.editorUrl,
+      editorCredentialsPath: gwReady.editorCredentialsPath,
+      mqttPort: gwReady.mqttPort,
+      nodeUrl,
+      owner,
+      store,
+      sendLogPath,
+      gatewayMetrics: () => metrics,
+      simStats: () => simStopped ?? sim.stats(),
+      drain: async () => {
+        if (!simStopped) simStopped = await sim.stop();
+        const sent = simStopped.acked;
+        // Serial bytes already written may still be in the tty; wait until the gateway has them all.
+        const deadline = Date.now() + 10_000;
+        while (metrics.readingsIn + metrics.readingsRejected < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        gateway.send({ type: 'drain' });
+        const drained = await gateway.waitFor('drained', 180_000);
+        metrics = drained.metrics;
+        return { sim: simStopped, gateway: metrics };
+      },
+      verify: () => collectAndVerify({ rpcUrl: anvil.url, anchorAddress: deployment.anchor, deployBlock: deployment.deployBlock, store, sendLogPath, owner }),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
