@@ -22,8 +22,8 @@ t.test('every reading sent is anchored exactly once and roots match the chain', 
 
   await new Promise((r) => setTimeout(r, 6000));
   const { sim, gateway } = await stack.drain();
-  t.ok(sim.bySource.serial ?? 0 > 0, 'the oximeter sent readings over the tty');
-  t.ok(sim.bySource.mqtt ?? 0 > 0, 'the MQTT devices sent readings');
+  t.ok((sim.bySource.serial ?? 0) > 0, 'the oximeter sent readings over the tty');
+  t.ok((sim.bySource.mqtt ?? 0) > 0, 'the MQTT devices sent readings');
   t.equal(gateway.readingsRejected, 0, 'nothing refused on a clean link');
   t.equal(gateway.readingsIn, sim.acked, 'the gateway received every acknowledged reading');
   t.equal(gateway.readingsAnchored, gateway.readingsIn, 'the gateway holds a receipt for every reading');
