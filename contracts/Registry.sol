@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+
+/// @title Registry of the consortium's parties and their public keys.
+/// @notice Replaces a certificate authority: a party's keys are whatever this contract says for the
+/// current key epoch, unless revoked. Consortium admins register hospitals and chain nodes; a
+/// hospital's admin registers that hospital's gateways and data users.
+/// @dev Proofs of possession of BLS keys are checked by the registrar off chain in this version
+/// (protocol/bls.ts blsPopVerify, called before registering); the `pop` argument is accepted so
+/// the interface does not change when on-chain verification with the EIP-2537 precompiles lands.
+contract Registry is AccessControl {
+    bytes32 public constant CONSORTIUM_ADMIN = keccak256("CONSORTIUM_ADMIN");
+
+    enum Role { None, Gateway, Node, User }
+
+    struct Entry {
+        Role role;
+        bool active;
+        uint32 epoch;
+        address operator; // nodes: the account allowed to anchor; others: the registering admin
+        bytes32 hospital; // gateways and users: their hospital; nodes: 0
+        bytes32 x25519Key; // nodes: handshake key; others: 0
+        bytes blsKey; // compressed G2, 96 bytes
+    }
+
+    mapping(bytes32 => address) public hospitalAdmin;
+    mapping(bytes32 => Entry) private entries;
+    mapping(bytes32 => bool) public blsKeyUsed;
+    mapping(address => bytes32) public nodeOfOperator;
+
+    event HospitalRegistered(bytes32 indexed hospital, address admin);
+    event PartyRegistered(bytes32 indexed id, Role role, bytes32 indexed hospital, address operator, bytes blsKey, bytes32 x25519Key);
+    event KeyRotated(bytes32 indexed id, uint32 epoch, bytes blsKey, bytes32 x25519Key);
+    event PartyRevoked(bytes32 indexed id, uint32 epoch);
+
+    error AlreadyRegistered(bytes32 id);
+    error UnknownHospital(bytes32 hospital);
+    error NotHospitalAdmin(bytes32 hospital, address caller);
+    error UnknownParty(bytes32 id);
+    error BadKeyLength(uint256 length);
+    error KeyAlreadyUsed();
+    error NotActive(bytes32 id);
+    error OperatorInUse(address operator);
+    error EmptyId();
+
+    constructor(address admin) {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(CONSORTIUM_ADMIN, admin);
+    }
+
+    function registerHospital(bytes32 hospital, address admin) external onlyRole(CONSORTIUM_ADMIN) {
+        if (hospital == bytes32(0)) revert EmptyId();
+        if (hospitalAdmin[hospital] != address(0)) revert AlreadyRegistered(hospital);
+        hospitalAdmin[hospital] = admin;
+        emit HospitalRegistered(hospital, admin);
+    }
+
+    function registerNode(bytes32 id, address operator, bytes calldata blsKey, bytes calldata pop, bytes32 x25519Key) external onlyRole(CONSORTIUM_ADMIN) {
+        pop; // checked by the registrar off chain in this version (see contract notes)
+        if (nodeOfOperator[operator] != bytes32(0)) revert OperatorInUse(operator);
+        _register(id, Role.Node, bytes32(0), operator, blsKey, x25519Key);
+        nodeOfOperator[operator] = id;
+    }
+
+    function registerGateway(bytes32 id, bytes32 hospital, bytes calldata blsKey, bytes calldata pop) external {
+        pop;
+        _onlyHospitalAdmin(hospital);
+        _register(id, Role.Gateway, hospital, msg.sender, blsKey, bytes32(0));
+    }
+
+    function registerUser(bytes32 id, bytes32 hospital, bytes calldata blsKey, bytes calldata pop) external {
+        pop;
+        _onlyHospitalAdmin(hospital);
+        _register(id, Role.User, hospital, msg.sender, blsKey, bytes32(0));
+    }
+
+    /// @notice A new key epoch for a party: its hospital's admin (or a consortium admin for nodes).
+    function rotateKey(bytes32 id, bytes calldata blsKey, bytes calldata pop, bytes32 x25519Key) external {
+        pop;
+        Entry storage e = _existing(id);
+        if (!e.active) revert NotActive(id);
+        _onlyManager(e);
+        _useKey(blsKey);
+        e.blsKey = blsKey;
+        if (e.role == Role.Node) e.x25519Key = x25519Key;
+        e.epoch += 1;
+        emit KeyRotated(id, e.epoch, blsKey, e.role == Role.Node ? x25519Key : bytes32(0));
+    }
+
+    function revoke(bytes32 id) external {
+        Entry storage e = _existing(id);
+        if (!e.active) revert NotActive(id);
+        _onlyManager(e);
+        e.active = false;
+        emit PartyRevoked(id, e.epoch);
+    }
+
+    /// @notice Everything the handshake and ingest need about a party, in one call.
+    function getEntry(bytes32 id) external view returns (Role role, bool active, uint32 epoch, address operator, bytes32 hospital, bytes32 x25519Key, bytes memory blsKey) {
+        Entry storage e = entries[id];
+        return (e.role, e.active, e.epoch, e.operator, e.hospital, e.x25519Key, e.blsKey);
+    }
+
+    /// @notice Cheap checks for the anchor contract.
+    function isActiveNodeOperator(address operator) external view returns (bool) {
+        bytes32 id = nodeOfOperator[operator];
+        return id != bytes32(0) && entries[id].active;
+    }
+
+    function isActiveGateway(bytes32 id) external view returns (bool) {
+        Entry storage e = entries[id];
+        return e.role == Role.Gateway && e.active;
+    }
+
+    function _register(bytes32 id, Role role, bytes32 hospital, address operator, bytes calldata blsKey, bytes32 x25519Key) private {
+        if (id == bytes32(0)) revert EmptyId();
+        if (entries[id].role != Role.None) revert AlreadyRegistered(id);
+        _useKey(blsKey);
+        entries[id] = Entry({role: role, active: true, epoch: 1, operator: operator, hospital: hospital, x25519Key: x25519Key, blsKey: blsKey});
+        emit PartyRegistered(id, role, hospital, operator, blsKey, x25519Key);
+    }
+
+    function _useKey(bytes calldata blsKey) private {
+        if (blsKey.length != 96) revert BadKeyLength(blsKey.length);
+        bytes32 h = keccak256(blsKey);
+        if (blsKeyUsed[h]) revert KeyAlreadyUsed();
+        blsKeyUsed[h] = true;
+    }
+
+    function _existing(bytes32 id) private view returns (Entry storage e) {
+        e = entries[id];
+        if (e.role == Role.None) revert UnknownParty(id);
+    }
+
+    function _onlyHospitalAdmin(bytes32 hospital) private view {
+        address a = hospitalAdmin[hospital];
+        if (a == address(0)) revert UnknownHospital(hospital);
+        if (a != msg.sender) revert NotHospitalAdmin(hospital, msg.sender);
+    }
+
+    function _onlyManager(Entry storage e) private view {
+        if (e.role == Role.Node) {
+            _checkRole(CONSORTIUM_ADMIN);
+        } else if (hospitalAdmin[e.hospital] != msg.sender && !hasRole(CONSORTIUM_ADMIN, msg.sender)) {
+            revert NotHospitalAdmin(e.hospital, msg.sender);
+        }
+    }
+}

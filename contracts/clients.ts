@@ -1,0 +1,103 @@
+/**
+ * Typed access to the deployed contracts for the rest of the code: registry reads for the
+ * handshake and ingest, anchoring and head/root reads for the chain node and verifiers.
+ */
+import { ethers } from 'ethers';
+import { loadArtifact } from './artifacts';
+import { bytes32ToId, idToBytes32 } from './ids';
+
+export interface RegistryEntry {
+  readonly id: string;
+  readonly role: 'gateway' | 'node' | 'user';
+  readonly hospital: string;
+  readonly operator: string;
+  readonly blsPublicKey: Uint8Array;
+  readonly x25519PublicKey: Uint8Array | null;
+  readonly epoch: number;
+  readonly active: boolean;
+}
+
+const ROLES = { 1: 'gateway', 2: 'node', 3: 'user' } as const;
+
+export class RegistryClient {
+  readonly contract: ethers.Contract;
+
+  constructor(runner: ethers.ContractRunner, address: string) {
+    this.contract = new ethers.Contract(address, loadArtifact('Registry').abi, runner);
+  }
+
+  async getEntry(id: string): Promise<RegistryEntry | undefined> {
+    const r = (await this.contract.getFunction('getEntry').staticCall(idToBytes32(id))) as [bigint, boolean, bigint, string, string, string, string];
+    const role = ROLES[Number(r[0]) as 1 | 2 | 3];
+    if (!role) return undefined;
+    return {
+      id,
+      role,
+      active: r[1],
+      epoch: Number(r[2]),
+      operator: r[3],
+      hospital: r[4] === ethers.ZeroHash ? '' : bytes32ToId(r[4]),
+      x25519PublicKey: role === 'node' ? ethers.getBytes(r[5]) : null,
+      blsPublicKey: ethers.getBytes(r[6]),
+    };
+  }
+}
+
+/** A revert decoded to the contract's custom error, e.g. "BadSequence(expected 3, got 5)". */
+export class AnchorRevert extends Error {
+  constructor(readonly errorName: string, readonly args: readonly unknown[]) {
+    super(`anchor refused: ${errorName}(${args.map(String).join(', ')})`);
+    this.name = 'AnchorRevert';
+  }
+}
+
+export class AnchorClient {
+  readonly contract: ethers.Contract;
+
+  constructor(runner: ethers.ContractRunner, address: string) {
+    this.contract = new ethers.Contract(address, loadArtifact('Anchor').abi, runner);
+  }
+
+  async head(gatewayId: string): Promise<{ seq: number; headerHash: Uint8Array }> {
+    const [seq, hh] = (await this.contract.getFunction('head').staticCall(idToBytes32(gatewayId))) as [bigint, string];
+    return { seq: Number(seq), headerHash: ethers.getBytes(hh) };
+  }
+
+  async rootOf(gatewayId: string, seq: number): Promise<Uint8Array | null> {
+    const r = (await this.contract.getFunction('rootOf').staticCall(idToBytes32(gatewayId), seq)) as string;
+    return r === ethers.ZeroHash ? null : ethers.getBytes(r);
+  }
+
+  async anchor(a: { gatewayId: string; seq: number; prevHash: Uint8Array; headerHash: Uint8Array; root: Uint8Array; count: number }): Promise<{ txHash: string; blockNumber: number }> {
+    const args = [idToBytes32(a.gatewayId), a.seq, ethers.hexlify(a.prevHash), ethers.hexlify(a.headerHash), ethers.hexlify(a.root), a.count];
+    const fn = this.contract.getFunction('anchor');
+    let tx: ethers.ContractTransactionResponse;
+    try {
+      // Simulate first: a refusal (gap, rewrite, revoked gateway) costs no gas and comes back decoded.
+      await fn.staticCall(...args);
+      tx = (await fn.send(...args)) as ethers.ContractTransactionResponse;
+    } catch (err) {
+      throw this.#decode(err);
+    }
+    let rcpt: ethers.TransactionReceipt | null;
+    try {
+      rcpt = await tx.wait(1);
+    } catch (err) {
+      // Mined but reverted (the head moved between simulation and inclusion): say why if we can.
+      throw this.#decode(await fn.staticCall(...args).then(() => err, (e: unknown) => e));
+    }
+    if (!rcpt || rcpt.status !== 1) throw new Error(`anchor transaction ${tx.hash} failed`);
+    return { txHash: tx.hash, blockNumber: rcpt.blockNumber };
+  }
+
+  #decode(err: unknown): Error {
+    const data = (err as { data?: string; info?: { error?: { data?: string } } }).data ?? (err as { info?: { error?: { data?: string } } }).info?.error?.data;
+    if (typeof data === 'string') {
+      const parsed = this.contract.interface.parseError(data);
+      if (parsed) return new AnchorRevert(parsed.name, [...parsed.args]);
+    }
+    const re = (err as { revert?: { name: string; args: unknown[] } }).revert;
+    if (re) return new AnchorRevert(re.name, re.args);
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Deployment and registration: what `mcps up` and the tests use to put the contracts on a chain and
+ * enrol the hospital, chain node and gateway, plus reading the anchor history back from events.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ethers } from 'ethers';
+import { loadArtifact, type ContractName } from './artifacts';
+import { bytes32ToId, idToBytes32 } from './ids';
+
+export interface Deployment {
+  readonly registry: string;
+  readonly anchor: string;
+  readonly deployBlock: number;
+  readonly chainId: number;
+}
+
+async function deploy(name: ContractName, signer: ethers.Signer, args: unknown[]): Promise<{ address: string; block: number }> {
+  const { abi, bytecode } = loadArtifact(name);
+  const c = await new ethers.ContractFactory(abi, bytecode, signer).deploy(...args);
+  const rcpt = await c.deploymentTransaction()!.wait(1);
+  return { address: await c.getAddress(), block: rcpt!.blockNumber };
+}
+
+export async function deployContracts(admin: ethers.Signer): Promise<Deployment> {
+  const registry = await deploy('Registry', admin, [await admin.getAddress()]);
+  const anchor = await deploy('Anchor', admin, [registry.address]);
+  const net = await admin.provider!.getNetwork();
+  return { registry: registry.address, anchor: anchor.address, deployBlock: registry.block, chainId: Number(net.chainId) };
+}
+
+export function writeDeployment(dir: string, d: Deployment & { rpcUrl: string }): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'deployment.json'), JSON.stringify(d, null, 2) + '\n');
+}
+
+export function readDeployment(dir: string): Deployment & { rpcUrl: string } {
+  const p = join(dir, 'deployment.json');
+  if (!existsSync(p)) throw new Error(`no deployment at ${p}: run mcps up first`);
+  const d = JSON.parse(readFileSync(p, 'utf8')) as Partial<Deployment & { rpcUrl: string }>;
+  for (const k of ['registry', 'anchor'] as const) if (typeof d[k] !== 'string' || !ethers.isAddress(d[k])) throw new Error(`${p}: field "${k}" is not an address`);
+  if (typeof d.rpcUrl !== 'string') throw new Error(`${p}: field "rpcUrl" missing`);
+  if (!Number.isInteger(d.deployBlock) || !Number.isInteger(d.chainId)) throw new Error(`${p}: deployBlock and chainId must be integers`);
+  return d as Deployment & { rpcUrl: string };
+}
+
+function registry(signer: ethers.Signer, address: string): ethers.Contract {
+  return new ethers.Contract(address, loadArtifact('Registry').abi, signer);
+}
+
+async function mined(p: Promise<ethers.ContractTransactionResponse>): Promise<void> {
+  const rcpt = await (await p).wait(1);
+  if (!rcpt || rcpt.status !== 1) throw new Error('registration transaction failed');
+}
+
+export async function registerHospital(admin: ethers.Signer, registryAddress: string, hospitalId: string, hospitalAdmin: string): Promise<void> {
+  await mined(registry(admin, registryAddress).getFunction('registerHospital').send(idToBytes32(hospitalId), hospitalAdmin));
+}
+
+export async function registerNode(admin: ethers.Signer, registryAddress: string, n: { id: string; operator: string; blsPublicKey: Uint8Array; pop: Uint8Array; x25519PublicKey: Uint8Array }): Promise<void> {
+  await mined(registry(admin, registryAddress).getFunction('registerNode').send(idToBytes32(n.id), n.operator, n.blsPublicKey, n.pop, ethers.hexlify(n.x25519PublicKey)));
+}
+
+export async function registerGateway(hospitalAdmin: ethers.Signer, registryAddress: string, g: { id: string; hospital: string; blsPublicKey: Uint8Array; pop: Uint8Array }): Promise<void> {
+  await mined(registry(hospitalAdmin, registryAddress).getFunction('registerGateway').send(idToBytes32(g.id), idToBytes32(g.hospital), g.blsPublicKey, g.pop));
+}
+
+export async function registerUser(hospitalAdmin: ethers.Signer, registryAddress: string, u: { id: string; hospital: string; blsPublicKey: Uint8Array; pop: Uint8Array }): Promise<void> {
+  await mined(registry(hospitalAdmin, registryAddress).getFunction('registerUser').send(idToBytes32(u.id), idToBytes32(u.hospital), u.blsPublicKey, u.pop));
+}
+
+export interface AnchoredEvent {
+  gatewayId: string;
+  seq: number;
+  root: string;
+  headerHash: string;
+  prevHeaderHash: string;
+  count: number;
+  txHash: string;
+  blockNumber: number;
+}
+
+const strip = (h: string): string => h.replace(/^0x/, '').toLowerCase();
+
+export async function readAnchors(provider: ethers.Provider, anchor: string, fromBlock: number): Promise<AnchoredEvent[]> {
+  const c = new ethers.Contract(anchor, loadArtifact('Anchor').abi, provider);
+  const logs = await c.queryFilter(c.filters.Anchored!(), fromBlock, 'latest');
+  return logs.map((l) => {
+    const e = l as ethers.EventLog;
+    const [gatewayId, seq, root, headerHash, prevHeaderHash, count] = e.args as unknown as [string, bigint, string, string, string, bigint];
+    return { gatewayId: bytes32ToId(gatewayId), seq: Number(seq), root: strip(root), headerHash: strip(headerHash), prevHeaderHash: strip(prevHeaderHash), count: Number(count), txHash: e.transactionHash, blockNumber: e.blockNumber };
+  });
+}

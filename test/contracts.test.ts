@@ -1,0 +1,153 @@
+// The registry and anchor contracts on a real anvil chain.
+import t from 'tap';
+import fc from 'fast-check';
+import { ethers } from 'ethers';
+import { startAnvil } from '../contracts/anvil';
+import { AnchorClient, AnchorRevert, RegistryClient } from '../contracts/clients';
+import { deployContracts, readAnchors, registerGateway, registerHospital, registerNode } from '../contracts/deploy';
+import { idToBytes32 } from '../contracts/ids';
+import { loadArtifact } from '../contracts/artifacts';
+import { blsKeygen, blsPopProve, blsPublicKey } from '../protocol/bls';
+
+const key = (b: number): { pk: Uint8Array; pop: Uint8Array } => {
+  const sk = blsKeygen(new Uint8Array(48).fill(b));
+  return { pk: blsPublicKey(sk), pop: blsPopProve(sk) };
+};
+const h = (s: string): Uint8Array => ethers.getBytes(ethers.id(s));
+
+async function revertName(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof AnchorRevert) return err.errorName;
+    const e = err as { revert?: { name: string }; data?: string };
+    if (e.revert?.name) return e.revert.name;
+    const data = e.data;
+    if (typeof data === 'string') {
+      for (const name of ['Registry', 'Anchor'] as const) {
+        const parsed = new ethers.Interface(loadArtifact(name).abi).parseError(data);
+        if (parsed) return parsed.name;
+      }
+    }
+    return `undecoded: ${String(err)}`;
+  }
+  return 'no revert';
+}
+
+t.test('registry and anchors on anvil', async (t) => {
+  const anvil = await startAnvil();
+  t.teardown(() => anvil.stop());
+  const provider = new ethers.JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, pollingInterval: 100 });
+  t.teardown(() => provider.destroy());
+  const [admin, hospAdmin, operator, stranger] = await Promise.all([0, 1, 2, 3].map((i) => provider.getSigner(i)));
+  const d = await deployContracts(admin!);
+  const reg = new ethers.Contract(d.registry, loadArtifact('Registry').abi, admin);
+
+  const node = key(1);
+  const gw = key(2);
+  const gw2 = key(3);
+  await registerHospital(admin!, d.registry, 'hospital-a', await hospAdmin!.getAddress());
+  await registerNode(admin!, d.registry, { id: 'node-1', operator: await operator!.getAddress(), blsPublicKey: node.pk, pop: node.pop, x25519PublicKey: new Uint8Array(32).fill(9) });
+  await registerGateway(hospAdmin!, d.registry, { id: 'gw-1', hospital: 'hospital-a', blsPublicKey: gw.pk, pop: gw.pop });
+  await registerGateway(hospAdmin!, d.registry, { id: 'gw-2', hospital: 'hospital-a', blsPublicKey: gw2.pk, pop: gw2.pop });
+
+  const rc = new RegistryClient(provider, d.registry);
+  t.match(await rc.getEntry('gw-1'), { id: 'gw-1', role: 'gateway', hospital: 'hospital-a', epoch: 1, active: true });
+  t.same((await rc.getEntry('gw-1'))!.blsPublicKey, gw.pk, 'key read back');
+  t.match(await rc.getEntry('node-1'), { role: 'node', operator: await operator!.getAddress(), active: true });
+  t.same((await rc.getEntry('node-1'))!.x25519PublicKey, new Uint8Array(32).fill(9));
+  t.equal(await rc.getEntry('nobody'), undefined, 'unknown id reads as undefined');
+
+  t.test('registration refusals', async (t) => {
+    const k = key(7);
+    t.equal(await revertName(registerHospital(stranger!, d.registry, 'hospital-b', await stranger!.getAddress())), 'AccessControlUnauthorizedAccount', 'only a consortium admin registers hospitals');
+    t.equal(await revertName(registerGateway(stranger!, d.registry, { id: 'gw-x', hospital: 'hospital-a', blsPublicKey: k.pk, pop: k.pop })), 'NotHospitalAdmin', "only the hospital's admin registers its gateways");
+    t.equal(await revertName(registerGateway(hospAdmin!, d.registry, { id: 'gw-1', hospital: 'hospital-a', blsPublicKey: k.pk, pop: k.pop })), 'AlreadyRegistered', 'duplicate id');
+    t.equal(await revertName(registerGateway(hospAdmin!, d.registry, { id: 'gw-y', hospital: 'hospital-a', blsPublicKey: gw.pk, pop: gw.pop })), 'KeyAlreadyUsed', 'duplicate key');
+    t.equal(await revertName(registerGateway(hospAdmin!, d.registry, { id: 'gw-z', hospital: 'hospital-a', blsPublicKey: k.pk.slice(0, 95), pop: k.pop })), 'BadKeyLength', 'wrong key length');
+    t.equal(await revertName(registerGateway(hospAdmin!, d.registry, { id: 'gw-z', hospital: 'nowhere', blsPublicKey: k.pk, pop: k.pop })), 'UnknownHospital');
+    t.equal(await revertName(registerNode(stranger!, d.registry, { id: 'node-x', operator: await stranger!.getAddress(), blsPublicKey: k.pk, pop: k.pop, x25519PublicKey: new Uint8Array(32) })), 'AccessControlUnauthorizedAccount', 'only a consortium admin registers nodes');
+  });
+
+  const anchorsAsNode = new AnchorClient(operator!, d.anchor);
+  const zero = new Uint8Array(32);
+  const batch = (gatewayId: string, seq: number, prevHash: Uint8Array) => ({ gatewayId, seq, prevHash, headerHash: h(`${gatewayId}/${seq}`), root: h(`root ${gatewayId}/${seq}`), count: 100 });
+
+  t.test('anchoring follows each gateway\'s hash chain', async (t) => {
+    const r1 = await anchorsAsNode.anchor(batch('gw-1', 1, zero));
+    t.match(r1.txHash, /^0x[0-9a-f]{64}$/);
+    const rcpt = await provider.getTransactionReceipt(r1.txHash);
+    t.comment(`gas of one anchor(): ${rcpt!.gasUsed} (first batch of a gateway, cold storage)`);
+    const r2 = await anchorsAsNode.anchor(batch('gw-1', 2, h('gw-1/1')));
+    t.comment(`gas of one anchor(): ${(await provider.getTransactionReceipt(r2.txHash))!.gasUsed} (steady state)`);
+    t.same(await anchorsAsNode.head('gw-1'), { seq: 2, headerHash: h('gw-1/2') });
+    t.same(await anchorsAsNode.rootOf('gw-1', 2), h('root gw-1/2'));
+    t.equal(await anchorsAsNode.rootOf('gw-1', 3), null);
+    t.equal(await revertName(anchorsAsNode.anchor(batch('gw-1', 4, h('gw-1/3')))), 'BadSequence', 'a gap is refused');
+    t.equal(await revertName(anchorsAsNode.anchor(batch('gw-1', 2, h('gw-1/1')))), 'BadSequence', 'a rewrite is refused');
+    t.equal(await revertName(anchorsAsNode.anchor(batch('gw-1', 3, h('gw-1/9')))), 'WrongPrevHash', 'a wrong previous hash is refused');
+    t.equal(await revertName(new AnchorClient(stranger!, d.anchor).anchor(batch('gw-2', 1, zero))), 'NotANode', 'only a registered node anchors');
+    t.equal(await revertName(anchorsAsNode.anchor(batch('gw-unknown', 1, zero))), 'GatewayNotActive', 'unknown gateway');
+    const events = await readAnchors(provider, d.anchor, d.deployBlock);
+    t.same(events.map((e) => `${e.gatewayId}#${e.seq}`), ['gw-1#1', 'gw-1#2'], 'events rebuild the chain');
+    t.equal(events[1]!.prevHeaderHash, Buffer.from(h('gw-1/1')).toString('hex'));
+  });
+
+  t.test('anchorMany across two gateways in one transaction', async (t) => {
+    const c = new ethers.Contract(d.anchor, loadArtifact('Anchor').abi, operator);
+    const items = [batch('gw-1', 3, h('gw-1/2')), batch('gw-2', 1, zero), ...Array.from({ length: 8 }, (_, i) => batch('gw-2', i + 2, h(`gw-2/${i + 1}`)))];
+    const tx = (await c.getFunction('anchorMany').send(
+      items.map((b) => idToBytes32(b.gatewayId)),
+      items.map((b) => b.seq),
+      items.map((b) => ethers.hexlify(b.prevHash)),
+      items.map((b) => ethers.hexlify(b.headerHash)),
+      items.map((b) => ethers.hexlify(b.root)),
+      items.map((b) => b.count),
+    )) as ethers.ContractTransactionResponse;
+    const rcpt = await tx.wait();
+    t.comment(`gas of anchorMany(10): ${rcpt!.gasUsed}, ${Number(rcpt!.gasUsed) / 10} per batch`);
+    t.same(await anchorsAsNode.head('gw-2'), { seq: 9, headerHash: h('gw-2/9') });
+    t.same(await anchorsAsNode.head('gw-1'), { seq: 3, headerHash: h('gw-1/3') });
+  });
+
+  t.test('revocation stops anchoring for that gateway', async (t) => {
+    const k = key(8);
+    await registerGateway(hospAdmin!, d.registry, { id: 'gw-r', hospital: 'hospital-a', blsPublicKey: k.pk, pop: k.pop });
+    await anchorsAsNode.anchor(batch('gw-r', 1, zero));
+    await (await (reg.connect(hospAdmin!) as ethers.Contract).getFunction('revoke').send(idToBytes32('gw-r'))).wait();
+    t.match(await rc.getEntry('gw-r'), { active: false });
+    t.equal(await revertName(anchorsAsNode.anchor(batch('gw-r', 2, h('gw-r/1')))), 'GatewayNotActive');
+  });
+
+  t.test('property: of random submission orders, exactly the in-order chain is accepted', async (t) => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 12 }), async (order) => {
+        const id = `gw-p${run++}`;
+        const k = key(100 + run);
+        await registerGateway(hospAdmin!, d.registry, { id, hospital: 'hospital-a', blsPublicKey: k.pk, pop: k.pop });
+        let expected = 1;
+        for (const seq of order) {
+          const prev = seq === 1 ? zero : h(`${id}/${seq - 1}`);
+          const res = await anchorsAsNode.anchor(batch(id, seq, prev)).then(() => 'ok', (e: unknown) => (e instanceof AnchorRevert ? e.errorName : String(e)));
+          if (seq === expected) {
+            if (res !== 'ok') return false;
+            expected++;
+          } else if (res !== 'BadSequence') {
+            return false;
+          }
+        }
+        return (await anchorsAsNode.head(id)).seq === expected - 1;
+      }),
+      { numRuns: 15 },
+    );
+    t.pass('only in-order submissions were accepted');
+  });
+
+  t.test('EIP-2537 BLS12-381 precompiles answer on this anvil (Prague)', async (t) => {
+    // BLS12_G1ADD (0x0b) of two points at infinity is the point at infinity: 128 zero bytes. Without
+    // the precompile the address is an empty account and the call returns no bytes.
+    const out = await provider.call({ to: '0x000000000000000000000000000000000000000b', data: '0x' + '00'.repeat(256) });
+    t.equal(out, '0x' + '00'.repeat(128));
+  });
+});
