@@ -163,7 +163,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const gwReady = await gateway.waitFor('ready', 120_000);
     if (gwReady.role !== 'gateway') throw new Error('gateway reported the wrong role');
 
-    // 5. simulated devices
+    // 5. simulated devices, once the gateway has the oximeter's port open (bytes written before
+    // that could be flushed when the port opens)
+    const portDeadline = Date.now() + 30_000;
+    while (metrics.serialPortsOpen < 1) {
+      if (Date.now() > portDeadline) throw new Error(`the gateway did not open the oximeter's port ${pty.path} within 30 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const sendLogPath = join(data, 'sim', 'send-log.jsonl');
     const sim = await startSimulator({
       serial: [{ pty, deviceId: 'oxi-bed1', patient: 'p-0001', seed: 7 }],

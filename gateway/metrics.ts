@@ -13,6 +13,8 @@ export interface GatewayMetrics {
   outboxPending: number;
   lastTx: string | null;
   lastError: string | null;
+  /** Serial ports currently open (the simulator waits for them before it starts sending). */
+  serialPortsOpen: number;
 }
 
 export function newMetrics(): GatewayMetrics {
@@ -27,5 +29,6 @@ export function newMetrics(): GatewayMetrics {
     outboxPending: 0,
     lastTx: null,
     lastError: null,
+    serialPortsOpen: 0,
   };
 }

@@ -66,6 +66,15 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
     return this.parts.devices;
   }
 
+  readonly #openPorts = new Set<string>();
+
+  /** Serial links report whether their port is open. */
+  serialState(path: string, open: boolean): void {
+    if (open) this.#openPorts.add(path);
+    else this.#openPorts.delete(path);
+    this.metrics.serialPortsOpen = this.#openPorts.size;
+  }
+
   acceptReading(_r: Reading): void {
     this.metrics.readingsIn++;
   }

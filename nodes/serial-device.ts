@@ -61,6 +61,7 @@ export = function register(RED: NodeAPI): void {
         node.status({ fill: 'green', shape: 'dot', text: RED._('mcps-serial-device.status.receiving', { count: readings, rejected }) });
       },
       onState: (s) => {
+        rt?.serialState(path, s.state === 'open');
         if (s.state === 'connecting') node.status({ fill: 'yellow', shape: 'ring', text: RED._('mcps-serial-device.status.connecting', { path }) });
         else if (s.state === 'open') node.status({ fill: 'green', shape: 'dot', text: RED._('mcps-serial-device.status.open', { path }) });
         else if (s.state === 'error') {

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""A pseudo-terminal pair for simulated serial devices, with nothing to install.
+
+Opens a pty, puts the slave side in raw mode at once (no echo, no line editing, so bytes pass
+untouched until the reader configures the port itself), and keeps the slave open so the pty never
+hangs up while a reader closes and reopens it. Prints {"path": "/dev/pts/N"} as the first line on
+stdout, then relays: stdin -> master (what the device sends) and master -> stdout (what the reader
+writes back). Exits when stdin closes or on SIGTERM.
+"""
+import json
+import os
+import select
+import signal
+import sys
+import termios
+import tty
+
+
+def main() -> int:
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    attrs = termios.tcgetattr(slave)
+    attrs[3] &= ~(termios.ECHO | termios.ECHONL | termios.ICANON)
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    path = os.ttyname(slave)
+    out = sys.stdout.buffer
+    out.write((json.dumps({"path": path}) + "\n").encode())
+    out.flush()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    stdin = sys.stdin.buffer.fileno()
+    stdout = out.fileno()
+    open_in = True
+    while open_in:
+        readable, _, _ = select.select([stdin, master], [], [])
+        if stdin in readable:
+            data = os.read(stdin, 65536)
+            if not data:
+                open_in = False
+                break
+            view = memoryview(data)
+            while view:
+                n = os.write(master, view)
+                view = view[n:]
+        if master in readable:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                data = b""
+            if data:
+                os.write(stdout, data)
+    os.close(master)
+    os.close(slave)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

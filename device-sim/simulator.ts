@@ -1,0 +1,97 @@
+/**
+ * Runs a set of simulated devices: pulse oximeters streaming Nonin DF7 over pseudo-terminals and
+ * MQTT devices publishing JSON, each deterministic from its seed, all logged to the send log.
+ */
+import type { ReadingKind } from '../protocol/reading';
+import { encodeDf7Packet } from './devices/nonin-df7-encoder';
+import { SimulatedMqttDevice } from './devices/mqtt-device';
+import { PulseOximeterModel } from './devices/pulse-oximeter';
+import type { PtyPair } from './pty';
+import { SendLog } from './send-log';
+
+export interface SimStats {
+  /** Readings sent. */
+  sent: number;
+  /** Readings acknowledged (MQTT PUBACK; serial: accepted by the tty). */
+  acked: number;
+  bySource: Record<string, number>;
+}
+
+export interface SimulatorOptions {
+  serial: Array<{ pty: PtyPair; deviceId: string; patient: string; seed: number }>;
+  mqtt: Array<{ url: string; deviceId: string; password: string; patient: string; kind: ReadingKind; ratePerS: number; seed: number }>;
+  sendLogPath: string;
+  /** Time multiplier for the serial devices (1 = real time: 3 packets/s). */
+  speed?: number;
+}
+
+/** 75 frames/s in packets of 25. At 9600 baud 8N1 (960 B/s) the 375 B/s fit with room to spare. */
+const PACKETS_PER_S = 3;
+
+export async function startSimulator(opts: SimulatorOptions): Promise<{ stats(): SimStats; stop(): Promise<SimStats> }> {
+  const log = new SendLog(opts.sendLogPath);
+  const stats: SimStats = { sent: 0, acked: 0, bySource: { serial: 0, mqtt: 0 } };
+  let stopping = false;
+  const serialLoops: Array<Promise<void>> = [];
+
+  for (const s of opts.serial) {
+    const model = new PulseOximeterModel(s.seed);
+    const period = 1000 / PACKETS_PER_S / (opts.speed ?? 1);
+    serialLoops.push(
+      (async () => {
+        const start = Date.now();
+        for (let packet = 1; !stopping; packet++) {
+          const sample = model.next();
+          const sentAt = Date.now();
+          await s.pty.write(encodeDf7Packet({ spo2: sample.spo2, pulseRate: sample.pulseRate, pleth: sample.pleth }));
+          for (const [kind, value] of [['spo2', sample.spo2], ['pulse_rate', sample.pulseRate]] as const) {
+            log.add({ deviceId: s.deviceId, patient: s.patient, kind, value, deviceSeq: packet, sentAt, acked: true, transport: 'serial' });
+            stats.sent++;
+            stats.acked++;
+            stats.bySource.serial!++;
+          }
+          const wait = start + packet * period - Date.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        }
+      })(),
+    );
+  }
+
+  const devices: SimulatedMqttDevice[] = [];
+  try {
+    for (const m of opts.mqtt) {
+      const d = await SimulatedMqttDevice.connect({
+        ...m,
+        onResult: (r) => {
+          log.add({ deviceId: r.deviceId, patient: r.patient, kind: r.kind, value: r.value, deviceSeq: r.deviceSeq, sentAt: r.sentAt, acked: r.acked, transport: 'mqtt' });
+          stats.sent++;
+          if (r.acked) {
+            stats.acked++;
+            stats.bySource.mqtt!++;
+          }
+        },
+      });
+      devices.push(d);
+    }
+  } catch (err) {
+    stopping = true;
+    await Promise.all(serialLoops);
+    await Promise.all(devices.map((d) => d.stop()));
+    await log.close();
+    throw err;
+  }
+  for (const d of devices) d.start();
+
+  let final: Promise<SimStats> | null = null;
+  return {
+    stats: () => ({ ...stats, bySource: { ...stats.bySource } }),
+    stop: () =>
+      (final ??= (async () => {
+        stopping = true;
+        await Promise.all(serialLoops);
+        await Promise.all(devices.map((d) => d.stop()));
+        await log.close();
+        return { ...stats, bySource: { ...stats.bySource } };
+      })()),
+  };
+}
