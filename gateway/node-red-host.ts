@@ -61,7 +61,7 @@ export async function startNodeRed(opts: NodeRedHostOptions): Promise<NodeRedHos
     adminAuth: adminAuthFor(opts.editor),
     functionExternalModules: false,
     externalModules: { palette: { allowInstall: false } },
-    editorTheme: { tours: false, projects: { enabled: false } },
+    editorTheme: { tours: false },
     diagnostics: { enabled: false },
     telemetry: { enabled: false },
     logging: { console: { level: opts.logLevel ?? 'warn', metrics: false, audit: false } },

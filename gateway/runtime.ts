@@ -98,11 +98,28 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
     }
   }
 
-  /** Closes all windows and waits until every sealed batch has its receipt. */
-  async drain(): Promise<void> {
-    this.emit('flush');
-    while (this.#sealing > 0) await new Promise((r) => setTimeout(r, 20));
-    await this.parts.outbox.drained();
+  /**
+   * Closes all windows and waits until every accepted reading is sealed and every sealed batch has
+   * its receipt. Node-RED delivers messages asynchronously, so a flush is followed by checking the
+   * counters, not by trusting one round trip; a flow that drops readings on purpose ends the wait at
+   * the deadline with a warning.
+   */
+  async drain(timeoutMs = 120_000): Promise<void> {
+    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      this.emit('flush');
+      await sleep(50);
+      while (this.#sealing > 0) await sleep(20);
+      await this.parts.outbox.drained();
+      const m = this.metrics;
+      if (m.readingsSealed >= m.readingsIn && this.#sealing === 0 && this.parts.outbox.pending === 0) return;
+      if (Date.now() > deadline) {
+        this.log('warn', `drain: ${m.readingsIn - m.readingsSealed} accepted readings were not sealed within ${timeoutMs} ms (is every input wired to a batch node?)`);
+        return;
+      }
+      await sleep(100);
+    }
   }
 }
 
