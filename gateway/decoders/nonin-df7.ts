@@ -140,8 +140,6 @@ export class NoninDf7Decoder {
       if (this.#synced) {
         this.counters.badFrames++;
         events.push({ type: 'error', reason: `${this.#source} byte ${at}: frame without SYNC where a packet should start`, raw: f });
-      } else {
-        this.counters.skippedBytes += FRAME_LEN;
       }
       return;
     }
