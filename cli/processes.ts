@@ -23,7 +23,13 @@ function onStopSignals(stop: () => Promise<void>): void {
     );
   };
   process.on('SIGTERM', handler);
-  process.on('SIGINT', handler);
+  if (process.send) {
+    // Forked by `mcps up`: a Ctrl-C in the terminal reaches the whole process group, but the parent
+    // decides when we stop (after draining), so SIGINT is ignored here and SIGTERM/IPC stop us.
+    process.on('SIGINT', () => undefined);
+  } else {
+    process.on('SIGINT', handler);
+  }
   process.on('message', (m: ParentMessage) => {
     if (m.type === 'stop') handler();
   });

@@ -64,7 +64,11 @@ export async function startAnvil(opts: { port?: number } = {}): Promise<RunningA
   }
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = opts.port && opts.port > 0 ? opts.port : await freePort();
-    const child = spawn(bin, ['--host', '127.0.0.1', '--port', String(port), '--hardfork', 'prague', '--silent'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(bin, ['--host', '127.0.0.1', '--port', String(port), '--hardfork', 'prague', '--silent'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      // Its own process group: a terminal Ctrl-C must not stop the chain before the stack has drained.
+      detached: true,
+    });
     running.add(child);
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()).slice(-2000));

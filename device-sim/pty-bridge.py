@@ -27,6 +27,9 @@ def main() -> int:
     out.write((json.dumps({"path": path}) + "\n").encode())
     out.flush()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # A terminal Ctrl-C reaches the whole process group; the simulator that owns this bridge decides
+    # when it ends (by closing stdin), so SIGINT is ignored.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     stdin = sys.stdin.buffer.fileno()
     stdout = out.fileno()
     open_in = True
