@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { ethers } from 'ethers';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { startAnvil } from '../contracts/anvil';
-import { deployContracts, registerGateway, registerHospital, registerNode, writeDeployment } from '../contracts/deploy';
+import { deployContracts, registerGateway, registerHospital, registerNode, writeDeployment, type Deployment } from '../contracts/deploy';
 import { loadChainNodeIdentity } from '../chain-node/identity';
 import { BatchStore } from '../chain-node/batch-store';
 import type { ChainNodeConfig } from '../chain-node/config';
@@ -50,7 +50,7 @@ export interface StackOptions {
 export interface Stack {
   readonly data: string;
   readonly rpcUrl: string;
-  readonly deployment: { registry: string; anchor: string; deployBlock: number; chainId: number };
+  readonly deployment: Deployment;
   readonly editorUrl: string;
   readonly editorCredentialsPath: string;
   readonly mqttPort: number;

@@ -114,6 +114,11 @@ contract Registry is AccessControl {
         return e.role == Role.Gateway && e.active;
     }
 
+    function isActiveUser(bytes32 id) external view returns (bool) {
+        Entry storage e = entries[id];
+        return e.role == Role.User && e.active;
+    }
+
     function _register(bytes32 id, Role role, bytes32 hospital, address operator, bytes calldata blsKey, bytes32 x25519Key) private {
         if (id == bytes32(0)) revert EmptyId();
         if (entries[id].role != Role.None) revert AlreadyRegistered(id);

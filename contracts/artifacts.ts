@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { ethers } from 'ethers';
 import { ARTIFACT_DIR, type Artifact } from './build';
 
-export type ContractName = 'Registry' | 'Anchor';
+export type ContractName = 'Registry' | 'Anchor' | 'AccessLog';
 
 const cache = new Map<ContractName, { abi: ethers.InterfaceAbi; bytecode: string }>();
 

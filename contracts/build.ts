@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { dirname, join, resolve } from 'node:path';
 
 export const SOLC_VERSION = '0.8.30';
-export const CONTRACT_NAMES = ['Registry', 'Anchor'] as const;
+export const CONTRACT_NAMES = ['Registry', 'Anchor', 'AccessLog'] as const;
 const SOURCE_DIR = resolve(__dirname, '..', '..', 'contracts');
 export const ARTIFACT_DIR = resolve(__dirname, 'artifacts');
 

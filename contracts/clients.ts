@@ -101,3 +101,51 @@ export class AnchorClient {
     return err instanceof Error ? err : new Error(String(err));
   }
 }
+
+export interface AccessGrant {
+  readonly grantId: number;
+  readonly hospital: string;
+  readonly user: string;
+  readonly patientScope: string;
+  readonly fromTime: number;
+  readonly toTime: number;
+  readonly expiry: number;
+  readonly revoked: boolean;
+  readonly validNow: boolean;
+}
+
+/** The hash a grant names instead of the patient pseudonym itself. */
+export function patientScope(pseudonym: string): string {
+  return ethers.keccak256(ethers.toUtf8Bytes(`mcps/patient/v1\n${pseudonym}`));
+}
+
+export class AccessLogClient {
+  readonly contract: ethers.Contract;
+
+  constructor(runner: ethers.ContractRunner, address: string) {
+    this.contract = new ethers.Contract(address, loadArtifact('AccessLog').abi, runner);
+  }
+
+  async grant(g: { hospital: string; user: string; patient: string; fromTime: number; toTime: number; expiry: number }): Promise<number> {
+    const fn = this.contract.getFunction('grant');
+    const args = [idToBytes32(g.hospital), idToBytes32(g.user), patientScope(g.patient), g.fromTime, g.toTime, g.expiry];
+    const id = (await fn.staticCall(...args)) as bigint;
+    await (await fn.send(...args)).wait(1);
+    return Number(id);
+  }
+
+  async revoke(grantId: number): Promise<void> {
+    await (await this.contract.getFunction('revokeGrant').send(grantId)).wait(1);
+  }
+
+  async recordAccess(grantId: number, gatewayId: string, seq: number): Promise<string> {
+    const tx = (await this.contract.getFunction('recordAccess').send(grantId, idToBytes32(gatewayId), seq)) as ethers.ContractTransactionResponse;
+    await tx.wait(1);
+    return tx.hash;
+  }
+
+  async getGrant(grantId: number): Promise<AccessGrant> {
+    const [g, validNow] = (await this.contract.getFunction('getGrant').staticCall(grantId)) as [[string, string, string, bigint, bigint, bigint, boolean], boolean];
+    return { grantId, hospital: bytes32ToId(g[0]), user: bytes32ToId(g[1]), patientScope: g[2], fromTime: Number(g[3]), toTime: Number(g[4]), expiry: Number(g[5]), revoked: g[6], validNow };
+  }
+}

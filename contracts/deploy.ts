@@ -11,6 +11,7 @@ import { bytes32ToId, idToBytes32 } from './ids';
 export interface Deployment {
   readonly registry: string;
   readonly anchor: string;
+  readonly accessLog: string;
   readonly deployBlock: number;
   readonly chainId: number;
 }
@@ -25,8 +26,9 @@ async function deploy(name: ContractName, signer: ethers.Signer, args: unknown[]
 export async function deployContracts(admin: ethers.Signer): Promise<Deployment> {
   const registry = await deploy('Registry', admin, [await admin.getAddress()]);
   const anchor = await deploy('Anchor', admin, [registry.address]);
+  const accessLog = await deploy('AccessLog', admin, [registry.address]);
   const net = await admin.provider!.getNetwork();
-  return { registry: registry.address, anchor: anchor.address, deployBlock: registry.block, chainId: Number(net.chainId) };
+  return { registry: registry.address, anchor: anchor.address, accessLog: accessLog.address, deployBlock: registry.block, chainId: Number(net.chainId) };
 }
 
 export function writeDeployment(dir: string, d: Deployment & { rpcUrl: string }): void {
@@ -38,7 +40,7 @@ export function readDeployment(dir: string): Deployment & { rpcUrl: string } {
   const p = join(dir, 'deployment.json');
   if (!existsSync(p)) throw new Error(`no deployment at ${p}: run mcps up first`);
   const d = JSON.parse(readFileSync(p, 'utf8')) as Partial<Deployment & { rpcUrl: string }>;
-  for (const k of ['registry', 'anchor'] as const) if (typeof d[k] !== 'string' || !ethers.isAddress(d[k])) throw new Error(`${p}: field "${k}" is not an address`);
+  for (const k of ['registry', 'anchor', 'accessLog'] as const) if (typeof d[k] !== 'string' || !ethers.isAddress(d[k])) throw new Error(`${p}: field "${k}" is not an address`);
   if (typeof d.rpcUrl !== 'string') throw new Error(`${p}: field "rpcUrl" missing`);
   if (!Number.isInteger(d.deployBlock) || !Number.isInteger(d.chainId)) throw new Error(`${p}: deployBlock and chainId must be integers`);
   return d as Deployment & { rpcUrl: string };

@@ -3,8 +3,8 @@ import t from 'tap';
 import fc from 'fast-check';
 import { ethers } from 'ethers';
 import { startAnvil } from '../contracts/anvil';
-import { AnchorClient, AnchorRevert, RegistryClient } from '../contracts/clients';
-import { deployContracts, readAnchors, registerGateway, registerHospital, registerNode } from '../contracts/deploy';
+import { AccessLogClient, AnchorClient, AnchorRevert, RegistryClient, patientScope } from '../contracts/clients';
+import { deployContracts, readAnchors, registerGateway, registerHospital, registerNode, registerUser } from '../contracts/deploy';
 import { idToBytes32 } from '../contracts/ids';
 import { loadArtifact } from '../contracts/artifacts';
 import { blsKeygen, blsPopProve, blsPublicKey } from '../protocol/bls';
@@ -24,7 +24,7 @@ async function revertName(p: Promise<unknown>): Promise<string> {
     if (e.revert?.name) return e.revert.name;
     const data = e.data;
     if (typeof data === 'string') {
-      for (const name of ['Registry', 'Anchor'] as const) {
+      for (const name of ['Registry', 'Anchor', 'AccessLog'] as const) {
         const parsed = new ethers.Interface(loadArtifact(name).abi).parseError(data);
         if (parsed) return parsed.name;
       }
@@ -150,4 +150,49 @@ t.test('registry and anchors on anvil', async (t) => {
     const out = await provider.call({ to: '0x000000000000000000000000000000000000000b', data: '0x' + '00'.repeat(256) });
     t.equal(out, '0x' + '00'.repeat(128));
   });
+});
+
+t.test('access log: grants, revocation, and accesses recorded by nodes', async (t) => {
+  const anvil = await startAnvil();
+  t.teardown(() => anvil.stop());
+  const provider = new ethers.JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, pollingInterval: 100 });
+  t.teardown(() => provider.destroy());
+  const [admin, hospAdmin, operator, stranger, otherHospAdmin] = await Promise.all([0, 1, 2, 3, 4].map((i) => provider.getSigner(i)));
+  const d = await deployContracts(admin!);
+  await registerHospital(admin!, d.registry, 'hospital-a', await hospAdmin!.getAddress());
+  await registerHospital(admin!, d.registry, 'hospital-b', await otherHospAdmin!.getAddress());
+  const nk = key(21);
+  await registerNode(admin!, d.registry, { id: 'node-1', operator: await operator!.getAddress(), blsPublicKey: nk.pk, pop: nk.pop, x25519PublicKey: new Uint8Array(32).fill(1) });
+  const uk = key(22);
+
+  await registerUser(hospAdmin!, d.registry, { id: 'dr-lee', hospital: 'hospital-a', blsPublicKey: uk.pk, pop: uk.pop });
+
+  const asOwner = new AccessLogClient(hospAdmin!, d.accessLog);
+  const now = (await provider.getBlock('latest'))!.timestamp;
+  const id = await asOwner.grant({ hospital: 'hospital-a', user: 'dr-lee', patient: 'p-0001', fromTime: 1_764_000_000_000, toTime: 1_764_086_400_000, expiry: now + 3600 });
+  t.equal(id, 0);
+  t.match(await asOwner.getGrant(id), { hospital: 'hospital-a', user: 'dr-lee', patientScope: patientScope('p-0001'), revoked: false, validNow: true });
+
+  t.equal(await revertName(new AccessLogClient(otherHospAdmin!, d.accessLog).grant({ hospital: 'hospital-a', user: 'dr-lee', patient: 'p-0001', fromTime: 0, toTime: 1, expiry: now + 60 })), 'NotHospitalAdmin', 'only the owner grants');
+  t.equal(await revertName(asOwner.grant({ hospital: 'hospital-a', user: 'nobody', patient: 'p-0001', fromTime: 0, toTime: 1, expiry: now + 60 })), 'UnknownUser', 'only registered users');
+  t.equal(await revertName(asOwner.grant({ hospital: 'hospital-a', user: 'dr-lee', patient: 'p-0001', fromTime: 5, toTime: 1, expiry: now + 60 })), 'BadRange');
+  t.equal(await revertName(asOwner.grant({ hospital: 'hospital-a', user: 'dr-lee', patient: 'p-0001', fromTime: 0, toTime: 1, expiry: now - 1 })), 'BadRange', 'an already expired grant');
+
+  const asNode = new AccessLogClient(operator!, d.accessLog);
+  const tx = await asNode.recordAccess(id, 'gw-ward1', 7);
+  const rcpt = await provider.getTransactionReceipt(tx);
+  const ev = asNode.contract.interface.parseLog(rcpt!.logs[0]!);
+  t.equal(ev?.name, 'Accessed');
+  t.equal(ev?.args[3], idToBytes32('gw-ward1'));
+  t.equal(await revertName(new AccessLogClient(stranger!, d.accessLog).recordAccess(id, 'gw-ward1', 7)), 'NotANode', 'only nodes record accesses');
+  t.equal(await revertName(new AccessLogClient(stranger!, d.accessLog).revoke(id)), 'NotHospitalAdmin', 'only the owner revokes');
+  await asOwner.revoke(id);
+  t.match(await asOwner.getGrant(id), { revoked: true, validNow: false });
+  t.equal(await revertName(asNode.recordAccess(id, 'gw-ward1', 8)), 'GrantNotValid', 'no access under a revoked grant');
+  const id2 = await asOwner.grant({ hospital: 'hospital-a', user: 'dr-lee', patient: 'p-0002', fromTime: 0, toTime: 1, expiry: now + 100 });
+  await provider.send('evm_increaseTime', [200]);
+  await provider.send('evm_mine', []);
+  t.match(await asOwner.getGrant(id2), { validNow: false }, 'expired');
+  t.equal(await revertName(asNode.recordAccess(id2, 'gw-ward1', 1)), 'GrantNotValid', 'no access after expiry');
+  t.equal(await revertName(asNode.recordAccess(99, 'gw-ward1', 1)), 'UnknownGrant');
 });
