@@ -2,16 +2,20 @@
 pragma solidity 0.8.30;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {BlsPop} from "./BlsPop.sol";
 
 /// @title Registry of the consortium's parties and their public keys.
 /// @notice Replaces a certificate authority: a party's keys are whatever this contract says for the
 /// current key epoch, unless revoked. Consortium admins register hospitals and chain nodes; a
 /// hospital's admin registers that hospital's gateways and data users.
-/// @dev Proofs of possession of BLS keys are checked by the registrar off chain in this version
-/// (protocol/bls.ts blsPopVerify, called before registering); the `pop` argument is accepted so
-/// the interface does not change when on-chain verification with the EIP-2537 precompiles lands.
+/// @dev Every BLS key comes with a proof of possession, verified here on chain with the EIP-2537
+/// precompiles (BlsPop): without it, a registrant could enrol a rogue key derived from another
+/// party's key. Keys arrive in the precompiles' uncompressed encoding and are stored compressed
+/// (96 bytes), the form the handshake and ingest use.
 contract Registry is AccessControl {
     bytes32 public constant CONSORTIUM_ADMIN = keccak256("CONSORTIUM_ADMIN");
+    /// The DST of proofs of possession (protocol/bls.ts POP_DST).
+    bytes public constant POP_DST = "MCPS-EDGE-V1-BLS-POP-BLS12381G1_XMD:SHA-256_SSWU_RO_";
 
     enum Role { None, Gateway, Node, User }
 
@@ -39,7 +43,6 @@ contract Registry is AccessControl {
     error UnknownHospital(bytes32 hospital);
     error NotHospitalAdmin(bytes32 hospital, address caller);
     error UnknownParty(bytes32 id);
-    error BadKeyLength(uint256 length);
     error KeyAlreadyUsed();
     error NotActive(bytes32 id);
     error OperatorInUse(address operator);
@@ -58,35 +61,32 @@ contract Registry is AccessControl {
     }
 
     function registerNode(bytes32 id, address operator, bytes calldata blsKey, bytes calldata pop, bytes32 x25519Key) external onlyRole(CONSORTIUM_ADMIN) {
-        pop; // checked by the registrar off chain in this version (see contract notes)
         if (nodeOfOperator[operator] != bytes32(0)) revert OperatorInUse(operator);
-        _register(id, Role.Node, bytes32(0), operator, blsKey, x25519Key);
+        _register(id, Role.Node, bytes32(0), operator, BlsPop.verify(blsKey, pop, POP_DST), x25519Key);
         nodeOfOperator[operator] = id;
     }
 
     function registerGateway(bytes32 id, bytes32 hospital, bytes calldata blsKey, bytes calldata pop) external {
-        pop;
         _onlyHospitalAdmin(hospital);
-        _register(id, Role.Gateway, hospital, msg.sender, blsKey, bytes32(0));
+        _register(id, Role.Gateway, hospital, msg.sender, BlsPop.verify(blsKey, pop, POP_DST), bytes32(0));
     }
 
     function registerUser(bytes32 id, bytes32 hospital, bytes calldata blsKey, bytes calldata pop) external {
-        pop;
         _onlyHospitalAdmin(hospital);
-        _register(id, Role.User, hospital, msg.sender, blsKey, bytes32(0));
+        _register(id, Role.User, hospital, msg.sender, BlsPop.verify(blsKey, pop, POP_DST), bytes32(0));
     }
 
     /// @notice A new key epoch for a party: its hospital's admin (or a consortium admin for nodes).
     function rotateKey(bytes32 id, bytes calldata blsKey, bytes calldata pop, bytes32 x25519Key) external {
-        pop;
         Entry storage e = _existing(id);
         if (!e.active) revert NotActive(id);
         _onlyManager(e);
-        _useKey(blsKey);
-        e.blsKey = blsKey;
+        bytes memory key = BlsPop.verify(blsKey, pop, POP_DST);
+        _useKey(key);
+        e.blsKey = key;
         if (e.role == Role.Node) e.x25519Key = x25519Key;
         e.epoch += 1;
-        emit KeyRotated(id, e.epoch, blsKey, e.role == Role.Node ? x25519Key : bytes32(0));
+        emit KeyRotated(id, e.epoch, key, e.role == Role.Node ? x25519Key : bytes32(0));
     }
 
     function revoke(bytes32 id) external {
@@ -119,7 +119,7 @@ contract Registry is AccessControl {
         return e.role == Role.User && e.active;
     }
 
-    function _register(bytes32 id, Role role, bytes32 hospital, address operator, bytes calldata blsKey, bytes32 x25519Key) private {
+    function _register(bytes32 id, Role role, bytes32 hospital, address operator, bytes memory blsKey, bytes32 x25519Key) private {
         if (id == bytes32(0)) revert EmptyId();
         if (entries[id].role != Role.None) revert AlreadyRegistered(id);
         _useKey(blsKey);
@@ -127,8 +127,7 @@ contract Registry is AccessControl {
         emit PartyRegistered(id, role, hospital, operator, blsKey, x25519Key);
     }
 
-    function _useKey(bytes calldata blsKey) private {
-        if (blsKey.length != 96) revert BadKeyLength(blsKey.length);
+    function _useKey(bytes memory blsKey) private {
         bytes32 h = keccak256(blsKey);
         if (blsKeyUsed[h]) revert KeyAlreadyUsed();
         blsKeyUsed[h] = true;

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ethers } from 'ethers';
 import { loadArtifact, type ContractName } from './artifacts';
+import { g1ToEip2537, g2ToEip2537 } from './eip2537';
 import { bytes32ToId, idToBytes32 } from './ids';
 
 export interface Deployment {
@@ -60,15 +61,15 @@ export async function registerHospital(admin: ethers.Signer, registryAddress: st
 }
 
 export async function registerNode(admin: ethers.Signer, registryAddress: string, n: { id: string; operator: string; blsPublicKey: Uint8Array; pop: Uint8Array; x25519PublicKey: Uint8Array }): Promise<void> {
-  await mined(registry(admin, registryAddress).getFunction('registerNode').send(idToBytes32(n.id), n.operator, n.blsPublicKey, n.pop, ethers.hexlify(n.x25519PublicKey)));
+  await mined(registry(admin, registryAddress).getFunction('registerNode').send(idToBytes32(n.id), n.operator, g2ToEip2537(n.blsPublicKey), g1ToEip2537(n.pop), ethers.hexlify(n.x25519PublicKey)));
 }
 
 export async function registerGateway(hospitalAdmin: ethers.Signer, registryAddress: string, g: { id: string; hospital: string; blsPublicKey: Uint8Array; pop: Uint8Array }): Promise<void> {
-  await mined(registry(hospitalAdmin, registryAddress).getFunction('registerGateway').send(idToBytes32(g.id), idToBytes32(g.hospital), g.blsPublicKey, g.pop));
+  await mined(registry(hospitalAdmin, registryAddress).getFunction('registerGateway').send(idToBytes32(g.id), idToBytes32(g.hospital), g2ToEip2537(g.blsPublicKey), g1ToEip2537(g.pop)));
 }
 
 export async function registerUser(hospitalAdmin: ethers.Signer, registryAddress: string, u: { id: string; hospital: string; blsPublicKey: Uint8Array; pop: Uint8Array }): Promise<void> {
-  await mined(registry(hospitalAdmin, registryAddress).getFunction('registerUser').send(idToBytes32(u.id), idToBytes32(u.hospital), u.blsPublicKey, u.pop));
+  await mined(registry(hospitalAdmin, registryAddress).getFunction('registerUser').send(idToBytes32(u.id), idToBytes32(u.hospital), g2ToEip2537(u.blsPublicKey), g1ToEip2537(u.pop)));
 }
 
 export interface AnchoredEvent {

@@ -7,7 +7,8 @@ import { AccessLogClient, AnchorClient, AnchorRevert, RegistryClient, patientSco
 import { deployContracts, readAnchors, registerGateway, registerHospital, registerNode, registerUser } from '../contracts/deploy';
 import { idToBytes32 } from '../contracts/ids';
 import { loadArtifact } from '../contracts/artifacts';
-import { blsKeygen, blsPopProve, blsPublicKey } from '../protocol/bls';
+import { blsKeygen, blsPopProve, blsPublicKey, blsSign } from '../protocol/bls';
+import { g1ToEip2537, g2ToEip2537 } from '../contracts/eip2537';
 
 const key = (b: number): { pk: Uint8Array; pop: Uint8Array } => {
   const sk = blsKeygen(new Uint8Array(48).fill(b));
@@ -64,7 +65,22 @@ t.test('registry and anchors on anvil', async (t) => {
     t.equal(await revertName(registerGateway(stranger!, d.registry, { id: 'gw-x', hospital: 'hospital-a', blsPublicKey: k.pk, pop: k.pop })), 'NotHospitalAdmin', "only the hospital's admin registers its gateways");
     t.equal(await revertName(registerGateway(hospAdmin!, d.registry, { id: 'gw-1', hospital: 'hospital-a', blsPublicKey: k.pk, pop: k.pop })), 'AlreadyRegistered', 'duplicate id');
     t.equal(await revertName(registerGateway(hospAdmin!, d.registry, { id: 'gw-y', hospital: 'hospital-a', blsPublicKey: gw.pk, pop: gw.pop })), 'KeyAlreadyUsed', 'duplicate key');
-    t.equal(await revertName(registerGateway(hospAdmin!, d.registry, { id: 'gw-z', hospital: 'hospital-a', blsPublicKey: k.pk.slice(0, 95), pop: k.pop })), 'BadKeyLength', 'wrong key length');
+    const other = key(9);
+    const raw = (reg.connect(hospAdmin!) as ethers.Contract).getFunction('registerGateway');
+    const gid = idToBytes32('gw-z');
+    const hid = idToBytes32('hospital-a');
+    t.equal(await revertName(registerGateway(hospAdmin!, d.registry, { id: 'gw-z', hospital: 'hospital-a', blsPublicKey: k.pk, pop: other.pop })), 'BadProofOfPossession', "another key's proof of possession");
+    const sk7 = blsKeygen(new Uint8Array(48).fill(7));
+    t.equal(await revertName(registerGateway(hospAdmin!, d.registry, { id: 'gw-z', hospital: 'hospital-a', blsPublicKey: k.pk, pop: blsSign(sk7, k.pk) })), 'BadProofOfPossession', 'a signature over the key under the signature DST is not a proof of possession');
+    t.equal(await revertName(raw.send(gid, hid, g2ToEip2537(k.pk), new Uint8Array(128))), 'IdentityKey', 'the identity as proof');
+    t.equal(await revertName(raw.send(gid, hid, new Uint8Array(256), new Uint8Array(128))), 'IdentityKey', 'the identity as key and proof (would pass a naive pairing check)');
+    t.equal(await revertName(raw.send(gid, hid, g2ToEip2537(k.pk).slice(0, 255), g1ToEip2537(k.pop))), 'BadKeyEncoding', 'wrong encoding length');
+    const offCurve = g2ToEip2537(k.pk);
+    offCurve[255]! ^= 1;
+    t.equal(await revertName(raw.send(gid, hid, offCurve, g1ToEip2537(k.pop))), 'BadProofOfPossession', 'a point off the curve');
+    const gas = await raw.estimateGas(gid, hid, g2ToEip2537(k.pk), g1ToEip2537(k.pop));
+    t.comment(`gas of a gateway registration with on-chain PoP verification: ${gas}`);
+    t.same((await rc.getEntry('gw-1'))!.blsPublicKey, gw.pk, 'the contract derives the same compressed key noble gives');
     t.equal(await revertName(registerGateway(hospAdmin!, d.registry, { id: 'gw-z', hospital: 'nowhere', blsPublicKey: k.pk, pop: k.pop })), 'UnknownHospital');
     t.equal(await revertName(registerNode(stranger!, d.registry, { id: 'node-x', operator: await stranger!.getAddress(), blsPublicKey: k.pk, pop: k.pop, x25519PublicKey: new Uint8Array(32) })), 'AccessControlUnauthorizedAccount', 'only a consortium admin registers nodes');
   });
