@@ -135,6 +135,31 @@ t.test('registry and anchors on anvil', async (t) => {
     t.equal(await revertName(anchorsAsNode.anchor(batch('gw-r', 2, h('gw-r/1')))), 'GatewayNotActive');
   });
 
+  t.test('key rotation: a new epoch with a new key, proven; the old key is gone', async (t) => {
+    const k1 = key(30);
+    const k2 = key(31);
+    await registerGateway(hospAdmin!, d.registry, { id: 'gw-rot', hospital: 'hospital-a', blsPublicKey: k1.pk, pop: k1.pop });
+    const rot = (reg.connect(hospAdmin!) as ethers.Contract).getFunction('rotateKey');
+    t.equal(await revertName(rot.send(idToBytes32('gw-rot'), g2ToEip2537(k2.pk), g1ToEip2537(k1.pop), ethers.ZeroHash)), 'BadProofOfPossession', 'the new key must be proven');
+    t.equal(await revertName((reg.connect(stranger!) as ethers.Contract).getFunction('rotateKey').send(idToBytes32('gw-rot'), g2ToEip2537(k2.pk), g1ToEip2537(k2.pop), ethers.ZeroHash)), 'NotHospitalAdmin', "only the gateway's hospital rotates its key");
+    const rcpt = await (await rot.send(idToBytes32('gw-rot'), g2ToEip2537(k2.pk), g1ToEip2537(k2.pop), ethers.ZeroHash)).wait();
+    t.equal(reg.interface.parseLog(rcpt!.logs[0]!)?.name, 'KeyRotated');
+    t.match(await rc.getEntry('gw-rot'), { epoch: 2, active: true });
+    t.same((await rc.getEntry('gw-rot'))!.blsPublicKey, k2.pk);
+    t.equal(await revertName(rot.send(idToBytes32('gw-rot'), g2ToEip2537(k1.pk), g1ToEip2537(k1.pop), ethers.ZeroHash)), 'KeyAlreadyUsed', 'a retired key cannot come back');
+  });
+
+  t.test('a revoked node can no longer anchor', async (t) => {
+    const k = key(40);
+    const [, , , , , op2] = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => provider.getSigner(i)));
+    await registerNode(admin!, d.registry, { id: 'node-2', operator: await op2!.getAddress(), blsPublicKey: k.pk, pop: k.pop, x25519PublicKey: new Uint8Array(32).fill(2) });
+    const asNode2 = new AnchorClient(op2!, d.anchor);
+    await asNode2.anchor(batch('gw-2', 10, h('gw-2/9')));
+    t.equal(await revertName((reg.connect(hospAdmin!) as ethers.Contract).getFunction('revoke').send(idToBytes32('node-2'))), 'AccessControlUnauthorizedAccount', 'only a consortium admin revokes a node');
+    await (await reg.getFunction('revoke').send(idToBytes32('node-2'))).wait();
+    t.equal(await revertName(asNode2.anchor(batch('gw-2', 11, h('gw-2/10')))), 'NotANode');
+  });
+
   t.test('property: of random submission orders, exactly the in-order chain is accepted', async (t) => {
     let run = 0;
     await fc.assert(
