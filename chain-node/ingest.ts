@@ -53,7 +53,8 @@ const eq = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a
 
 export class BatchIngest {
   readonly counters: IngestCounters = { accepted: 0, duplicates: 0, refused: 0 };
-  #queue: Promise<unknown> = Promise.resolve();
+  /** One queue per gateway: its batches are checked and anchored in order; gateways run side by side. */
+  readonly #queues = new Map<string, Promise<unknown>>();
 
   constructor(
     readonly opts: {
@@ -66,10 +67,15 @@ export class BatchIngest {
     },
   ) {}
 
-  /** Batches are processed one at a time: anchoring must follow each gateway's sequence order. */
+  /** A gateway's batches are processed one at a time, in order; different gateways concurrently. */
   submit(sub: BatchSubmission): Promise<SignedReceipt> {
-    const run = this.#queue.then(() => this.#ingest(sub));
-    this.#queue = run.catch(() => undefined);
+    const prev = this.#queues.get(sub.gatewayId) ?? Promise.resolve();
+    const run = prev.then(() => this.#ingest(sub));
+    const tail = run.catch(() => undefined);
+    this.#queues.set(sub.gatewayId, tail);
+    void tail.then(() => {
+      if (this.#queues.get(sub.gatewayId) === tail) this.#queues.delete(sub.gatewayId);
+    });
     return run.catch((err: unknown) => {
       if (err instanceof IngestError) {
         this.counters.refused++;

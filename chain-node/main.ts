@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { ethers } from 'ethers';
 import { AnchorClient, RegistryClient } from '../contracts/clients';
+import { AnchorBatcher } from './anchor-batcher';
 import { BatchStore } from './batch-store';
 import type { ChainNodeConfig } from './config';
 import { startHttpApi } from './http-api';
@@ -41,7 +42,7 @@ export async function runChainNode(cfg: ChainNodeConfig, log: (level: 'info' | '
   const me = await registry.getEntry(cfg.nodeId);
   if (!me || me.role !== 'node') throw new Error(`node id ${cfg.nodeId} is not registered as a chain node`);
   if (me.operator.toLowerCase() !== id.operatorAddress.toLowerCase()) throw new Error(`registry lists operator ${me.operator} for ${cfg.nodeId}, this node's key is ${id.operatorAddress}`);
-  const anchors = new AnchorClient(signer, cfg.chain.anchor);
+  const anchors = new AnchorBatcher(new AnchorClient(signer, cfg.chain.anchor));
   const ingest = new BatchIngest({
     nodeId: cfg.nodeId,
     blsSecretKey: id.bls.secretKey,

@@ -90,6 +90,34 @@ export class AnchorClient {
     return { txHash: tx.hash, blockNumber: rcpt.blockNumber };
   }
 
+  /**
+   * Several batches (of one or several gateways) in one transaction: all anchored, or none. Simulated
+   * first, so a refusal comes back decoded and costs nothing.
+   */
+  async anchorMany(items: ReadonlyArray<{ gatewayId: string; seq: number; prevHash: Uint8Array; headerHash: Uint8Array; root: Uint8Array; count: number }>): Promise<{ txHash: string; blockNumber: number }> {
+    const args = [
+      items.map((a) => idToBytes32(a.gatewayId)),
+      items.map((a) => a.seq),
+      items.map((a) => ethers.hexlify(a.prevHash)),
+      items.map((a) => ethers.hexlify(a.headerHash)),
+      items.map((a) => ethers.hexlify(a.root)),
+      items.map((a) => a.count),
+    ];
+    const fn = this.contract.getFunction('anchorMany');
+    let tx: ethers.ContractTransactionResponse;
+    try {
+      await fn.staticCall(...args);
+      tx = (await fn.send(...args)) as ethers.ContractTransactionResponse;
+    } catch (err) {
+      throw this.#decode(err);
+    }
+    const rcpt = await tx.wait(1).catch((err: unknown) => {
+      throw this.#decode(err);
+    });
+    if (!rcpt || rcpt.status !== 1) throw new Error(`anchorMany transaction ${tx.hash} failed`);
+    return { txHash: tx.hash, blockNumber: rcpt.blockNumber };
+  }
+
   #decode(err: unknown): Error {
     const data = (err as { data?: string; info?: { error?: { data?: string } } }).data ?? (err as { info?: { error?: { data?: string } } }).info?.error?.data;
     if (typeof data === 'string') {

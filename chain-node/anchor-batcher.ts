@@ -1,0 +1,70 @@
+/**
+ * Group commit for anchors: while one anchor transaction is in flight, new requests wait and then
+ * go together in one anchorMany transaction (up to `maxPerTx`). An idle node anchors at once, a
+ * busy one amortises the transaction cost over many batches (see docs/contracts.md for the gas).
+ * If a combined transaction is refused, each request is retried alone, so one bad batch never
+ * blocks the others and each gets its own precise refusal.
+ */
+import type { AnchorClient } from '../contracts/clients';
+import type { AnchorBackend, AnchorHead } from './ingest';
+
+type AnchorRequest = Parameters<AnchorBackend['anchor']>[0];
+type AnchorResult = Awaited<ReturnType<AnchorBackend['anchor']>>;
+
+interface Pending {
+  req: AnchorRequest;
+  resolve: (r: AnchorResult) => void;
+  reject: (e: Error) => void;
+}
+
+export class AnchorBatcher implements AnchorBackend {
+  readonly #queue: Pending[] = [];
+  #busy = false;
+  readonly stats = { transactions: 0, batches: 0, maxPerTx: 0 };
+
+  constructor(readonly client: Pick<AnchorClient, 'head' | 'anchor' | 'anchorMany'>, readonly maxPerTx = 50) {}
+
+  head(gatewayId: string): Promise<AnchorHead> {
+    return this.client.head(gatewayId);
+  }
+
+  anchor(req: AnchorRequest): Promise<AnchorResult> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ req, resolve, reject });
+      if (!this.#busy) void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#busy = true;
+    try {
+      while (this.#queue.length > 0) {
+        const group = this.#queue.splice(0, this.maxPerTx);
+        try {
+          const r = group.length === 1 ? await this.client.anchor(group[0]!.req) : await this.client.anchorMany(group.map((p) => p.req));
+          this.stats.transactions++;
+          this.stats.batches += group.length;
+          this.stats.maxPerTx = Math.max(this.stats.maxPerTx, group.length);
+          for (const p of group) p.resolve(r);
+        } catch (err) {
+          if (group.length === 1) {
+            group[0]!.reject(err as Error);
+            continue;
+          }
+          for (const p of group) {
+            try {
+              const r = await this.client.anchor(p.req);
+              this.stats.transactions++;
+              this.stats.batches++;
+              p.resolve(r);
+            } catch (e) {
+              p.reject(e as Error);
+            }
+          }
+        }
+      }
+    } finally {
+      this.#busy = false;
+    }
+  }
+}
