@@ -51,6 +51,15 @@ export class AnchorRevert extends Error {
   }
 }
 
+export interface AnchorRequest {
+  readonly gatewayId: string;
+  readonly seq: number;
+  readonly prevHash: Uint8Array;
+  readonly headerHash: Uint8Array;
+  readonly root: Uint8Array;
+  readonly count: number;
+}
+
 export class AnchorClient {
   readonly contract: ethers.Contract;
 
@@ -68,12 +77,30 @@ export class AnchorClient {
     return r === ethers.ZeroHash ? null : ethers.getBytes(r);
   }
 
-  async anchor(a: { gatewayId: string; seq: number; prevHash: Uint8Array; headerHash: Uint8Array; root: Uint8Array; count: number }): Promise<{ txHash: string; blockNumber: number }> {
-    const args = [idToBytes32(a.gatewayId), a.seq, ethers.hexlify(a.prevHash), ethers.hexlify(a.headerHash), ethers.hexlify(a.root), a.count];
-    const fn = this.contract.getFunction('anchor');
+  async anchor(a: AnchorRequest): Promise<{ txHash: string; blockNumber: number }> {
+    return this.#send('anchor', [idToBytes32(a.gatewayId), a.seq, ethers.hexlify(a.prevHash), ethers.hexlify(a.headerHash), ethers.hexlify(a.root), a.count]);
+  }
+
+  /** Several batches (of one or several gateways) in one transaction: all anchored, or none. */
+  async anchorMany(items: readonly AnchorRequest[]): Promise<{ txHash: string; blockNumber: number }> {
+    return this.#send('anchorMany', [
+      items.map((a) => idToBytes32(a.gatewayId)),
+      items.map((a) => a.seq),
+      items.map((a) => ethers.hexlify(a.prevHash)),
+      items.map((a) => ethers.hexlify(a.headerHash)),
+      items.map((a) => ethers.hexlify(a.root)),
+      items.map((a) => a.count),
+    ]);
+  }
+
+  /**
+   * Simulates first, so a refusal (gap, rewrite, revoked gateway) costs no gas and comes back
+   * decoded; then sends and waits for one confirmation.
+   */
+  async #send(name: 'anchor' | 'anchorMany', args: unknown[]): Promise<{ txHash: string; blockNumber: number }> {
+    const fn = this.contract.getFunction(name);
     let tx: ethers.ContractTransactionResponse;
     try {
-      // Simulate first: a refusal (gap, rewrite, revoked gateway) costs no gas and comes back decoded.
       await fn.staticCall(...args);
       tx = (await fn.send(...args)) as ethers.ContractTransactionResponse;
     } catch (err) {
@@ -86,35 +113,7 @@ export class AnchorClient {
       // Mined but reverted (the head moved between simulation and inclusion): say why if we can.
       throw this.#decode(await fn.staticCall(...args).then(() => err, (e: unknown) => e));
     }
-    if (!rcpt || rcpt.status !== 1) throw new Error(`anchor transaction ${tx.hash} failed`);
-    return { txHash: tx.hash, blockNumber: rcpt.blockNumber };
-  }
-
-  /**
-   * Several batches (of one or several gateways) in one transaction: all anchored, or none. Simulated
-   * first, so a refusal comes back decoded and costs nothing.
-   */
-  async anchorMany(items: ReadonlyArray<{ gatewayId: string; seq: number; prevHash: Uint8Array; headerHash: Uint8Array; root: Uint8Array; count: number }>): Promise<{ txHash: string; blockNumber: number }> {
-    const args = [
-      items.map((a) => idToBytes32(a.gatewayId)),
-      items.map((a) => a.seq),
-      items.map((a) => ethers.hexlify(a.prevHash)),
-      items.map((a) => ethers.hexlify(a.headerHash)),
-      items.map((a) => ethers.hexlify(a.root)),
-      items.map((a) => a.count),
-    ];
-    const fn = this.contract.getFunction('anchorMany');
-    let tx: ethers.ContractTransactionResponse;
-    try {
-      await fn.staticCall(...args);
-      tx = (await fn.send(...args)) as ethers.ContractTransactionResponse;
-    } catch (err) {
-      throw this.#decode(err);
-    }
-    const rcpt = await tx.wait(1).catch((err: unknown) => {
-      throw this.#decode(err);
-    });
-    if (!rcpt || rcpt.status !== 1) throw new Error(`anchorMany transaction ${tx.hash} failed`);
+    if (!rcpt || rcpt.status !== 1) throw new Error(`${name} transaction ${tx.hash} failed`);
     return { txHash: tx.hash, blockNumber: rcpt.blockNumber };
   }
 

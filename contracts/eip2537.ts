@@ -9,24 +9,14 @@ function fe(x: bigint): Uint8Array {
   return Uint8Array.from(Buffer.from(x.toString(16).padStart(128, '0'), 'hex'));
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 /** A compressed (96-byte) public key, strictly decoded, in EIP-2537 G2 encoding. */
 export function g2ToEip2537(compressed: Uint8Array): Uint8Array {
   const a = decodeG2PublicKey(compressed).toAffine();
-  return concat([fe(a.x.c0), fe(a.x.c1), fe(a.y.c0), fe(a.y.c1)]);
+  return new Uint8Array(Buffer.concat([fe(a.x.c0), fe(a.x.c1), fe(a.y.c0), fe(a.y.c1)]));
 }
 
 /** A compressed (48-byte) signature or proof of possession, strictly decoded, in EIP-2537 G1 encoding. */
 export function g1ToEip2537(compressed: Uint8Array): Uint8Array {
   const a = decodeG1Signature(compressed).toAffine();
-  return concat([fe(a.x), fe(a.y)]);
+  return new Uint8Array(Buffer.concat([fe(a.x), fe(a.y)]));
 }

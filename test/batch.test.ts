@@ -1,21 +1,14 @@
 import t from 'tap';
 import { buildBatch, decodeHeader, decodePayload, encodeHeader, encodePayload, headerHash, makeHeader, recomputeRoot, type BatchHeader } from '../protocol/batch';
 import { decodeReading, encodeReading, canonicalJson } from '../protocol/canonical';
-import { ProtocolError } from '../protocol/errors';
+import { reasonOf } from './protocol-error.helpers';
 import type { Reading } from '../protocol/reading';
 
 const reading = (i: number): Reading => ({ deviceId: 'oxi-bed1', patient: 'p-0001', kind: i % 2 ? 'pulse_rate' : 'spo2', mdc: i % 2 ? '149530' : '150456', loinc: i % 2 ? '8889-8' : '2708-6', value: 90 + (i % 10), unit: i % 2 ? '/min' : '%', deviceTime: null, receivedAt: 1_764_000_000_000 + i, deviceSeq: i + 1, source: 'serial' });
 const readings = Array.from({ length: 7 }, (_, i) => reading(i));
 const built = buildBatch({ gatewayId: 'gw-ward1', seq: 1, prevHash: new Uint8Array(32), readings, saltKey: new Uint8Array(32).fill(5) });
 const header = makeHeader(built, new Uint8Array(32).fill(9));
-const reason = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (err) {
-    return err instanceof ProtocolError ? err.reason : `not a ProtocolError: ${String(err)}`;
-  }
-  return 'no error';
-};
+const reason = reasonOf;
 
 t.test('header round trip and exact layout', async (t) => {
   const bytes = encodeHeader(header);

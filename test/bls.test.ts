@@ -1,20 +1,13 @@
 import t from 'tap';
 import { bls12_381 } from '@noble/curves/bls12-381.js';
 import { blsKeygen, blsPopProve, blsPopVerify, blsPublicKey, blsSign, blsVerify, checkSecretKey, decodeG1Signature, decodeG2PublicKey, POP_DST } from '../protocol/bls';
-import { ProtocolError } from '../protocol/errors';
+import { reasonOf } from './protocol-error.helpers';
 
 const seed = (b: number): Uint8Array => new Uint8Array(48).fill(b);
 const sk = blsKeygen(seed(1));
 const pk = blsPublicKey(sk);
 const msg = new TextEncoder().encode('batch header hash');
-const reason = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (err) {
-    return err instanceof ProtocolError ? err.reason : `not a ProtocolError: ${String(err)}`;
-  }
-  return 'no error';
-};
+const reason = reasonOf;
 
 t.test('sign and verify', async (t) => {
   const sig = blsSign(sk, msg);
