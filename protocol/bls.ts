@@ -94,14 +94,15 @@ export function decodeG1Signature(bytes: Uint8Array): G1Point {
   return p;
 }
 
-export function blsSign(sk: Uint8Array, msg: Uint8Array): Uint8Array {
-  return sigs.sign(sigs.hash(msg, SIG_DST), checkSecretKey(sk)).toBytes(true);
+/** Signs under `dst` (default: the batch/receipt signature DST). Each protocol use has its own DST. */
+export function blsSign(sk: Uint8Array, msg: Uint8Array, dst: string = SIG_DST): Uint8Array {
+  return sigs.sign(sigs.hash(msg, dst), checkSecretKey(sk)).toBytes(true);
 }
 
 /** True only for a valid signature; malformed keys or signatures give false (use the decoders for reasons). */
-export function blsVerify(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+export function blsVerify(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array, dst: string = SIG_DST): boolean {
   try {
-    return sigs.verify(decodeG1Signature(sig), sigs.hash(msg, SIG_DST), decodeG2PublicKey(pk));
+    return sigs.verify(decodeG1Signature(sig), sigs.hash(msg, dst), decodeG2PublicKey(pk));
   } catch (err) {
     if (err instanceof ProtocolError) return false;
     throw err;

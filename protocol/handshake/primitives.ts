@@ -1,0 +1,68 @@
+/**
+ * The handshake's primitives, all from node:crypto (pure computation, constant time where it
+ * matters): X25519 from raw 32-byte keys, HKDF-SHA256, HMAC-SHA256, ChaCha20-Poly1305. Nothing here
+ * is hand-rolled; this module only adapts raw bytes to KeyObjects and names failures.
+ */
+import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, timingSafeEqual } from 'node:crypto';
+import { ProtocolError } from '../errors';
+import { hmacSha256 } from '../hash';
+
+const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const SPKI_X25519 = Buffer.from('302a300506032b656e032100', 'hex');
+
+export function x25519PublicKey(secret: Uint8Array): Uint8Array {
+  if (secret.length !== 32) throw new ProtocolError('x25519.secret-length', `${secret.length} bytes`);
+  const priv = createPrivateKey({ key: Buffer.concat([PKCS8_X25519, secret]), format: 'der', type: 'pkcs8' });
+  return new Uint8Array(createPublicKey(priv).export({ format: 'der', type: 'spki' }).subarray(SPKI_X25519.length));
+}
+
+/** X25519(secret, peer). A low-order peer key (all-zero shared secret) is refused with `reason`. */
+export function x25519(secret: Uint8Array, peer: Uint8Array, reason: string): Uint8Array {
+  if (peer.length !== 32) throw new ProtocolError(reason, `public key of ${peer.length} bytes`);
+  let shared: Buffer;
+  try {
+    shared = diffieHellman({
+      privateKey: createPrivateKey({ key: Buffer.concat([PKCS8_X25519, secret]), format: 'der', type: 'pkcs8' }),
+      publicKey: createPublicKey({ key: Buffer.concat([SPKI_X25519, peer]), format: 'der', type: 'spki' }),
+    });
+  } catch {
+    throw new ProtocolError(reason, 'X25519 refused the public key');
+  }
+  if (shared.every((b) => b === 0)) throw new ProtocolError(reason, 'low-order public key (all-zero shared secret)');
+  return new Uint8Array(shared);
+}
+
+/** HKDF-Expand only, from an existing pseudorandom key (RFC 5869 with an empty salt would re-extract). */
+export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let prev: Uint8Array = new Uint8Array(0);
+  let o = 0;
+  for (let i = 1; o < length; i++) {
+    prev = hmacSha256(prk, prev, info, Uint8Array.of(i));
+    out.set(prev.subarray(0, Math.min(32, length - o)), o);
+    o += 32;
+  }
+  return out;
+}
+
+export function macEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function aeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
+  c.setAAD(aad, { plaintextLength: plaintext.length });
+  return new Uint8Array(Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()]));
+}
+
+export function aeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array, reason: string): Uint8Array {
+  if (sealed.length < 16) throw new ProtocolError(reason, 'shorter than the authentication tag');
+  const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
+  d.setAAD(aad, { plaintextLength: sealed.length - 16 });
+  d.setAuthTag(sealed.subarray(sealed.length - 16));
+  try {
+    return new Uint8Array(Buffer.concat([d.update(sealed.subarray(0, sealed.length - 16)), d.final()]));
+  } catch {
+    throw new ProtocolError(reason, 'authentication failed');
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The chain node's side: answers M1 statelessly-cheap (one X25519 key pair, two DH, no pairing),
+ * keeps a bounded table of pending handshakes with a timeout, and on M3 decrypts the initiator's
+ * identity, checks it against the registry and verifies its BLS signature over the transcript with
+ * one pairing product. A pending handshake is used once: a replayed M3 finds nothing.
+ */
+import { blsVerify, decodeG1Signature } from '../bls';
+import { ProtocolError } from '../errors';
+import { decodeM1, decodeM3Plain, encodeM2, splitM3 } from './messages';
+import { aeadOpen, x25519, x25519PublicKey } from './primitives';
+import { recordHash, type PartyRole, type Registry, type RegistryRecord } from './registry';
+import { extract, HS_SIG_DST, m3Keys, nodeMac, trafficKeys, transcriptH2, transcriptH3 } from './schedule';
+import { Session } from './session';
+
+export interface ResponderOptions {
+  nodeId: string;
+  x25519SecretKey: Uint8Array;
+  registry: Registry;
+  now: () => number;
+  random: (n: number) => Uint8Array;
+  /** Accepted clock difference for t_G (DoS control, not security). */
+  timeWindowMs?: number;
+  maxPending?: number;
+  pendingTimeoutMs?: number;
+  sessionLifetimeMs?: number;
+  rekeyEvery?: number;
+}
+
+interface Pending {
+  readonly h2: Uint8Array;
+  readonly mac: Uint8Array;
+  readonly prk: Uint8Array;
+  readonly created: number;
+}
+
+export interface Authenticated {
+  readonly session: Session;
+  readonly peer: { readonly id: string; readonly role: PartyRole; readonly epoch: number };
+}
+
+export class NodeResponder {
+  readonly #pending = new Map<string, Pending>();
+  readonly #opts: Required<ResponderOptions>;
+
+  constructor(opts: ResponderOptions) {
+    this.#opts = {
+      ...opts,
+      timeWindowMs: opts.timeWindowMs ?? 120_000,
+      maxPending: opts.maxPending ?? 1024,
+      pendingTimeoutMs: opts.pendingTimeoutMs ?? 30_000,
+      sessionLifetimeMs: opts.sessionLifetimeMs ?? 3_600_000,
+      rekeyEvery: opts.rekeyEvery ?? 1024,
+    };
+  }
+
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  #self(): RegistryRecord {
+    const me = this.#opts.registry.lookup(this.#opts.nodeId);
+    if (!me || me.role !== 'node' || me.status !== 'active') throw new ProtocolError('self.not-active', `${this.#opts.nodeId} is not an active node in the registry`);
+    return me;
+  }
+
+  #evictExpired(now: number): void {
+    for (const [id, p] of this.#pending) if (now - p.created > this.#opts.pendingTimeoutMs) this.#pending.delete(id);
+  }
+
+  onM1(m1bytes: Uint8Array): { handshakeId: string; m2: Uint8Array } {
+    const m1 = decodeM1(m1bytes);
+    const me = this.#self();
+    if (m1.nodeId !== me.id) throw new ProtocolError('m1.wrong-node', `addressed to ${m1.nodeId}`);
+    if (m1.nodeEpoch !== me.epoch) throw new ProtocolError('m1.epoch', `node epoch ${m1.nodeEpoch}, current ${me.epoch}`);
+    const now = this.#opts.now();
+    if (m1.time < now - this.#opts.timeWindowMs) throw new ProtocolError('time.stale', `t_G is ${now - m1.time} ms old`);
+    if (m1.time > now + this.#opts.timeWindowMs) throw new ProtocolError('time.future', `t_G is ${m1.time - now} ms ahead`);
+    this.#evictExpired(now);
+    if (this.#pending.size >= this.#opts.maxPending) throw new ProtocolError('m1.too-many-pending', `${this.#pending.size} handshakes pending`);
+    const dhS = x25519(this.#opts.x25519SecretKey, m1.ephemeral, 'm1.bad-ephemeral');
+    const y = this.#opts.random(32);
+    const Y = x25519PublicKey(y);
+    const dhE = x25519(y, m1.ephemeral, 'm1.bad-ephemeral');
+    y.fill(0);
+    const nonce = this.#opts.random(16);
+    const h2 = transcriptH2(m1bytes, recordHash(me), Y, nonce);
+    const prk = extract(h2, dhE, dhS);
+    const mac = nodeMac(prk, h2);
+    const handshakeId = Buffer.from(this.#opts.random(16)).toString('hex');
+    this.#pending.set(handshakeId, { h2, mac, prk, created: now });
+    return { handshakeId, m2: encodeM2({ ephemeral: Y, nonce, mac }) };
+  }
+
+  onM3(handshakeId: string, m3bytes: Uint8Array): Authenticated {
+    const p = this.#pending.get(handshakeId);
+    // Used once, whatever happens next: a replayed or second M3 finds nothing.
+    this.#pending.delete(handshakeId);
+    if (!p) throw new ProtocolError('m3.unknown-handshake', 'no pending handshake with that id (replayed, expired or never started)');
+    if (this.#opts.now() - p.created > this.#opts.pendingTimeoutMs) throw new ProtocolError('m3.expired', 'the handshake timed out');
+    const sealed = splitM3(m3bytes);
+    const { key, iv } = m3Keys(p.prk);
+    const plain = decodeM3Plain(aeadOpen(key, iv, sealed, new Uint8Array([...p.h2, ...p.mac]), 'm3.decrypt'));
+    if (plain.peerId === this.#opts.nodeId) throw new ProtocolError('m3.self-identity', 'the initiator claims to be this node');
+    const peer = this.#opts.registry.lookup(plain.peerId);
+    if (!peer) throw new ProtocolError('m3.unknown-peer', `${plain.peerId} is not registered`);
+    if (peer.role !== 'gateway' && peer.role !== 'user') throw new ProtocolError('m3.wrong-role', `${plain.peerId} is a ${peer.role}`);
+    if (peer.status !== 'active') throw new ProtocolError('m3.revoked', `${plain.peerId} is revoked`);
+    if (peer.epoch !== plain.peerEpoch) throw new ProtocolError('m3.epoch', `key epoch ${plain.peerEpoch}, registry has ${peer.epoch}`);
+    try {
+      decodeG1Signature(plain.signature);
+    } catch (err) {
+      throw new ProtocolError('m3.bad-signature-encoding', (err as ProtocolError).reason);
+    }
+    const h3 = transcriptH3(p.h2, p.mac, peer.id, recordHash(peer));
+    if (!blsVerify(peer.blsPublicKey, h3, plain.signature, HS_SIG_DST)) throw new ProtocolError('m3.bad-signature', `signature does not verify against ${peer.id}'s registered key`);
+    const session = new Session(trafficKeys(p.prk, h3, plain.signature), 'responder', {
+      now: this.#opts.now,
+      expiresAt: this.#opts.now() + this.#opts.sessionLifetimeMs,
+      rekeyEvery: this.#opts.rekeyEvery,
+    });
+    return { session, peer: { id: peer.id, role: peer.role, epoch: peer.epoch } };
+  }
+}
+
+/** What the peer is told about any refusal: nothing more than that. */
+export function uniformWireError(): { error: 'handshake refused' } {
+  return { error: 'handshake refused' };
+}
+
