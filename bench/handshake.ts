@@ -1,0 +1,107 @@
+/**
+ * bench/handshake: what one handshake costs each side with noble, beside one raw pairing (the unit)
+ * and a TLS 1.3 ECDHE handshake over loopback with node:tls, in the same run. Medians.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, createServer } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { bls12_381 } from '@noble/curves/bls12-381.js';
+import { blsKeygen, blsPublicKey } from '../protocol/bls';
+import { InitiatorHandshake, NodeResponder, x25519PublicKey, type RegistryRecord } from '../protocol/handshake';
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function tls13Ms(runs: number): Promise<number | null> {
+  const dir = mkdtempSync(join(tmpdir(), 'mcps-tls-'));
+  try {
+    // A throwaway self-signed P-256 certificate; openssl ships with Debian (the bench reports null without it).
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+    if (r.status !== 0) return null;
+    const server = createServer({ key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')), minVersion: 'TLSv1.3' }, (s) => s.end());
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+    const port = (server.address() as AddressInfo).port;
+    const ca = readFileSync(join(dir, 'c.pem'));
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      await new Promise<void>((res, rej) => {
+        const c = connect({ host: '127.0.0.1', port, ca, servername: 'localhost', minVersion: 'TLSv1.3', session: undefined }, () => {
+          times.push(performance.now() - t0);
+          c.end();
+          res();
+        });
+        c.on('error', rej);
+      });
+    }
+    server.close();
+    return median(times);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function main(args: string[]): Promise<void> {
+  const runs = Number(args[0] ?? 30);
+  const random = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
+  const gsk = blsKeygen(random(48));
+  const nx = random(32);
+  const records = new Map<string, RegistryRecord>([
+    ['node-1', { id: 'node-1', role: 'node', epoch: 1, status: 'active', blsPublicKey: blsPublicKey(blsKeygen(random(48))), x25519PublicKey: x25519PublicKey(nx) }],
+    ['gw-1', { id: 'gw-1', role: 'gateway', epoch: 1, status: 'active', blsPublicKey: blsPublicKey(gsk) }],
+  ]);
+  const registry = { lookup: (id: string) => records.get(id) };
+  const now = (): number => Date.now();
+  const node = new NodeResponder({ nodeId: 'node-1', x25519SecretKey: nx, registry, now, random });
+
+  const gw: number[] = [];
+  const nd: number[] = [];
+  const pairing: number[] = [];
+  const P = bls12_381.G1.Point.BASE.multiply(12345n);
+  const Q = bls12_381.G2.Point.BASE.multiply(6789n);
+  for (let i = 0; i < runs + 3; i++) {
+    const g = new InitiatorHandshake({ id: 'gw-1', blsSecretKey: gsk, nodeId: 'node-1', registry, now, random });
+    let t0 = performance.now();
+    const m1 = g.start();
+    let gwT = performance.now() - t0;
+    t0 = performance.now();
+    const { handshakeId, m2 } = node.onM1(m1);
+    let ndT = performance.now() - t0;
+    t0 = performance.now();
+    const { m3 } = g.onM2(m2);
+    gwT += performance.now() - t0;
+    t0 = performance.now();
+    node.onM3(handshakeId, m3);
+    ndT += performance.now() - t0;
+    t0 = performance.now();
+    bls12_381.pairing(P, Q);
+    const pT = performance.now() - t0;
+    if (i >= 3) {
+      // the first runs warm up the JIT and noble's precomputations
+      gw.push(gwT);
+      nd.push(ndT);
+      pairing.push(pT);
+    }
+  }
+  const tls = await tls13Ms(runs);
+  const f = {
+    gateway_ms: Number(median(gw).toFixed(2)),
+    node_ms: Number(median(nd).toFixed(2)),
+    pairing_ms: Number(median(pairing).toFixed(2)),
+    tls13_ms: tls === null ? null : Number(tls.toFixed(2)),
+    node_handshakes_per_s: Number((1000 / median(nd)).toFixed(1)),
+    node_batch_handshakes_per_s: null as number | null,
+  };
+  const row = (k: string, v: number | null, unit = 'ms'): string => `${k.padEnd(34)} ${v === null ? 'n/a' : v.toFixed(2).padStart(9)} ${unit}`;
+  process.stdout.write(`Handshake cost per party (noble 2.4 + node:crypto), median of ${runs}\n`);
+  process.stdout.write(row('gateway (M1 + M3: one BLS sign)', f.gateway_ms) + `   ${(f.gateway_ms / f.pairing_ms).toFixed(2)} x pairing\n`);
+  process.stdout.write(row('node (M2 + verify M3: 2-pair check)', f.node_ms) + `   ${(f.node_ms / f.pairing_ms).toFixed(2)} x pairing\n`);
+  process.stdout.write(row('one pairing (unit)', f.pairing_ms) + '\n');
+  process.stdout.write(row('TLS 1.3 ECDHE P-256, loopback', f.tls13_ms) + (f.tls13_ms ? `   node / TLS = ${(f.node_ms / f.tls13_ms).toFixed(1)}x\n` : '\n'));
+  process.stdout.write(row('node handshakes per second, 1 core', f.node_handshakes_per_s, '/s') + '\n');
+  process.stdout.write('batched M3 verification: not implemented yet (reported as null)\n');
+  process.stdout.write(JSON.stringify(f) + '\n');
+}
