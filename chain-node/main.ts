@@ -10,28 +10,15 @@ import { BatchStore } from './batch-store';
 import type { ChainNodeConfig } from './config';
 import { startHttpApi } from './http-api';
 import { loadChainNodeIdentity } from './identity';
+import { ChainRegistry } from '../contracts/chain-registry';
 import { BatchIngest, type GatewayRecord, type RegistryView } from './ingest';
+import { HandshakeService } from './sessions';
 
 export interface RunningChainNode {
   readonly url: string;
   readonly port: number;
   readonly ingest: BatchIngest;
   stop(): Promise<void>;
-}
-
-/** Gateway keys from the registry, cached for a short time (revocations are seen within `ttlMs`). */
-class CachedRegistryView implements RegistryView {
-  readonly #cache = new Map<string, { rec: GatewayRecord | undefined; until: number }>();
-  constructor(readonly client: RegistryClient, readonly ttlMs = 10_000) {}
-
-  async gateway(id: string): Promise<GatewayRecord | undefined> {
-    const hit = this.#cache.get(id);
-    if (hit && hit.until > Date.now()) return hit.rec;
-    const e = await this.client.getEntry(id);
-    const rec = e && e.role === 'gateway' ? { blsPublicKey: e.blsPublicKey, active: e.active } : undefined;
-    this.#cache.set(id, { rec, until: Date.now() + this.ttlMs });
-    return rec;
-  }
 }
 
 export async function runChainNode(cfg: ChainNodeConfig, log: (level: 'info' | 'warn', msg: string) => void): Promise<RunningChainNode> {
@@ -42,16 +29,25 @@ export async function runChainNode(cfg: ChainNodeConfig, log: (level: 'info' | '
   const me = await registry.getEntry(cfg.nodeId);
   if (!me || me.role !== 'node') throw new Error(`node id ${cfg.nodeId} is not registered as a chain node`);
   if (me.operator.toLowerCase() !== id.operatorAddress.toLowerCase()) throw new Error(`registry lists operator ${me.operator} for ${cfg.nodeId}, this node's key is ${id.operatorAddress}`);
+  const chainRegistry = new ChainRegistry(registry);
+  const gatewayView: RegistryView = {
+    gateway: async (gid: string): Promise<GatewayRecord | undefined> => {
+      const rec = await chainRegistry.fetch(gid);
+      return rec && rec.role === 'gateway' ? { blsPublicKey: rec.blsPublicKey, active: rec.status === 'active' } : undefined;
+    },
+  };
+  const handshakes = new HandshakeService({ nodeId: cfg.nodeId, x25519SecretKey: id.x25519SecretKey, registry: chainRegistry, log });
+  if (!me.x25519PublicKey || Buffer.compare(Buffer.from(me.x25519PublicKey), Buffer.from(id.x25519PublicKey)) !== 0) throw new Error(`registry lists another X25519 handshake key for ${cfg.nodeId} than this node's key file`);
   const anchors = new AnchorBatcher(new AnchorClient(signer, cfg.chain.anchor));
   const ingest = new BatchIngest({
     nodeId: cfg.nodeId,
     blsSecretKey: id.bls.secretKey,
-    registry: new CachedRegistryView(registry),
+    registry: gatewayView,
     anchors,
     store: new BatchStore(join(cfg.dataDir, 'batches')),
     log,
   });
-  const api = await startHttpApi({ host: cfg.host, port: cfg.port, nodeId: cfg.nodeId, ingest, log });
+  const api = await startHttpApi({ host: cfg.host, port: cfg.port, nodeId: cfg.nodeId, ingest, handshakes, log });
   return {
     url: api.url,
     port: api.port,

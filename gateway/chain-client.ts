@@ -1,17 +1,17 @@
 /**
- * HTTP client for a chain node's ingest API: submits one batch, returns the node's verified receipt.
- *
- * A receipt counts only if it is signed by the BLS key the on-chain registry lists for that node and
- * matches the batch we sent (gateway, sequence number, header hash, root). Anything else is an error
- * and the outbox retries.
+ * The gateway's client for a chain node: every batch travels inside a handshake session
+ * (docs/protocol.md). The client makes the handshake when it has no session or its session is
+ * expired or spent, and makes a new one whenever the node says the session is gone (node restart,
+ * a record that failed to open). A receipt counts only if it is signed by the BLS key the on-chain
+ * registry lists for that node and matches the batch sent.
  */
+import { randomBytes } from 'node:crypto';
+import type { ChainRegistry } from '../contracts/chain-registry';
 import { blsVerify } from '../protocol/bls';
-import { parseSignedReceipt, receiptMessage, type BatchSubmission, type SignedReceipt } from '../protocol/submission';
-
-export interface NodeKeyResolver {
-  /** The node's current BLS public key from the registry; throws if unknown or revoked. */
-  nodeBlsKey(nodeId: string): Promise<Uint8Array>;
-}
+import { ProtocolError } from '../protocol/errors';
+import { InitiatorHandshake, type Session } from '../protocol/handshake';
+import { decodeSessionReply, encodeSessionRequest } from '../protocol/session-messages';
+import { receiptMessage, type BatchSubmission, type SignedReceipt } from '../protocol/submission';
 
 export class SubmitError extends Error {
   constructor(message: string, readonly retryable: boolean, readonly status?: number) {
@@ -23,49 +23,88 @@ export class SubmitError extends Error {
 export interface ChainNodeClientOptions {
   url: string;
   nodeId: string;
-  keys: NodeKeyResolver;
+  /** This gateway's registry id and BLS secret key (it signs the handshake transcript). */
+  selfId: string;
+  blsSecretKey: Uint8Array;
+  registry: ChainRegistry;
   timeoutMs?: number;
 }
 
 export class ChainNodeClient {
+  #session: { id: string; session: Session } | null = null;
+  readonly counters = { handshakes: 0, sessionsLost: 0 };
+
   constructor(readonly opts: ChainNodeClientOptions) {}
 
-  async submit(sub: BatchSubmission, expect: { seq: number; headerHash: string; root: string }): Promise<SignedReceipt> {
+  async #post(path: string, body: Uint8Array | string, contentType: string): Promise<{ status: number; body: Buffer }> {
     let res: Response;
     try {
-      res = await fetch(new URL('/v1/batches', this.opts.url), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(sub),
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 60_000),
-      });
+      res = await fetch(new URL(path, this.opts.url), { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : Buffer.from(body), signal: AbortSignal.timeout(this.opts.timeoutMs ?? 60_000) });
     } catch (err) {
       throw new SubmitError(`chain node ${this.opts.url} unreachable: ${(err as Error).message}`, true);
     }
-    const text = await res.text();
-    if (!res.ok) {
-      let reason = text.slice(0, 300);
-      try {
-        reason = (JSON.parse(text) as { error?: string }).error ?? reason;
-      } catch {
-        // not JSON: keep the raw text (already truncated)
-      }
-      // 4xx other than 409/429 means this batch itself is refused: retrying the same bytes will not help,
-      // but we still keep it (never drop) and retry slowly, because a registry update may fix it.
-      throw new SubmitError(`chain node refused batch ${expect.seq}: HTTP ${res.status} ${reason}`, true, res.status);
-    }
-    let signed: SignedReceipt;
+    return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
+  }
+
+  async #handshake(): Promise<{ id: string; session: Session }> {
+    const { registry, nodeId, selfId } = this.opts;
+    registry.invalidate(nodeId);
+    await registry.fetch(nodeId);
+    await registry.fetch(selfId);
+    const hs = new InitiatorHandshake({ id: selfId, blsSecretKey: this.opts.blsSecretKey, nodeId, registry, now: Date.now, random: (n) => new Uint8Array(randomBytes(n)) });
     try {
-      signed = parseSignedReceipt(JSON.parse(text));
+      const r1 = await this.#post('/v1/handshake/m1', hs.start(), 'application/octet-stream');
+      if (r1.status !== 200) throw new SubmitError(`handshake with ${nodeId}: HTTP ${r1.status} ${r1.body.toString('utf8').slice(0, 200)}`, true, r1.status);
+      const a = JSON.parse(r1.body.toString('utf8')) as { handshake?: unknown; m2?: unknown };
+      if (typeof a.handshake !== 'string' || typeof a.m2 !== 'string') throw new SubmitError(`handshake with ${nodeId}: malformed answer to M1`, true);
+      const { m3, session } = hs.onM2(Buffer.from(a.m2, 'base64'));
+      const r3 = await this.#post('/v1/handshake/m3', JSON.stringify({ handshake: a.handshake, m3: Buffer.from(m3).toString('base64') }), 'application/json');
+      if (r3.status !== 200) throw new SubmitError(`handshake with ${nodeId}: HTTP ${r3.status} ${r3.body.toString('utf8').slice(0, 200)}`, true, r3.status);
+      const b = JSON.parse(r3.body.toString('utf8')) as { session?: unknown };
+      if (b.session !== session.sessionIdHex) throw new SubmitError(`handshake with ${nodeId}: the node names another session`, true);
+      this.counters.handshakes++;
+      return { id: session.sessionIdHex, session };
     } catch (err) {
-      throw new SubmitError(`chain node sent a malformed receipt for batch ${expect.seq}: ${(err as Error).message}`, true);
+      if (err instanceof ProtocolError) throw new SubmitError(`handshake with ${nodeId} refused locally: ${err.message}`, true);
+      throw err;
     }
+  }
+
+  async submit(sub: BatchSubmission, expect: { seq: number; headerHash: string; root: string }): Promise<SignedReceipt> {
+    for (let attempt = 0; ; attempt++) {
+      if (!this.#session || this.#session.session.exhausted) this.#session = await this.#handshake();
+      const s = this.#session;
+      const r = await this.#post(`/v1/sessions/${s.id}`, s.session.seal(encodeSessionRequest({ type: 'submit-batch', submission: sub })), 'application/octet-stream');
+      if (r.status === 401 && attempt === 0) {
+        // The node no longer knows the session (restart, expiry): one new handshake, then retry.
+        this.#session = null;
+        this.counters.sessionsLost++;
+        continue;
+      }
+      if (r.status !== 200) {
+        this.#session = null;
+        throw new SubmitError(`chain node: HTTP ${r.status} ${r.body.toString('utf8').slice(0, 200)}`, true, r.status);
+      }
+      let reply;
+      try {
+        reply = decodeSessionReply(s.session.open(r.body));
+      } catch (err) {
+        this.#session = null;
+        throw new SubmitError(`reply for batch ${expect.seq} refused: ${(err as Error).message}`, true);
+      }
+      if (!reply.ok) throw new SubmitError(`chain node refused batch ${expect.seq}: ${reply.status} ${reply.error}`, true, reply.status);
+      return this.#checkReceipt(reply.receipt, sub, expect);
+    }
+  }
+
+  async #checkReceipt(signed: SignedReceipt, sub: BatchSubmission, expect: { seq: number; headerHash: string; root: string }): Promise<SignedReceipt> {
     const r = signed.receipt;
     if (r.nodeId !== this.opts.nodeId || r.gatewayId !== sub.gatewayId || r.seq !== expect.seq || r.headerHash !== expect.headerHash || r.root !== expect.root) {
       throw new SubmitError(`receipt for batch ${expect.seq} does not match what was sent (node ${r.nodeId}, seq ${r.seq})`, true);
     }
-    const pk = await this.opts.keys.nodeBlsKey(this.opts.nodeId);
-    if (!blsVerify(pk, receiptMessage(r), Uint8Array.from(Buffer.from(signed.signature, 'hex')))) {
+    const node = await this.opts.registry.fetch(this.opts.nodeId);
+    if (!node || node.role !== 'node' || node.status !== 'active') throw new SubmitError(`chain node ${this.opts.nodeId} is not an active node in the registry`, true);
+    if (!blsVerify(node.blsPublicKey, receiptMessage(r), Uint8Array.from(Buffer.from(signed.signature, 'hex')))) {
       throw new SubmitError(`receipt for batch ${expect.seq} is not signed by node ${this.opts.nodeId}'s registered key`, true);
     }
     return signed;

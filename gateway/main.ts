@@ -7,6 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { loadOrCreateKey } from '../common/key-file';
 import { startBroker, type GatewayBroker } from './broker';
+import { ethers } from 'ethers';
+import { ChainRegistry } from '../contracts/chain-registry';
+import { RegistryClient } from '../contracts/clients';
 import { ChainNodeClient } from './chain-client';
 import type { GatewayConfig } from './config';
 import { DeadLetterFile } from './dead-letter';
@@ -15,7 +18,6 @@ import { loadOrCreateEditorCredentials } from './editor-credentials';
 import { gatewayKeyPath, loadOrCreateBlsIdentity } from './identity';
 import { startNodeRed, type NodeRedHost } from './node-red-host';
 import { Outbox } from './outbox';
-import { RegistryNodeKeys } from './registry-keys';
 import { GatewayRuntime, type LogFn } from './runtime';
 import { Sealer } from './sealer';
 import { BatchSequencer } from './sequencer';
@@ -39,7 +41,9 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
   if (identity.created) log('info', `created gateway key ${gatewayKeyPath(cfg.dataDir)} (0600)`);
   const devices = DeviceCredentials.load(devicesPath(cfg.dataDir));
   const sequencer = new BatchSequencer(join(cfg.dataDir, 'state', 'chain-head.json'));
-  const client = new ChainNodeClient({ url: cfg.chainNode.url, nodeId: cfg.chainNode.nodeId, keys: new RegistryNodeKeys(cfg.chain.rpcUrl, cfg.chain.registry) });
+  const provider = new ethers.JsonRpcProvider(cfg.chain.rpcUrl, undefined, { staticNetwork: true });
+  const registry = new ChainRegistry(new RegistryClient(provider, cfg.chain.registry), 30_000);
+  const client = new ChainNodeClient({ url: cfg.chainNode.url, nodeId: cfg.chainNode.nodeId, selfId: cfg.gatewayId, blsSecretKey: identity.secretKey, registry });
   let lastErrorLogged = '';
   const outbox = new Outbox({
     client,
@@ -97,6 +101,7 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
       await red.stop();
       outbox.stop();
       await broker?.close();
+      provider.destroy();
     },
   };
 }

@@ -10,7 +10,7 @@
  *   ns.open(gs.seal(bytes));
  */
 export { InitiatorHandshake, type InitiatorOptions } from './initiator';
-export { NodeResponder, uniformWireError, type Authenticated, type ResponderOptions } from './responder';
+export { NodeResponder, uniformWireError, type Authenticated, type OpenedM3, type ResponderOptions } from './responder';
 export { Session, type SessionOptions, type SessionRole } from './session';
 export { recordHash, type PartyRole, type Registry, type RegistryRecord } from './registry';
 export { HS_SIG_DST } from './schedule';

@@ -91,7 +91,11 @@ export class NodeResponder {
     return { handshakeId, m2: encodeM2({ ephemeral: Y, nonce, mac }) };
   }
 
-  onM3(handshakeId: string, m3bytes: Uint8Array): Authenticated {
+  /**
+   * First half of M3: consume the pending handshake, decrypt, and learn who claims to be calling,
+   * so the caller can fetch that party's registry record (possibly from the chain) before `finish`.
+   */
+  openM3(handshakeId: string, m3bytes: Uint8Array): OpenedM3 {
     const p = this.#pending.get(handshakeId);
     // Used once, whatever happens next: a replayed or second M3 finds nothing.
     this.#pending.delete(handshakeId);
@@ -101,25 +105,40 @@ export class NodeResponder {
     const { key, iv } = m3Keys(p.prk);
     const plain = decodeM3Plain(aeadOpen(key, iv, sealed, new Uint8Array([...p.h2, ...p.mac]), 'm3.decrypt'));
     if (plain.peerId === this.#opts.nodeId) throw new ProtocolError('m3.self-identity', 'the initiator claims to be this node');
-    const peer = this.#opts.registry.lookup(plain.peerId);
-    if (!peer) throw new ProtocolError('m3.unknown-peer', `${plain.peerId} is not registered`);
-    if (peer.role !== 'gateway' && peer.role !== 'user') throw new ProtocolError('m3.wrong-role', `${plain.peerId} is a ${peer.role}`);
-    if (peer.status !== 'active') throw new ProtocolError('m3.revoked', `${plain.peerId} is revoked`);
-    if (peer.epoch !== plain.peerEpoch) throw new ProtocolError('m3.epoch', `key epoch ${plain.peerEpoch}, registry has ${peer.epoch}`);
-    try {
-      decodeG1Signature(plain.signature);
-    } catch (err) {
-      throw new ProtocolError('m3.bad-signature-encoding', (err as ProtocolError).reason);
-    }
-    const h3 = transcriptH3(p.h2, p.mac, peer.id, recordHash(peer));
-    if (!blsVerify(peer.blsPublicKey, h3, plain.signature, HS_SIG_DST)) throw new ProtocolError('m3.bad-signature', `signature does not verify against ${peer.id}'s registered key`);
-    const session = new Session(trafficKeys(p.prk, h3, plain.signature), 'responder', {
-      now: this.#opts.now,
-      expiresAt: this.#opts.now() + this.#opts.sessionLifetimeMs,
-      rekeyEvery: this.#opts.rekeyEvery,
-    });
-    return { session, peer: { id: peer.id, role: peer.role, epoch: peer.epoch } };
+    return {
+      peerId: plain.peerId,
+      finish: (peer: RegistryRecord | undefined): Authenticated => {
+        if (!peer || peer.id !== plain.peerId) throw new ProtocolError('m3.unknown-peer', `${plain.peerId} is not registered`);
+        if (peer.role !== 'gateway' && peer.role !== 'user') throw new ProtocolError('m3.wrong-role', `${plain.peerId} is a ${peer.role}`);
+        if (peer.status !== 'active') throw new ProtocolError('m3.revoked', `${plain.peerId} is revoked`);
+        if (peer.epoch !== plain.peerEpoch) throw new ProtocolError('m3.epoch', `key epoch ${plain.peerEpoch}, registry has ${peer.epoch}`);
+        try {
+          decodeG1Signature(plain.signature);
+        } catch (err) {
+          throw new ProtocolError('m3.bad-signature-encoding', (err as ProtocolError).reason);
+        }
+        const h3 = transcriptH3(p.h2, p.mac, peer.id, recordHash(peer));
+        if (!blsVerify(peer.blsPublicKey, h3, plain.signature, HS_SIG_DST)) throw new ProtocolError('m3.bad-signature', `signature does not verify against ${peer.id}'s registered key`);
+        const session = new Session(trafficKeys(p.prk, h3, plain.signature), 'responder', {
+          now: this.#opts.now,
+          expiresAt: this.#opts.now() + this.#opts.sessionLifetimeMs,
+          rekeyEvery: this.#opts.rekeyEvery,
+        });
+        return { session, peer: { id: peer.id, role: peer.role, epoch: peer.epoch } };
+      },
+    };
   }
+
+  /** Both halves with the injected registry. */
+  onM3(handshakeId: string, m3bytes: Uint8Array): Authenticated {
+    const opened = this.openM3(handshakeId, m3bytes);
+    return opened.finish(this.#opts.registry.lookup(opened.peerId));
+  }
+}
+
+export interface OpenedM3 {
+  readonly peerId: string;
+  finish(peer: RegistryRecord | undefined): Authenticated;
 }
 
 /** What the peer is told about any refusal: nothing more than that. */

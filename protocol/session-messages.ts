@@ -1,0 +1,45 @@
+/**
+ * What travels inside a handshake session between a gateway and a chain node: one request and one
+ * reply per record, as JSON. A reply always comes back sealed, refusals included, so only the
+ * session's peer learns why a batch was refused.
+ */
+import type { BatchSubmission, SignedReceipt } from './submission';
+import { parseSignedReceipt, parseSubmission } from './submission';
+
+export type SessionRequest = { readonly type: 'submit-batch'; readonly submission: BatchSubmission };
+
+export type SessionReply = { readonly ok: true; readonly receipt: SignedReceipt } | { readonly ok: false; readonly status: number; readonly error: string };
+
+const enc = (x: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(x));
+
+function parseJson(b: Uint8Array, what: string): Record<string, unknown> {
+  let x: unknown;
+  try {
+    x = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(b));
+  } catch (err) {
+    throw new RangeError(`${what}: not JSON (${(err as Error).message})`);
+  }
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new RangeError(`${what}: expected an object`);
+  return x as Record<string, unknown>;
+}
+
+export function encodeSessionRequest(r: SessionRequest): Uint8Array {
+  return enc(r);
+}
+
+export function decodeSessionRequest(b: Uint8Array): SessionRequest {
+  const o = parseJson(b, 'session request');
+  if (o.type !== 'submit-batch') throw new RangeError(`session request: unknown type ${JSON.stringify(o.type)}`);
+  return { type: 'submit-batch', submission: parseSubmission(o.submission) };
+}
+
+export function encodeSessionReply(r: SessionReply): Uint8Array {
+  return enc(r);
+}
+
+export function decodeSessionReply(b: Uint8Array): SessionReply {
+  const o = parseJson(b, 'session reply');
+  if (o.ok === true) return { ok: true, receipt: parseSignedReceipt(o.receipt) };
+  if (o.ok === false && Number.isInteger(o.status) && typeof o.error === 'string') return { ok: false, status: o.status as number, error: o.error };
+  throw new RangeError('session reply: malformed');
+}

@@ -1,0 +1,103 @@
+// The chain node over real HTTP with a real anvil: batches only inside handshake sessions, sessions
+// re-established after a node restart, data users may not submit, refusals are uniform.
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ethers } from 'ethers';
+import { startAnvil } from '../contracts/anvil';
+import { ChainRegistry } from '../contracts/chain-registry';
+import { RegistryClient } from '../contracts/clients';
+import { deployContracts, registerGateway, registerHospital, registerNode, registerUser } from '../contracts/deploy';
+import { loadChainNodeIdentity } from '../chain-node/identity';
+import { runChainNode } from '../chain-node/main';
+import { ChainNodeClient, SubmitError } from '../gateway/chain-client';
+import { generateOwnerKeyPair, sealEnvelope } from '../gateway/envelope';
+import { buildBatch, encodeHeader, headerHash, makeHeader } from '../protocol/batch';
+import { blsKeygen, blsPopProve, blsPublicKey, blsSign } from '../protocol/bls';
+import { sha256 } from '../protocol/hash';
+import type { Reading } from '../protocol/reading';
+import type { BatchSubmission } from '../protocol/submission';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+t.test('chain node API', async (t) => {
+  const data = mkdtempSync(join(tmpdir(), 'mcps-node-'));
+  t.teardown(() => rmSync(data, { recursive: true, force: true }));
+  const anvil = await startAnvil();
+  t.teardown(() => anvil.stop());
+  const provider = new ethers.JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, pollingInterval: 50 });
+  t.teardown(() => provider.destroy());
+  const [admin, hosp] = await Promise.all([0, 1].map((i) => provider.getSigner(i)));
+  const d = await deployContracts(admin!);
+  await registerHospital(admin!, d.registry, 'h', await hosp!.getAddress());
+  const nodeId = loadChainNodeIdentity(join(data, 'node'));
+  await (await admin!.sendTransaction({ to: nodeId.operatorAddress, value: ethers.parseEther('10') })).wait();
+  await registerNode(admin!, d.registry, { id: 'node-1', operator: nodeId.operatorAddress, blsPublicKey: nodeId.bls.publicKey, pop: nodeId.bls.proofOfPossession, x25519PublicKey: nodeId.x25519PublicKey });
+  const gsk = blsKeygen(new Uint8Array(randomBytes(48)));
+  await registerGateway(hosp!, d.registry, { id: 'gw-1', hospital: 'h', blsPublicKey: blsPublicKey(gsk), pop: blsPopProve(gsk) });
+  const usk = blsKeygen(new Uint8Array(randomBytes(48)));
+  await registerUser(hosp!, d.registry, { id: 'dr-lee', hospital: 'h', blsPublicKey: blsPublicKey(usk), pop: blsPopProve(usk) });
+  const cfg = { dataDir: join(data, 'node'), nodeId: 'node-1', host: '127.0.0.1', port: 0, chain: { rpcUrl: anvil.url, registry: d.registry, anchor: d.anchor } };
+  const logs: string[] = [];
+  let node = await runChainNode(cfg, (_l, m) => logs.push(m));
+  t.teardown(() => node.stop());
+
+  const owner = await generateOwnerKeyPair();
+  let prev: Uint8Array = new Uint8Array(32);
+  const batch = async (seq: number): Promise<{ sub: BatchSubmission; expect: { seq: number; headerHash: string; root: string } }> => {
+    const readings: Reading[] = [{ deviceId: 'd', patient: 'p', kind: 'spo2', mdc: '150456', loinc: '2708-6', value: 97, unit: '%', deviceTime: null, receivedAt: 1, deviceSeq: seq, source: 'serial' }];
+    const built = buildBatch({ gatewayId: 'gw-1', seq, prevHash: prev, readings, saltKey: new Uint8Array(randomBytes(32)) });
+    const envelope = await sealEnvelope(owner.publicKey, 'gw-1', seq, built.payloadBytes);
+    const header = makeHeader(built, sha256(envelope));
+    const hh = headerHash(header);
+    prev = hh;
+    return { sub: { v: 1, gatewayId: 'gw-1', header: hex(encodeHeader(header)), headerSignature: hex(blsSign(gsk, hh)), envelope: Buffer.from(envelope).toString('base64') }, expect: { seq, headerHash: hex(hh), root: hex(built.root) } };
+  };
+  const registry = () => new ChainRegistry(new RegistryClient(provider, d.registry));
+  const client = new ChainNodeClient({ url: node.url, nodeId: 'node-1', selfId: 'gw-1', blsSecretKey: gsk, registry: registry() });
+
+  const b1 = await batch(1);
+  const r1 = await client.submit(b1.sub, b1.expect);
+  t.match(r1.receipt, { seq: 1, gatewayId: 'gw-1', status: 'anchored' });
+  const b2 = await batch(2);
+  await client.submit(b2.sub, b2.expect);
+  t.equal(client.counters.handshakes, 1, 'one handshake, a session for many batches');
+  t.same(await client.submit(b2.sub, b2.expect), await client.submit(b2.sub, b2.expect), 'a retried batch gets the same receipt (idempotent)');
+
+  t.test('no unauthenticated path', async (t) => {
+    const post = (path: string, body: string, type = 'application/json') => fetch(node.url + path, { method: 'POST', headers: { 'content-type': type }, body });
+    t.equal((await post('/v1/batches', JSON.stringify(b2.sub))).status, 404, 'no plain batch endpoint');
+    t.equal((await post(`/v1/sessions/${'ab'.repeat(16)}`, 'x', 'application/octet-stream')).status, 401, 'an unknown session');
+    const bad = await post('/v1/handshake/m1', 'garbage', 'application/octet-stream');
+    t.equal(bad.status, 400);
+    t.same(await bad.json(), { error: 'handshake refused' }, 'one uniform refusal to the peer');
+    t.ok(logs.some((l) => /handshake M1 refused: m1\.(truncated|version)/.test(l)), 'the precise reason is in the local log');
+  });
+
+  t.test('a data user authenticates but may not submit batches', async (t) => {
+    const asUser = new ChainNodeClient({ url: node.url, nodeId: 'node-1', selfId: 'dr-lee', blsSecretKey: usk, registry: registry() });
+    const b = await batch(3);
+    prev = Uint8Array.from(Buffer.from(b2.expect.headerHash, 'hex'));
+    await t.rejects(asUser.submit(b.sub, b.expect), /403 session peer dr-lee \(user\) may not submit batches/);
+  });
+
+  t.test('a gateway with a key the registry does not list is refused', async (t) => {
+    const rogue = new ChainNodeClient({ url: node.url, nodeId: 'node-1', selfId: 'gw-1', blsSecretKey: blsKeygen(new Uint8Array(randomBytes(48))), registry: registry() });
+    const err = await rogue.submit(b2.sub, b2.expect).then(() => null, (e: unknown) => e);
+    t.ok(err instanceof SubmitError && /HTTP 400/.test(err.message), 'the handshake is refused');
+    t.ok(logs.some((l) => /m3\.bad-signature/.test(l)));
+  });
+
+  t.test('after a node restart the gateway makes a new handshake by itself', async (t) => {
+    const url = node.url;
+    await node.stop();
+    node = await runChainNode({ ...cfg, port: Number(new URL(url).port) }, (_l, m) => logs.push(m));
+    const b = await batch(3);
+    const r = await client.submit(b.sub, b.expect);
+    t.equal(r.receipt.seq, 3);
+    t.equal(client.counters.sessionsLost, 1, 'the old session was gone');
+    t.equal(client.counters.handshakes, 2);
+  });
+});
