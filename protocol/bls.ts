@@ -75,6 +75,24 @@ export function decodeG2PublicKey(bytes: Uint8Array): G2Point {
   return p;
 }
 
+/**
+ * decodeG2PublicKey, memoised: the subgroup check on G2 costs ~4 ms with noble, and a node sees the
+ * same registered keys again and again. Bounded (oldest entries dropped); keys are immutable bytes,
+ * so a hit returns exactly what decoding would.
+ */
+const g2Cache = new Map<string, G2Point>();
+const G2_CACHE_MAX = 4096;
+
+export function decodeG2PublicKeyCached(bytes: Uint8Array): G2Point {
+  const k = Buffer.from(bytes).toString('hex');
+  const hit = g2Cache.get(k);
+  if (hit) return hit;
+  const p = decodeG2PublicKey(bytes);
+  if (g2Cache.size >= G2_CACHE_MAX) g2Cache.delete(g2Cache.keys().next().value as string);
+  g2Cache.set(k, p);
+  return p;
+}
+
 export function decodeG1Signature(bytes: Uint8Array): G1Point {
   if (!(bytes instanceof Uint8Array) || bytes.length !== SIGNATURE_LENGTH) throw new ProtocolError('bls.signature-length', `signature must be ${SIGNATURE_LENGTH} bytes (compressed G1)`);
   if ((bytes[0]! & 0x80) === 0) throw new ProtocolError('bls.signature-uncompressed', 'signature must use the compressed encoding');
@@ -102,7 +120,7 @@ export function blsSign(sk: Uint8Array, msg: Uint8Array, dst: string = SIG_DST):
 /** True only for a valid signature; malformed keys or signatures give false (use the decoders for reasons). */
 export function blsVerify(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array, dst: string = SIG_DST): boolean {
   try {
-    return sigs.verify(decodeG1Signature(sig), sigs.hash(msg, dst), decodeG2PublicKey(pk));
+    return sigs.verify(decodeG1Signature(sig), sigs.hash(msg, dst), decodeG2PublicKeyCached(pk));
   } catch (err) {
     if (err instanceof ProtocolError) return false;
     throw err;

@@ -10,7 +10,7 @@
  * good ones still accepted.
  */
 import { bls12_381 } from '@noble/curves/bls12-381.js';
-import { decodeG1Signature, decodeG2PublicKey } from '../bls';
+import { decodeG1Signature, decodeG2PublicKey, decodeG2PublicKeyCached } from '../bls';
 import { ProtocolError } from '../errors';
 
 export interface SignatureCheck {
@@ -18,6 +18,8 @@ export interface SignatureCheck {
   readonly message: Uint8Array;
   readonly signature: Uint8Array;
   readonly dst: string;
+  /** The signature already decoded (strictly) by the caller, to avoid decoding it twice. */
+  readonly signaturePoint?: ReturnType<typeof decodeG1Signature>;
 }
 
 const sigs = bls12_381.shortSignatures;
@@ -77,7 +79,7 @@ export function verifySignaturesBatch(items: readonly SignatureCheck[], random: 
   const decoded: Decoded[] = [];
   items.forEach((it, index) => {
     try {
-      decoded.push({ index, pk: decodeG2PublicKey(it.publicKey), sig: decodeG1Signature(it.signature), h: sigs.hash(it.message, it.dst) });
+      decoded.push({ index, pk: decodeG2PublicKeyCached(it.publicKey), sig: it.signaturePoint ?? decodeG1Signature(it.signature), h: sigs.hash(it.message, it.dst) });
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
     }

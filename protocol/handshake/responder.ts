@@ -4,7 +4,7 @@
  * identity, checks it against the registry and verifies its BLS signature over the transcript with
  * one pairing product. A pending handshake is used once: a replayed M3 finds nothing.
  */
-import { blsVerify, decodeG1Signature } from '../bls';
+import { decodeG1Signature } from '../bls';
 import { ProtocolError } from '../errors';
 import { decodeM1, decodeM3Plain, encodeM2, splitM3 } from './messages';
 import { aeadOpen, x25519, x25519PublicKey } from './primitives';
@@ -111,14 +111,15 @@ export class NodeResponder {
       if (peer.role !== 'gateway' && peer.role !== 'user') throw new ProtocolError('m3.wrong-role', `${plain.peerId} is a ${peer.role}`);
       if (peer.status !== 'active') throw new ProtocolError('m3.revoked', `${plain.peerId} is revoked`);
       if (peer.epoch !== plain.peerEpoch) throw new ProtocolError('m3.epoch', `key epoch ${plain.peerEpoch}, registry has ${peer.epoch}`);
+      let signaturePoint;
       try {
-        decodeG1Signature(plain.signature);
+        signaturePoint = decodeG1Signature(plain.signature);
       } catch (err) {
         throw new ProtocolError('m3.bad-signature-encoding', (err as ProtocolError).reason);
       }
       const h3 = transcriptH3(p.h2, p.mac, peer.id, recordHash(peer));
       return {
-        check: { publicKey: peer.blsPublicKey, message: h3, signature: plain.signature, dst: HS_SIG_DST },
+        check: { publicKey: peer.blsPublicKey, message: h3, signature: plain.signature, dst: HS_SIG_DST, signaturePoint },
         complete: (): Authenticated => {
           const session = new Session(trafficKeys(p.prk, h3, plain.signature), 'responder', {
             now: this.#opts.now,
@@ -134,8 +135,7 @@ export class NodeResponder {
       prepare,
       finish: (peer: RegistryRecord | undefined): Authenticated => {
         const prep = prepare(peer);
-        const c = prep.check;
-        if (!blsVerify(c.publicKey, c.message, c.signature, c.dst)) throw new ProtocolError('m3.bad-signature', `signature does not verify against ${plain.peerId}'s registered key`);
+        if (!verifySignaturesBatch([prep.check], this.#opts.random)[0]) throw new ProtocolError('m3.bad-signature', `signature does not verify against ${plain.peerId}'s registered key`);
         return prep.complete();
       },
     };
