@@ -73,17 +73,40 @@ function bisect(items: Decoded[], random: (n: number) => Uint8Array, out: boolea
   bisect(items.slice(mid), random, out);
 }
 
-/** One boolean per item: true only for a valid signature. Malformed keys or signatures are false. */
-export function verifySignaturesBatch(items: readonly SignatureCheck[], random: (n: number) => Uint8Array): boolean[] {
-  const out = items.map(() => false);
+/** Per signature: valid, malformed (encoding, identity, off curve, outside the subgroup), or invalid. */
+export type SignatureVerdict = 'ok' | 'bad-encoding' | 'bad-signature';
+
+/**
+ * Where the pairing arithmetic runs. The chain node may choose a faster one (mcl-wasm, see
+ * chain-node/mcl-pairing.ts); every backend must classify inputs exactly as the noble one does.
+ */
+export interface PairingBackend {
+  readonly name: string;
+  verifyBatch(items: readonly SignatureCheck[], random: (n: number) => Uint8Array): SignatureVerdict[];
+}
+
+/** One verdict per item, with noble. Malformed keys count as bad signatures (keys come from the registry). */
+export function verifySignaturesBatch(items: readonly SignatureCheck[], random: (n: number) => Uint8Array): SignatureVerdict[] {
+  const ok: boolean[] = items.map(() => false);
+  const out: SignatureVerdict[] = items.map(() => 'bad-signature');
   const decoded: Decoded[] = [];
   items.forEach((it, index) => {
+    let sig: G1;
     try {
-      decoded.push({ index, pk: decodeG2PublicKeyCached(it.publicKey), sig: it.signaturePoint ?? decodeG1Signature(it.signature), h: sigs.hash(it.message, it.dst) });
+      sig = it.signaturePoint ?? decodeG1Signature(it.signature);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      out[index] = 'bad-encoding';
+      return;
+    }
+    try {
+      decoded.push({ index, pk: decodeG2PublicKeyCached(it.publicKey), sig, h: sigs.hash(it.message, it.dst) });
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
     }
   });
-  bisect(decoded, random, out);
-  return out;
+  bisect(decoded, random, ok);
+  return out.map((v, i) => (ok[i] ? 'ok' : v));
 }
+
+export const noblePairing: PairingBackend = { name: 'noble', verifyBatch: verifySignaturesBatch };

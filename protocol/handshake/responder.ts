@@ -4,14 +4,13 @@
  * identity, checks it against the registry and verifies its BLS signature over the transcript with
  * one pairing product. A pending handshake is used once: a replayed M3 finds nothing.
  */
-import { decodeG1Signature } from '../bls';
 import { ProtocolError } from '../errors';
 import { decodeM1, decodeM3Plain, encodeM2, splitM3 } from './messages';
 import { aeadOpen, x25519, x25519PublicKey } from './primitives';
 import { recordHash, type PartyRole, type Registry, type RegistryRecord } from './registry';
 import { extract, HS_SIG_DST, m3Keys, nodeMac, trafficKeys, transcriptH2, transcriptH3 } from './schedule';
 import { Session } from './session';
-import { verifySignaturesBatch, type SignatureCheck } from './batch-verify';
+import { noblePairing, type PairingBackend, type SignatureCheck, type SignatureVerdict } from './batch-verify';
 
 export interface ResponderOptions {
   nodeId: string;
@@ -25,6 +24,8 @@ export interface ResponderOptions {
   pendingTimeoutMs?: number;
   sessionLifetimeMs?: number;
   rekeyEvery?: number;
+  /** Pairing arithmetic for M3 signatures (default: noble). */
+  pairing?: PairingBackend;
 }
 
 interface Pending {
@@ -51,6 +52,7 @@ export class NodeResponder {
       pendingTimeoutMs: opts.pendingTimeoutMs ?? 30_000,
       sessionLifetimeMs: opts.sessionLifetimeMs ?? 3_600_000,
       rekeyEvery: opts.rekeyEvery ?? 1024,
+      pairing: opts.pairing ?? noblePairing,
     };
   }
 
@@ -111,15 +113,9 @@ export class NodeResponder {
       if (peer.role !== 'gateway' && peer.role !== 'user') throw new ProtocolError('m3.wrong-role', `${plain.peerId} is a ${peer.role}`);
       if (peer.status !== 'active') throw new ProtocolError('m3.revoked', `${plain.peerId} is revoked`);
       if (peer.epoch !== plain.peerEpoch) throw new ProtocolError('m3.epoch', `key epoch ${plain.peerEpoch}, registry has ${peer.epoch}`);
-      let signaturePoint;
-      try {
-        signaturePoint = decodeG1Signature(plain.signature);
-      } catch (err) {
-        throw new ProtocolError('m3.bad-signature-encoding', (err as ProtocolError).reason);
-      }
       const h3 = transcriptH3(p.h2, p.mac, peer.id, recordHash(peer));
       return {
-        check: { publicKey: peer.blsPublicKey, message: h3, signature: plain.signature, dst: HS_SIG_DST, signaturePoint },
+        check: { publicKey: peer.blsPublicKey, message: h3, signature: plain.signature, dst: HS_SIG_DST },
         complete: (): Authenticated => {
           const session = new Session(trafficKeys(p.prk, h3, plain.signature), 'responder', {
             now: this.#opts.now,
@@ -135,7 +131,8 @@ export class NodeResponder {
       prepare,
       finish: (peer: RegistryRecord | undefined): Authenticated => {
         const prep = prepare(peer);
-        if (!verifySignaturesBatch([prep.check], this.#opts.random)[0]) throw new ProtocolError('m3.bad-signature', `signature does not verify against ${plain.peerId}'s registered key`);
+        const verdict = this.#opts.pairing.verifyBatch([prep.check], this.#opts.random)[0];
+        if (verdict !== 'ok') throw verdictError(verdict!, plain.peerId);
         return prep.complete();
       },
     };
@@ -155,11 +152,12 @@ export class NodeResponder {
       }
     });
     const live = prepared.filter((x): x is Prepared => !(x instanceof ProtocolError));
-    const ok = verifySignaturesBatch(live.map((x) => x.check), this.#opts.random);
+    const verdicts = this.#opts.pairing.verifyBatch(live.map((x) => x.check), this.#opts.random);
     let k = 0;
     return prepared.map((x, i) => {
       if (x instanceof ProtocolError) return x;
-      return ok[k++] ? x.complete() : new ProtocolError('m3.bad-signature', `signature does not verify against ${entries[i]!.opened.peerId}'s registered key`);
+      const v = verdicts[k++]!;
+      return v === 'ok' ? x.complete() : verdictError(v, entries[i]!.opened.peerId);
     });
   }
 
@@ -168,6 +166,12 @@ export class NodeResponder {
     const opened = this.openM3(handshakeId, m3bytes);
     return opened.finish(this.#opts.registry.lookup(opened.peerId));
   }
+}
+
+function verdictError(v: SignatureVerdict, peerId: string): ProtocolError {
+  return v === 'bad-encoding'
+    ? new ProtocolError('m3.bad-signature-encoding', 'σ is not a valid compressed G1 point of the prime-order subgroup')
+    : new ProtocolError('m3.bad-signature', `signature does not verify against ${peerId}'s registered key`);
 }
 
 export interface OpenedM3 {
