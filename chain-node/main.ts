@@ -13,6 +13,8 @@ import { loadChainNodeIdentity } from './identity';
 import { ChainRegistry } from '../contracts/chain-registry';
 import { BatchIngest, type GatewayRecord, type RegistryView } from './ingest';
 import { HandshakeService } from './sessions';
+import { mclPairing } from './mcl-pairing';
+import { noblePairing } from '../protocol/handshake';
 
 export interface RunningChainNode {
   readonly url: string;
@@ -36,7 +38,12 @@ export async function runChainNode(cfg: ChainNodeConfig, log: (level: 'info' | '
       return rec && rec.role === 'gateway' ? { blsPublicKey: rec.blsPublicKey, active: rec.status === 'active' } : undefined;
     },
   };
-  const handshakes = new HandshakeService({ nodeId: cfg.nodeId, x25519SecretKey: id.x25519SecretKey, registry: chainRegistry, log });
+  // mcl-wasm verifies handshake signatures several times faster than noble; noble stays the fallback.
+  const pairing = await mclPairing().catch((err: unknown) => {
+    log('warn', `mcl-wasm unavailable (${String(err)}); verifying handshakes with noble`);
+    return noblePairing;
+  });
+  const handshakes = new HandshakeService({ nodeId: cfg.nodeId, x25519SecretKey: id.x25519SecretKey, registry: chainRegistry, log, pairing });
   if (!me.x25519PublicKey || Buffer.compare(Buffer.from(me.x25519PublicKey), Buffer.from(id.x25519PublicKey)) !== 0) throw new Error(`registry lists another X25519 handshake key for ${cfg.nodeId} than this node's key file`);
   const anchors = new AnchorBatcher(new AnchorClient(signer, cfg.chain.anchor));
   const ingest = new BatchIngest({

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { ChainRegistry } from '../contracts/chain-registry';
 import { ProtocolError } from '../protocol/errors';
-import { NodeResponder, type Authenticated, type Session } from '../protocol/handshake';
+import { NodeResponder, type Authenticated, type PairingBackend, type Session } from '../protocol/handshake';
 
 export class HandshakeRefused extends Error {
   constructor(readonly reason: string) {
@@ -44,6 +44,7 @@ export class HandshakeService {
       log: (level: 'info' | 'warn', msg: string) => void;
       maxSessions?: number;
       now?: () => number;
+      pairing?: PairingBackend;
     },
   ) {
     this.#responder = new NodeResponder({
@@ -52,6 +53,7 @@ export class HandshakeService {
       registry: opts.registry,
       now: opts.now ?? Date.now,
       random: (n) => new Uint8Array(randomBytes(n)),
+      ...(opts.pairing ? { pairing: opts.pairing } : {}),
     });
   }
 

@@ -1,6 +1,7 @@
 // A small world for handshake tests: a registry with a node, two gateways and a data user, a
 // settable clock, and randomness from node:crypto (or a seeded stream for vectors).
 import { createHash, randomBytes } from 'node:crypto';
+import { bls12_381 } from '@noble/curves/bls12-381.js';
 import { blsKeygen, blsPublicKey } from '../protocol/bls';
 import { InitiatorHandshake, NodeResponder, x25519PublicKey, type Registry, type RegistryRecord } from '../protocol/handshake';
 
@@ -52,4 +53,41 @@ export function makeWorld(random: (n: number) => Uint8Array = (n) => new Uint8Ar
     responder: (opts = {}) => new NodeResponder({ nodeId: 'node-1', x25519SecretKey: nodeX, registry, now, random, ...opts }),
     initiator: (id = 'gw-1', opts = {}) => new InitiatorHandshake({ id, blsSecretKey: sk[id], nodeId: 'node-1', registry, now, random, ...opts }),
   };
+}
+
+type G1Point = InstanceType<typeof bls12_381.G1.Point>;
+
+/** A point of order 3 on E(Fp): on the curve, outside the prime-order subgroup. */
+export function orderThreePoint(): G1Point | null {
+  const Fp = bls12_381.fields.Fp;
+  const G1 = bls12_381.G1.Point;
+  const r = bls12_381.fields.Fr.ORDER;
+  const cofactor = 0x396c8c005555e1568c00aaab0000aaabn;
+  for (let x = 1n; x < 50n; x++) {
+    let y: bigint;
+    try {
+      y = Fp.sqrt(Fp.add(Fp.mul(Fp.mul(x, x), x), 4n));
+    } catch {
+      continue;
+    }
+    // Multiply by r·cofactor/3 by double-and-add (the scalar exceeds r, so no range-checked multiply).
+    let k = (r * cofactor) / 3n;
+    let acc = G1.ZERO;
+    let base = G1.fromAffine({ x, y });
+    while (k > 0n) {
+      if (k & 1n) acc = acc.add(base);
+      base = base.double();
+      k >>= 1n;
+    }
+    if (!acc.is0()) return acc;
+  }
+  return null;
+}
+
+/** ZCash compression by hand: noble refuses to encode a point outside the subgroup. */
+export function compressG1Unchecked(P: G1Point): Uint8Array {
+  const { x, y } = P.toAffine();
+  const out = Uint8Array.from(Buffer.from(x.toString(16).padStart(96, '0'), 'hex'));
+  out[0]! |= 0x80 | ((y * 2n) / bls12_381.fields.Fp.ORDER ? 0x20 : 0);
+  return out;
 }

@@ -1,0 +1,62 @@
+// Every pairing backend gives the same verdicts as noble, on valid, forged and malformed signatures,
+// and a node using the mcl backend completes real handshakes.
+import t from 'tap';
+import { bls12_381 } from '@noble/curves/bls12-381.js';
+import { blsKeygen, blsPopProve, blsPublicKey, blsSign } from '../protocol/bls';
+import { HS_SIG_DST, noblePairing, type PairingBackend, type SignatureCheck } from '../protocol/handshake';
+import { mclPairing } from '../chain-node/mcl-pairing';
+import { compressG1Unchecked, makeWorld, orderThreePoint, seeded } from './handshake.helpers';
+import { reasonOf } from './protocol-error.helpers';
+
+const keys = Array.from({ length: 6 }, (_, i) => blsKeygen(new Uint8Array(48).fill(40 + i)));
+const msg = (i: number): Uint8Array => new TextEncoder().encode(`transcript ${i}`);
+const item = (i: number, sig?: Uint8Array): SignatureCheck => ({ publicKey: blsPublicKey(keys[i]!), message: msg(i), signature: sig ?? blsSign(keys[i]!, msg(i), HS_SIG_DST), dst: HS_SIG_DST });
+
+function cases(): Array<[string, SignatureCheck[]]> {
+  const G1 = bls12_381.G1.Point;
+  const inf = new Uint8Array(48);
+  inf[0] = 0xc0;
+  const infPayload = inf.slice();
+  infPayload[9] = 1;
+  const cleared = blsSign(keys[0]!, msg(0), HS_SIG_DST);
+  cleared[0]! &= 0x7f;
+  const big = new Uint8Array(48).fill(0xff);
+  big[0] = 0x9f;
+  const D = G1.BASE.multiply(987654321n);
+  const torsion = orderThreePoint()!;
+  return [
+    ['all valid', keys.map((_, i) => item(i))],
+    ['one signed by another key', keys.map((_, i) => (i === 3 ? item(3, blsSign(keys[2]!, msg(3), HS_SIG_DST)) : item(i)))],
+    ['another DST', [item(0, blsSign(keys[0]!, msg(0))), item(1)]],
+    ['a proof of possession as σ', [item(0, blsPopProve(keys[0]!)), item(1)]],
+    ['identity, infinity with payload, flag cleared, x ≥ p', [item(0, inf), item(1, infPayload), item(2, cleared), item(3, big), item(4)]],
+    ['torsion-malleated', [item(0, compressG1Unchecked(G1.fromBytes(blsSign(keys[0]!, msg(0), HS_SIG_DST)).add(torsion))), item(1)]],
+    ['errors that cancel without weights', [item(0, G1.fromBytes(blsSign(keys[0]!, msg(0), HS_SIG_DST)).add(D).toBytes(true)), item(1, G1.fromBytes(blsSign(keys[1]!, msg(1), HS_SIG_DST)).subtract(D).toBytes(true))]],
+  ];
+}
+
+t.test('mcl-wasm and noble agree on every case', async (t) => {
+  const mcl = await mclPairing();
+  for (const [name, items] of cases()) {
+    const a = noblePairing.verifyBatch(items, seeded(name));
+    const b = mcl.verifyBatch(items, seeded(name));
+    t.same(b, a, `${name}: ${a.join(', ')}`);
+  }
+  t.same(noblePairing.verifyBatch(cases()[4]![1], seeded('x')), ['bad-encoding', 'bad-encoding', 'bad-encoding', 'bad-encoding', 'ok'], 'malformed signatures are classified as encodings');
+});
+
+t.test('a node on the mcl backend completes handshakes and refuses a bad one', async (t) => {
+  const pairing: PairingBackend = await mclPairing();
+  const w = makeWorld();
+  const node = w.responder({ pairing });
+  const g = w.initiator('gw-1');
+  const { handshakeId, m2 } = node.onM1(g.start());
+  const { m3, session: gs } = g.onM2(m2);
+  const { session: ns, peer } = node.onM3(handshakeId, m3);
+  t.equal(peer.id, 'gw-1');
+  t.same(ns.open(gs.seal(Uint8Array.of(7))), Uint8Array.of(7));
+  const bad = w.initiator('gw-1', { blsSecretKey: w.sk['gw-2'] });
+  const r = node.onM1(bad.start());
+  const { m3: m3bad } = bad.onM2(r.m2);
+  t.equal(reasonOf(() => node.onM3(r.handshakeId, m3bad)), 'm3.bad-signature');
+});
