@@ -3,7 +3,7 @@
  * matters): X25519 from raw 32-byte keys, HKDF-SHA256, HMAC-SHA256, ChaCha20-Poly1305. Nothing here
  * is hand-rolled; this module only adapts raw bytes to KeyObjects and names failures.
  */
-import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { ProtocolError } from '../errors';
 import { hmacSha256 } from '../hash';
 
@@ -14,6 +14,46 @@ export function x25519PublicKey(secret: Uint8Array): Uint8Array {
   if (secret.length !== 32) throw new ProtocolError('x25519.secret-length', `${secret.length} bytes`);
   const priv = createPrivateKey({ key: Buffer.concat([PKCS8_X25519, secret]), format: 'der', type: 'pkcs8' });
   return new Uint8Array(createPublicKey(priv).export({ format: 'der', type: 'spki' }).subarray(SPKI_X25519.length));
+}
+
+/** A peer's X25519 public key as a KeyObject, made once per handshake message. */
+export function x25519Peer(peer: Uint8Array, reason: string): KeyObject {
+  if (peer.length !== 32) throw new ProtocolError(reason, `public key of ${peer.length} bytes`);
+  try {
+    return createPublicKey({ key: Buffer.concat([SPKI_X25519, peer]), format: 'der', type: 'spki' });
+  } catch {
+    throw new ProtocolError(reason, 'X25519 refused the public key');
+  }
+}
+
+/**
+ * An X25519 secret held as a KeyObject: building KeyObjects from raw bytes costs far more than the
+ * DH itself (~0.45 ms vs ~0.04 ms here), so a node keeps its static key as one of these and each
+ * handshake builds its ephemeral once.
+ */
+export class X25519Secret {
+  readonly #key: KeyObject;
+
+  constructor(secret: Uint8Array) {
+    if (secret.length !== 32) throw new ProtocolError('x25519.secret-length', `${secret.length} bytes`);
+    this.#key = createPrivateKey({ key: Buffer.concat([PKCS8_X25519, secret]), format: 'der', type: 'pkcs8' });
+  }
+
+  publicKey(): Uint8Array {
+    return new Uint8Array(createPublicKey(this.#key).export({ format: 'der', type: 'spki' }).subarray(SPKI_X25519.length));
+  }
+
+  /** DH with a peer key; an all-zero result (low-order peer key) is refused with `reason`. */
+  dh(peer: KeyObject, reason: string): Uint8Array {
+    let shared: Buffer;
+    try {
+      shared = diffieHellman({ privateKey: this.#key, publicKey: peer });
+    } catch {
+      throw new ProtocolError(reason, 'X25519 refused the public key');
+    }
+    if (shared.every((b) => b === 0)) throw new ProtocolError(reason, 'low-order public key (all-zero shared secret)');
+    return new Uint8Array(shared);
+  }
 }
 
 /** X25519(secret, peer). A low-order peer key (all-zero shared secret) is refused with `reason`. */

@@ -6,7 +6,7 @@
  */
 import { ProtocolError } from '../errors';
 import { decodeM1, decodeM3Plain, encodeM2, splitM3 } from './messages';
-import { aeadOpen, x25519, x25519PublicKey } from './primitives';
+import { aeadOpen, x25519Peer, X25519Secret } from './primitives';
 import { recordHash, type PartyRole, type Registry, type RegistryRecord } from './registry';
 import { extract, HS_SIG_DST, m3Keys, nodeMac, trafficKeys, transcriptH2, transcriptH3 } from './schedule';
 import { Session } from './session';
@@ -42,6 +42,7 @@ export interface Authenticated {
 
 export class NodeResponder {
   readonly #pending = new Map<string, Pending>();
+  readonly #static: X25519Secret;
   readonly #opts: Required<ResponderOptions>;
 
   constructor(opts: ResponderOptions) {
@@ -54,6 +55,7 @@ export class NodeResponder {
       rekeyEvery: opts.rekeyEvery ?? 1024,
       pairing: opts.pairing ?? noblePairing,
     };
+    this.#static = new X25519Secret(opts.x25519SecretKey);
   }
 
   get pendingCount(): number {
@@ -80,11 +82,13 @@ export class NodeResponder {
     if (m1.time > now + this.#opts.timeWindowMs) throw new ProtocolError('time.future', `t_G is ${m1.time - now} ms ahead`);
     this.#evictExpired(now);
     if (this.#pending.size >= this.#opts.maxPending) throw new ProtocolError('m1.too-many-pending', `${this.#pending.size} handshakes pending`);
-    const dhS = x25519(this.#opts.x25519SecretKey, m1.ephemeral, 'm1.bad-ephemeral');
-    const y = this.#opts.random(32);
-    const Y = x25519PublicKey(y);
-    const dhE = x25519(y, m1.ephemeral, 'm1.bad-ephemeral');
-    y.fill(0);
+    const X = x25519Peer(m1.ephemeral, 'm1.bad-ephemeral');
+    const dhS = this.#static.dh(X, 'm1.bad-ephemeral');
+    const yBytes = this.#opts.random(32);
+    const y = new X25519Secret(yBytes);
+    yBytes.fill(0);
+    const Y = y.publicKey();
+    const dhE = y.dh(X, 'm1.bad-ephemeral');
     const nonce = this.#opts.random(16);
     const h2 = transcriptH2(m1bytes, recordHash(me), Y, nonce);
     const prk = extract(h2, dhE, dhS);
