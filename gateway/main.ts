@@ -20,7 +20,7 @@ import { startNodeRed, type NodeRedHost } from './node-red-host';
 import { Outbox } from './outbox';
 import { GatewayRuntime, type LogFn } from './runtime';
 import { Sealer } from './sealer';
-import { BatchSequencer } from './sequencer';
+import { OutboxStore } from './outbox-store';
 
 export interface RunningGateway {
   readonly runtime: GatewayRuntime;
@@ -40,7 +40,7 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
   const identity = loadOrCreateBlsIdentity(gatewayKeyPath(cfg.dataDir), 'mcps/gateway-bls');
   if (identity.created) log('info', `created gateway key ${gatewayKeyPath(cfg.dataDir)} (0600)`);
   const devices = DeviceCredentials.load(devicesPath(cfg.dataDir));
-  const sequencer = new BatchSequencer(join(cfg.dataDir, 'state', 'chain-head.json'));
+  const store = new OutboxStore(join(cfg.dataDir, 'state', 'gateway.db'));
   const provider = new ethers.JsonRpcProvider(cfg.chain.rpcUrl, undefined, { staticNetwork: true });
   const registry = new ChainRegistry(new RegistryClient(provider, cfg.chain.registry), 30_000);
   const client = new ChainNodeClient({ url: cfg.chainNode.url, nodeId: cfg.chainNode.nodeId, selfId: cfg.gatewayId, blsSecretKey: identity.secretKey, registry });
@@ -59,9 +59,14 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
     gatewayId: cfg.gatewayId,
     blsSecretKey: identity.secretKey,
     ownerPublicKey: Uint8Array.from(Buffer.from(cfg.ownerPublicKey, 'hex')),
-    sequencer,
+    state: store,
     onSealed: (item) => outbox.enqueue(item),
   });
+  outbox.on('receipt', (item) => store.remove(item.seq));
+  // Batches sealed before a restart and not yet receipted go out first, in order.
+  const carried = store.pending();
+  for (const item of carried) outbox.enqueue(item);
+  if (carried.length > 0) log('info', `outbox: ${carried.length} sealed batches from before the restart (from ${carried[0]!.seq})`);
   let broker: GatewayBroker | null = null;
   broker = await startBroker({ host: cfg.mqtt.host, port: cfg.mqtt.port, credentials: devices, log: (l, m) => log(l, m) });
   const runtime: GatewayRuntime = new GatewayRuntime({
@@ -89,6 +94,7 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
     });
   } catch (err) {
     await broker.close();
+    store.close();
     throw err;
   }
   return {
@@ -102,6 +108,7 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
       outbox.stop();
       await broker?.close();
       provider.destroy();
+      store.close();
     },
   };
 }

@@ -3,8 +3,8 @@
  *
  * Steps, in this order: assign the next sequence number and the previous header hash; build the
  * salted Merkle tree; encrypt the payload for the data owner; fill the ciphertext hash into the
- * header; sign the header hash with the gateway's BLS key; record the new chain head durably; hand
- * the batch to the outbox. Seals run one at a time so sequence numbers never race.
+ * header; sign the header hash with the gateway's BLS key; advance the chain head and queue the batch
+ * in one durable transaction; hand the batch to the sender. Seals run one at a time so sequence numbers never race.
  */
 import { randomBytes } from 'node:crypto';
 import { buildBatch, encodeHeader, headerHash, makeHeader } from '../protocol/batch';
@@ -14,13 +14,14 @@ import type { Reading } from '../protocol/reading';
 import type { BatchSubmission } from '../protocol/submission';
 import { sealEnvelope } from './envelope';
 import type { OutboxItem } from './outbox';
-import type { BatchSequencer } from './sequencer';
+import type { ChainHead } from './outbox-store';
 
 export interface SealerOptions {
   gatewayId: string;
   blsSecretKey: Uint8Array;
   ownerPublicKey: Uint8Array;
-  sequencer: BatchSequencer;
+  /** Durable batch state: the head to build on, and the atomic seal-and-queue. */
+  state: { readonly head: ChainHead; commit(item: OutboxItem): void };
   onSealed: (item: OutboxItem) => void;
 }
 
@@ -39,8 +40,8 @@ export class Sealer {
   }
 
   async #sealNow(readings: readonly Reading[]): Promise<OutboxItem> {
-    const { gatewayId, sequencer } = this.opts;
-    const head = sequencer.head;
+    const { gatewayId, state } = this.opts;
+    const head = state.head;
     const seq = head.seq + 1;
     const built = buildBatch({ gatewayId, seq, prevHash: head.headerHash, readings: [...readings], saltKey: randomBytes(32) });
     const envelope = await sealEnvelope(this.opts.ownerPublicKey, gatewayId, seq, built.payloadBytes);
@@ -53,8 +54,8 @@ export class Sealer {
       headerSignature: hex(blsSign(this.opts.blsSecretKey, hh)),
       envelope: Buffer.from(envelope).toString('base64'),
     };
-    sequencer.advance(seq, hh);
     const item: OutboxItem = { seq, count: built.count, headerHash: hex(hh), root: hex(built.root), submission };
+    state.commit(item);
     this.opts.onSealed(item);
     return item;
   }
