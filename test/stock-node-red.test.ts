@@ -46,6 +46,16 @@ t.test('a stock Node-RED loads the mcps palette and runs a flow with it', async 
   const help = await (await fetch(`${url}/nodes`, { headers: { accept: 'text/html' } })).text();
   t.match(help, /data-help-name="mcps-batch"/, 'the editor gets our templates and help');
 
+  // The package's examples are offered under Import → Examples and each deploys.
+  const listing = (await (await fetch(`${url}/library/examples/flows/mcps-edge`, { headers: { accept: 'application/json' } })).json()) as Array<{ fn?: string }>;
+  const names = listing.map((e) => e.fn).filter((n): n is string => typeof n === 'string').sort();
+  t.same(names, ['01 Gateway default flow', '02 Serial bench test', '03 MQTT devices only', '04 Alarms from out-of-range readings'], 'examples are listed');
+  for (const name of names) {
+    const ex = (await (await fetch(`${url}/library/examples/flows/mcps-edge/${encodeURIComponent(name)}`, { headers: { accept: 'application/json' } })).json()) as unknown[];
+    const res = await fetch(`${url}/flows`, { method: 'POST', headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' }, body: JSON.stringify(ex) });
+    t.ok(res.ok, `example "${name}" deploys (HTTP ${res.status})`);
+  }
+
   // A flow that uses the batch node: each GET /mcps-test sends one reading; batches of one come back.
   const flow = [
     { id: 'tab1', type: 'tab', label: 'mcps test' },
