@@ -53,6 +53,7 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
       // Repeated identical failures are logged once, not once per retry.
       if (err.message !== lastErrorLogged || attempt === 1) log('warn', `batch ${item.seq}: ${err.message} (attempt ${attempt}, will retry)`);
       lastErrorLogged = err.message;
+      runtime.emit('failure', item, err.message, attempt);
     },
   });
   const sealer = new Sealer({

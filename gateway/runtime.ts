@@ -22,6 +22,8 @@ export interface GatewayRuntimeEvents {
   /** Close every open batch window now (drain before stop). */
   flush: [];
   receipt: [OutboxItem, SignedReceipt];
+  /** A submission of batch `item` failed (it stays queued and is retried). */
+  failure: [OutboxItem, string, number];
 }
 
 export interface GatewayRuntimeParts {

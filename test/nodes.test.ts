@@ -27,6 +27,7 @@ const batchNode = require('../nodes/batch') as unknown;
 const serialNode = require('../nodes/serial-device') as unknown;
 const sealNode = require('../nodes/seal-forward') as unknown;
 const mqttNode = require('../nodes/mqtt-device') as unknown;
+const anchorStatusNode = require('../nodes/anchor-status') as unknown;
 
 const reading = (i: number): Reading => ({ deviceId: 'd', patient: 'p', kind: 'spo2', mdc: '150456', loinc: '2708-6', value: 97, unit: '%', deviceTime: null, receivedAt: i, deviceSeq: i, source: 'serial' });
 const lastStatus = (n: HelperNode): Record<string, unknown> => {
@@ -67,10 +68,12 @@ t.test('mcps-batch: a configuration error is shown in the status', async (t) => 
 });
 
 t.test('nodes that need the gateway runtime say so without it', async (t) => {
-  await helper.load([sealNode, mqttNode], [
+  await helper.load([sealNode, mqttNode, anchorStatusNode], [
     { id: 's', type: 'mcps-seal-forward', wires: [[]] },
     { id: 'm', type: 'mcps-mqtt-device', topic: 'mcps/devices/+/readings', wires: [[], []] },
+    { id: 'a', type: 'mcps-anchor-status', wires: [[], []] },
   ]);
+  t.match(lastStatus(helper.getNode('a')), { fill: 'red' });
   const s = helper.getNode('s');
   t.match(lastStatus(s), { fill: 'red' });
   t.match(lastStatus(helper.getNode('m')), { fill: 'red' });
