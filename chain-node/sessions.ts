@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { ChainRegistry } from '../contracts/chain-registry';
 import { ProtocolError } from '../protocol/errors';
-import { NodeResponder, type Authenticated, type PairingBackend, type Session } from '../protocol/handshake';
+import { NodeResponder, type Authenticated, type OpenedM3, type PairingBackend, type RegistryRecord, type Session } from '../protocol/handshake';
 
 export class HandshakeRefused extends Error {
   constructor(readonly reason: string) {
@@ -34,7 +34,7 @@ interface Live {
 export class HandshakeService {
   readonly #responder: NodeResponder;
   readonly #sessions = new Map<string, Live>();
-  readonly counters = { handshakes: 0, refused: 0, sessions: 0 };
+  readonly counters = { handshakes: 0, refused: 0, sessions: 0, maxM3Batch: 0 };
 
   constructor(
     readonly opts: {
@@ -75,26 +75,52 @@ export class HandshakeService {
     }
   }
 
+  /**
+   * M3s are verified by group commit: one that arrives while a verification runs waits and is then
+   * verified together with the others in one batch (NodeResponder.finishMany), so an idle node
+   * answers at once and a busy one does n + 1 Miller loops for n handshakes instead of 2n.
+   */
   async m3(handshakeId: string, bytes: Uint8Array): Promise<{ sessionId: string; peer: Authenticated['peer'] }> {
-    let opened;
+    let opened: OpenedM3;
     try {
       opened = this.#responder.openM3(handshakeId, bytes);
     } catch (err) {
       this.#refuse('M3', err);
     }
     const record = await this.opts.registry.fetch(opened.peerId);
-    let auth: Authenticated;
-    try {
-      auth = opened.finish(record);
-    } catch (err) {
-      this.#refuse(`M3 from ${opened.peerId}`, err);
-    }
+    const result = await new Promise<Authenticated | ProtocolError>((resolve) => {
+      this.#m3Queue.push({ opened, record, resolve });
+      if (!this.#verifying) this.#verifyQueued();
+    });
+    if (result instanceof ProtocolError) this.#refuse(`M3 from ${opened.peerId}`, result);
+    const auth = result;
     this.#evict();
     const sessionId = auth.session.sessionIdHex;
     this.#sessions.set(sessionId, { session: auth.session, peer: auth.peer, queue: Promise.resolve() });
     this.counters.handshakes++;
     this.counters.sessions = this.#sessions.size;
     return { sessionId, peer: auth.peer };
+  }
+
+  readonly #m3Queue: Array<{ opened: OpenedM3; record: RegistryRecord | undefined; resolve: (r: Authenticated | ProtocolError) => void }> = [];
+  #verifying = false;
+
+  #verifyQueued(): void {
+    this.#verifying = true;
+    // Let requests already read from their sockets join this round before verifying.
+    setImmediate(() => {
+      const group = this.#m3Queue.splice(0, 256);
+      let results: Array<Authenticated | ProtocolError>;
+      try {
+        results = this.#responder.finishMany(group.map((g) => ({ opened: g.opened, peer: g.record })));
+      } catch (err) {
+        results = group.map(() => new ProtocolError('m3.internal', String(err)));
+      }
+      this.counters.maxM3Batch = Math.max(this.counters.maxM3Batch, group.length);
+      group.forEach((g, i) => g.resolve(results[i]!));
+      if (this.#m3Queue.length > 0) this.#verifyQueued();
+      else this.#verifying = false;
+    });
   }
 
   /** Opens a record, lets `handle` answer it, seals the answer. One record at a time per session. */

@@ -13,6 +13,7 @@ import { deployContracts, registerGateway, registerHospital, registerNode, regis
 import { loadChainNodeIdentity } from '../chain-node/identity';
 import { runChainNode } from '../chain-node/main';
 import { ChainNodeClient, SubmitError } from '../gateway/chain-client';
+import { InitiatorHandshake } from '../protocol/handshake';
 import { generateOwnerKeyPair, sealEnvelope } from '../gateway/envelope';
 import { buildBatch, encodeHeader, headerHash, makeHeader } from '../protocol/batch';
 import { blsKeygen, blsPopProve, blsPublicKey, blsSign } from '../protocol/bls';
@@ -88,6 +89,24 @@ t.test('chain node API', async (t) => {
     const err = await rogue.submit(b2.sub, b2.expect).then(() => null, (e: unknown) => e);
     t.ok(err instanceof SubmitError && /HTTP 400/.test(err.message), 'the handshake is refused');
     t.ok(logs.some((l) => /m3\.bad-signature/.test(l)));
+  });
+
+  t.test('concurrent handshakes are verified together; a bad one among them is refused alone', async (t) => {
+    const reg = registry();
+    await reg.fetch('node-1');
+    await reg.fetch('gw-1');
+    const one = async (sk: Uint8Array): Promise<number> => {
+      const hs = new InitiatorHandshake({ id: 'gw-1', blsSecretKey: sk, nodeId: 'node-1', registry: reg, now: Date.now, random: (n) => new Uint8Array(randomBytes(n)) });
+      const r1 = (await (await fetch(`${node.url}/v1/handshake/m1`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from(hs.start()) })).json()) as { handshake: string; m2: string };
+      const { m3 } = hs.onM2(Buffer.from(r1.m2, 'base64'));
+      const r3 = await fetch(`${node.url}/v1/handshake/m3`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ handshake: r1.handshake, m3: Buffer.from(m3).toString('base64') }) });
+      return r3.status;
+    };
+    const wrongKey = blsKeygen(new Uint8Array(randomBytes(48)));
+    const statuses = await Promise.all([gsk, gsk, gsk, wrongKey, gsk, gsk, gsk, gsk].map(one));
+    t.same(statuses, [200, 200, 200, 400, 200, 200, 200, 200]);
+    const health = (await (await fetch(`${node.url}/v1/health`)).json()) as { counters: { maxM3Batch: number } };
+    t.comment(`largest M3 group verified together: ${health.counters.maxM3Batch}`);
   });
 
   t.test('after a node restart the gateway makes a new handshake by itself', async (t) => {
