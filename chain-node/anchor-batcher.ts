@@ -22,10 +22,14 @@ export class AnchorBatcher implements AnchorBackend {
   #busy = false;
   readonly stats = { transactions: 0, batches: 0, maxPerTx: 0 };
 
-  constructor(readonly client: Pick<AnchorClient, 'head' | 'anchor' | 'anchorMany'>, readonly maxPerTx = 50) {}
+  constructor(readonly client: Pick<AnchorClient, 'head' | 'anchor' | 'anchorMany' | 'findAnchored'>, readonly maxPerTx = 50) {}
 
   head(gatewayId: string): Promise<AnchorHead> {
     return this.client.head(gatewayId);
+  }
+
+  findAnchored(gatewayId: string, seq: number): ReturnType<AnchorBackend['findAnchored']> {
+    return this.client.findAnchored(gatewayId, seq);
   }
 
   anchor(req: AnchorRequest): Promise<AnchorResult> {

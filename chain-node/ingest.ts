@@ -8,6 +8,13 @@
  * root is anchored, and a receipt signed with the node's BLS key is returned.
  * Idempotent: a batch already anchored (same gateway, seq and header hash) gets its stored receipt
  * again; a different batch claiming an anchored seq is refused.
+ *
+ * Crash safety: the ciphertext is on disk (receipt: null) before the anchor transaction is sent, and
+ * the receipt is answered only after the transaction is mined, so a receipt always means "stored and
+ * anchored". If the node dies in between, the batch is either anchored already (found by its
+ * Anchored event: the receipt is rebuilt from it, nothing is anchored twice) or not (it is anchored
+ * now). `resumePending` does this at start for every stored batch without a receipt; a gateway that
+ * resends such a batch gets the same treatment.
  */
 import { decodeHeader, headerHash } from '../protocol/batch';
 import { blsSign, blsVerify } from '../protocol/bls';
@@ -32,6 +39,8 @@ export interface AnchorHead {
 export interface AnchorBackend {
   head(gatewayId: string): Promise<AnchorHead>;
   anchor(a: { gatewayId: string; seq: number; prevHash: Uint8Array; headerHash: Uint8Array; root: Uint8Array; count: number }): Promise<{ txHash: string; blockNumber: number }>;
+  /** The anchor of (gateway, seq) if there is one on chain, with the transaction that made it. */
+  findAnchored(gatewayId: string, seq: number): Promise<{ headerHash: Uint8Array; txHash: string; blockNumber: number } | null>;
 }
 
 /** A refusal with the HTTP status to answer and a reason safe to show the gateway. */
@@ -46,13 +55,15 @@ export interface IngestCounters {
   accepted: number;
   duplicates: number;
   refused: number;
+  /** Batches stored before a restart without a receipt, completed at start. */
+  resumed: number;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const eq = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 export class BatchIngest {
-  readonly counters: IngestCounters = { accepted: 0, duplicates: 0, refused: 0 };
+  readonly counters: IngestCounters = { accepted: 0, duplicates: 0, refused: 0, resumed: 0 };
   /** One queue per gateway: its batches are checked and anchored in order; gateways run side by side. */
   readonly #queues = new Map<string, Promise<unknown>>();
 
@@ -111,6 +122,14 @@ export class BatchIngest {
       }
       throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId} is already anchored with another header`);
     }
+    if (stored) {
+      // Stored before a crash, receipt never written: anchored already, or not yet.
+      const found = await this.opts.anchors.findAnchored(sub.gatewayId, header.seq);
+      if (found) {
+        if (!eq(found.headerHash, hh)) throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId} is already anchored with another header`);
+        return this.#receipt(sub, header, hh, found);
+      }
+    }
     const head = await this.opts.anchors.head(sub.gatewayId);
     if (header.seq <= head.seq) throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId} is already anchored (head ${head.seq}) but not stored here`);
     if (header.seq !== head.seq + 1) throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId} leaves a gap: next expected ${head.seq + 1}`);
@@ -119,6 +138,10 @@ export class BatchIngest {
     // Durable before anchoring: an anchored root must always have its ciphertext.
     this.opts.store.put(sub.gatewayId, header.seq, { submission: sub, receipt: null });
     const tx = await this.opts.anchors.anchor({ gatewayId: sub.gatewayId, seq: header.seq, prevHash: header.prevHash, headerHash: hh, root: header.root, count: header.count });
+    return this.#receipt(sub, header, hh, tx);
+  }
+
+  #receipt(sub: BatchSubmission, header: ReturnType<typeof decodeHeader>, hh: Uint8Array, tx: { txHash: string; blockNumber: number }): SignedReceipt {
     const receipt: BatchReceipt = {
       v: 1,
       nodeId: this.opts.nodeId,
@@ -135,5 +158,39 @@ export class BatchIngest {
     this.opts.store.put(sub.gatewayId, header.seq, { submission: sub, receipt: signed });
     this.counters.accepted++;
     return signed;
+  }
+
+  /**
+   * Completes the batches stored without a receipt (the node stopped between storing and
+   * answering), per gateway in sequence order, through the same checks as a submission. Batches of
+   * a gateway are anchored in order, so its pending ones are the tail of its store.
+   */
+  async resumePending(): Promise<number> {
+    const { store, log } = this.opts;
+    const work: Array<Promise<unknown>> = [];
+    let n = 0;
+    for (const gw of store.gateways()) {
+      const seqs = store.sequences(gw);
+      const tail: BatchSubmission[] = [];
+      for (let i = seqs.length - 1; i >= 0; i--) {
+        const b = store.get(gw, seqs[i]!);
+        if (!b || b.receipt) break;
+        tail.unshift(b.submission);
+      }
+      for (const sub of tail) {
+        n++;
+        work.push(
+          this.submit(sub).then(
+            (r) => {
+              this.counters.resumed++;
+              log('info', `resumed batch ${r.receipt.seq} of ${gw}: anchored in ${r.receipt.txHash}`);
+            },
+            (err: Error) => log('warn', `could not resume batch of ${gw}: ${err.message}`),
+          ),
+        );
+      }
+    }
+    await Promise.all(work);
+    return n;
   }
 }

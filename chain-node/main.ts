@@ -55,6 +55,11 @@ export async function runChainNode(cfg: ChainNodeConfig, log: (level: 'info' | '
     log,
   });
   const api = await startHttpApi({ host: cfg.host, port: cfg.port, nodeId: cfg.nodeId, ingest, handshakes, log });
+  // Batches stored but not answered before a restart: anchored (or found anchored) now, in order;
+  // a gateway resending one meanwhile waits in the same per-gateway queue.
+  void ingest.resumePending().then((n) => {
+    if (n > 0) log('info', `resumed ${n} batches stored before the restart`);
+  });
   return {
     url: api.url,
     port: api.port,

@@ -28,6 +28,8 @@ import { gatewayKeyPath, loadOrCreateBlsIdentity } from '../gateway/identity';
 import { devicesPath } from '../gateway/main';
 import { newMetrics, type GatewayMetrics } from '../gateway/metrics';
 import { forkChild, type Child } from './children';
+import type { ChildMessage } from './ipc';
+import { freePort } from '../common/free-port';
 import { collectAndVerify } from './verify';
 import type { VerifyReport } from './verification';
 
@@ -45,7 +47,17 @@ export interface StackOptions {
   log?: (msg: string) => void;
   /** Simulated MQTT readings per second per device. */
   mqttRatePerS?: number;
+  /** Run the simulated pulse oximeter on a pseudo-terminal (default true). */
+  serial?: boolean;
+  /** How many simulated MQTT devices (default 2). */
+  mqttDevices?: number;
+  /** Stream mode for the MQTT devices: each sends this many readings as fast as they are acknowledged. */
+  stream?: { readingsPerDevice: number; maxInflight: number; maxRatePerS?: number };
+  /** Extra gateway settings (storage budget, sweep age). */
+  gateway?: Pick<GatewayConfig, 'storage' | 'orphanAfterS'>;
 }
+
+export type StackRole = 'gateway' | 'chain-node';
 
 export interface Stack {
   readonly data: string;
@@ -64,6 +76,13 @@ export interface Stack {
   /** Stops the devices, waits for their last readings to arrive, seals and forwards everything. */
   drain(): Promise<{ sim: SimStats; gateway: GatewayMetrics }>;
   verify(): Promise<VerifyReport>;
+  /** Resolves when every stream-mode device has all its readings acknowledged. */
+  simFinished(): Promise<void>;
+  /** The crash drill's levers: kill a process without warning, start it again, freeze the chain. */
+  kill(role: StackRole): Promise<void>;
+  restart(role: StackRole): Promise<void>;
+  pauseChain(): void;
+  resumeChain(): void;
   stop(): Promise<void>;
 }
 
@@ -96,12 +115,19 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     // with it. Keys, the editor login and the Node-RED user directory are kept.
     for (const d of ['gateway/state', 'chain-node/batches', 'sim', 'run']) rmSync(join(data, d), { recursive: true, force: true });
     mkdirSync(join(data, 'run'), { recursive: true, mode: 0o700 });
+    // Ports are fixed for the whole run, so a restarted process comes back where its peers expect it.
+    const nodePort = opts.nodePort || (await freePort());
+    const mqttPort = opts.mqttPort || (await freePort());
+    const editorPort = opts.editorPort || (await freePort());
     const gatewayDir = join(data, 'gateway');
     const nodeDir = join(data, 'chain-node');
 
     // 1. chain
     const anvil = await startAnvil({});
-    cleanups.push(() => anvil.stop());
+    cleanups.push(() => {
+      anvil.process.kill('SIGCONT');
+      return anvil.stop();
+    });
     log(`anvil chain at ${anvil.url}`);
     const provider = new ethers.JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, pollingInterval: 200 });
     cleanups.push(async () => provider.destroy());
@@ -125,13 +151,17 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const childLog = (role: string) => (line: string) => opts.onChildLog?.(`[${role}] ${line}`);
 
     // 3. chain node
-    const nodeCfg: ChainNodeConfig = { dataDir: nodeDir, nodeId: NODE_ID, host: '127.0.0.1', port: opts.nodePort, chain: { rpcUrl: anvil.url, registry: deployment.registry, anchor: deployment.anchor } };
+    const nodeCfg: ChainNodeConfig = { dataDir: nodeDir, nodeId: NODE_ID, host: '127.0.0.1', port: nodePort, chain: { rpcUrl: anvil.url, registry: deployment.registry, anchor: deployment.anchor } };
     const nodeCfgPath = join(data, 'run', 'chain-node.json');
     writeFileSync(nodeCfgPath, JSON.stringify(nodeCfg, null, 2), { mode: 0o600 });
-    const node: Child = forkChild('chain-node', nodeCfgPath, () => undefined, childLog('chain-node'));
+    let node: Child;
+    const startNode = async (): Promise<string> => {
+      node = forkChild('chain-node', nodeCfgPath, () => undefined, childLog('chain-node'));
+      const ready = await node.waitFor('ready', 60_000);
+      return ready.role === 'chain-node' ? ready.url : '';
+    };
     cleanups.push(() => node.stop());
-    const nodeReady = await node.waitFor('ready', 60_000);
-    const nodeUrl = nodeReady.role === 'chain-node' ? nodeReady.url : '';
+    const nodeUrl = await startNode();
 
     // 4. device logins, the oximeter's pseudo-terminal, the gateway
     const owner = await loadOrCreateOwnerKey(data);
@@ -139,44 +169,67 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       { deviceId: 'temp-bed1', patient: 'p-0001', kind: 'body_temp', password: randomBytes(18).toString('base64url'), seed: 11 },
       { deviceId: 'resp-bed2', patient: 'p-0002', kind: 'resp_rate', password: randomBytes(18).toString('base64url'), seed: 12 },
     ];
+    const extraKinds: ReadingKind[] = ['heart_rate', 'spo2', 'body_temp', 'resp_rate', 'nibp_systolic', 'glucose'];
+    for (let i = simDevices.length; i < (opts.mqttDevices ?? 2); i++) {
+      const bed = String(i + 1).padStart(4, '0');
+      simDevices.push({ deviceId: `dev-${bed}`, patient: `p-${bed}`, kind: extraKinds[i % extraKinds.length]!, password: randomBytes(18).toString('base64url'), seed: 100 + i });
+    }
+    simDevices.length = opts.mqttDevices ?? 2;
+    const withSerial = opts.serial ?? true;
     mkdirSync(gatewayDir, { recursive: true, mode: 0o700 });
     new DeviceCredentials(simDevices.map((d) => ({ id: d.deviceId, patient: d.patient, passwordHash: hashPassword(d.password) }))).save(devicesPath(gatewayDir));
-    const pty = await openPtyPair();
-    cleanups.push(() => pty.close());
+    const pty = withSerial ? await openPtyPair() : null;
+    if (pty) cleanups.push(() => pty.close());
     const gwCfg: GatewayConfig = {
       dataDir: gatewayDir,
       gatewayId: GATEWAY_ID,
-      editor: { host: '127.0.0.1', port: opts.editorPort },
-      mqtt: { host: '127.0.0.1', port: opts.mqttPort },
+      editor: { host: '127.0.0.1', port: editorPort },
+      mqtt: { host: '127.0.0.1', port: mqttPort },
       chainNode: { url: nodeUrl, nodeId: NODE_ID },
       chain: { rpcUrl: anvil.url, registry: deployment.registry },
       ownerPublicKey: Buffer.from(owner.publicKey).toString('hex'),
-      serialPorts: { MCPS_OXIMETER_PORT: pty.path },
+      serialPorts: pty ? { MCPS_OXIMETER_PORT: pty.path } : {},
+      ...opts.gateway,
     };
     const gwCfgPath = join(data, 'run', 'gateway.json');
     writeFileSync(gwCfgPath, JSON.stringify(gwCfg, null, 2), { mode: 0o600 });
     let metrics = newMetrics();
-    const gateway: Child = forkChild('gateway', gwCfgPath, (m) => {
-      if (m.type === 'status' && m.role === 'gateway') metrics = m.metrics;
-    }, childLog('gateway'));
+    let gateway: Child;
+    const startGateway = async (): Promise<Extract<ChildMessage, { type: 'ready'; role: 'gateway' }>> => {
+      gateway = forkChild('gateway', gwCfgPath, (m) => {
+        if (m.type === 'status' && m.role === 'gateway') metrics = m.metrics;
+      }, childLog('gateway'));
+      const ready = await gateway.waitFor('ready', 120_000);
+      if (ready.role !== 'gateway') throw new Error('gateway reported the wrong role');
+      return ready;
+    };
     cleanups.push(() => gateway.stop());
-    const gwReady = await gateway.waitFor('ready', 120_000);
-    if (gwReady.role !== 'gateway') throw new Error('gateway reported the wrong role');
+    const gwReady = await startGateway();
 
     // 5. simulated devices, once the gateway has the oximeter's port open (bytes written before
     // that could be flushed when the port opens)
     const portDeadline = Date.now() + 30_000;
-    while (metrics.serialPortsOpen < 1) {
+    while (pty && metrics.serialPortsOpen < 1) {
       if (Date.now() > portDeadline) throw new Error(`the gateway did not open the oximeter's port ${pty.path} within 30 s`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const sendLogPath = join(data, 'sim', 'send-log.jsonl');
     const sim = await startSimulator({
-      serial: [{ pty, deviceId: 'oxi-bed1', patient: 'p-0001', seed: 7 }],
-      mqtt: simDevices.map((d) => ({ url: `mqtt://127.0.0.1:${gwReady.mqttPort}`, deviceId: d.deviceId, password: d.password, patient: d.patient, kind: d.kind, ratePerS: opts.mqttRatePerS ?? 2, seed: d.seed })),
+      serial: pty ? [{ pty, deviceId: 'oxi-bed1', patient: 'p-0001', seed: 7 }] : [],
+      mqtt: simDevices.map((d) => ({
+        url: `mqtt://127.0.0.1:${gwReady.mqttPort}`,
+        deviceId: d.deviceId,
+        password: d.password,
+        patient: d.patient,
+        kind: d.kind,
+        ratePerS: opts.mqttRatePerS ?? 2,
+        seed: d.seed,
+        ...(opts.stream ? { stream: { total: opts.stream.readingsPerDevice, maxInflight: opts.stream.maxInflight, maxRatePerS: opts.stream.maxRatePerS } } : {}),
+      })),
       sendLogPath,
     });
     let simStopped: SimStats | null = null;
+    let restarted = false;
     cleanups.push(async () => {
       if (!simStopped) simStopped = await sim.stop();
     });
@@ -199,7 +252,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         if (!simStopped) simStopped = await sim.stop();
         const sent = simStopped.acked;
         // Serial bytes already written may still be in the tty; wait until the gateway has them all.
-        const deadline = Date.now() + 10_000;
+        // (Only meaningful while the gateway's counters cover the whole run, i.e. it was never restarted.)
+        const deadline = Date.now() + (restarted ? 0 : 10_000);
         while (metrics.readingsIn + metrics.readingsRejected < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
         gateway.send({ type: 'drain' });
         const drained = await gateway.waitFor('drained', 180_000);
@@ -207,6 +261,20 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         return { sim: simStopped, gateway: metrics };
       },
       verify: () => collectAndVerify({ rpcUrl: anvil.url, anchorAddress: deployment.anchor, deployBlock: deployment.deployBlock, store, sendLogPath, owner }),
+      simFinished: () => sim.finished(),
+      kill: async (role) => {
+        const c = role === 'gateway' ? gateway : node;
+        const exited = new Promise<void>((r) => (c.proc.exitCode !== null || c.proc.signalCode !== null ? r() : c.proc.once('exit', () => r())));
+        c.proc.kill('SIGKILL');
+        await exited;
+      },
+      restart: async (role) => {
+        restarted = true;
+        if (role === 'gateway') await startGateway();
+        else await startNode();
+      },
+      pauseChain: () => anvil.process.kill('SIGSTOP'),
+      resumeChain: () => anvil.process.kill('SIGCONT'),
       stop,
     };
   } catch (err) {

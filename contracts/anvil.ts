@@ -6,8 +6,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
+import { freePort } from '../common/free-port';
 
 export interface RunningAnvil {
   readonly url: string;
@@ -28,17 +28,6 @@ function anvilBinary(): string {
   const found = candidates.find((p) => existsSync(p));
   if (!found) throw new Error(`anvil binary not found for ${process.platform}-${process.arch} (looked in ${candidates.join(', ')}); run npm ci`);
   return found;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function rpcAnswers(url: string): Promise<boolean> {

@@ -77,6 +77,15 @@ export class AnchorClient {
     return r === ethers.ZeroHash ? null : ethers.getBytes(r);
   }
 
+  /** The Anchored event of (gateway, seq), if that batch is anchored: its header hash and transaction. */
+  async findAnchored(gatewayId: string, seq: number): Promise<{ headerHash: Uint8Array; txHash: string; blockNumber: number } | null> {
+    const logs = await this.contract.queryFilter(this.contract.filters.Anchored!(idToBytes32(gatewayId), seq), 0, 'latest');
+    const e = logs[0] as ethers.EventLog | undefined;
+    if (!e) return null;
+    const hh = e.args[3] as string;
+    return { headerHash: ethers.getBytes(hh), txHash: e.transactionHash, blockNumber: e.blockNumber };
+  }
+
   async anchor(a: AnchorRequest): Promise<{ txHash: string; blockNumber: number }> {
     return this.#send('anchor', [idToBytes32(a.gatewayId), a.seq, ethers.hexlify(a.prevHash), ethers.hexlify(a.headerHash), ethers.hexlify(a.root), a.count]);
   }

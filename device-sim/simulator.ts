@@ -19,7 +19,7 @@ export interface SimStats {
 
 export interface SimulatorOptions {
   serial: Array<{ pty: PtyPair; deviceId: string; patient: string; seed: number }>;
-  mqtt: Array<{ url: string; deviceId: string; password: string; patient: string; kind: ReadingKind; ratePerS: number; seed: number }>;
+  mqtt: Array<{ url: string; deviceId: string; password: string; patient: string; kind: ReadingKind; ratePerS: number; seed: number; stream?: { total: number; maxInflight: number; maxRatePerS?: number } }>;
   sendLogPath: string;
   /** Time multiplier for the serial devices (1 = real time: 3 packets/s). */
   speed?: number;
@@ -28,7 +28,14 @@ export interface SimulatorOptions {
 /** 75 frames/s in packets of 25. At 9600 baud 8N1 (960 B/s) the 375 B/s fit with room to spare. */
 const PACKETS_PER_S = 3;
 
-export async function startSimulator(opts: SimulatorOptions): Promise<{ stats(): SimStats; stop(): Promise<SimStats> }> {
+export interface RunningSimulator {
+  stats(): SimStats;
+  /** Resolves when every stream-mode device has all its readings acknowledged. */
+  finished(): Promise<void>;
+  stop(): Promise<SimStats>;
+}
+
+export async function startSimulator(opts: SimulatorOptions): Promise<RunningSimulator> {
   const log = new SendLog(opts.sendLogPath);
   const stats: SimStats = { sent: 0, acked: 0, bySource: { serial: 0, mqtt: 0 } };
   let stopping = false;
@@ -85,6 +92,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<{ stats():
   let final: Promise<SimStats> | null = null;
   return {
     stats: () => ({ ...stats, bySource: { ...stats.bySource } }),
+    finished: async () => {
+      await Promise.all(devices.map((d) => d.finished()));
+    },
     stop: () =>
       (final ??= (async () => {
         stopping = true;

@@ -3,23 +3,21 @@
  * oldest reading is `maxAgeMs` old, whichever comes first. Also closed on demand (flush), e.g. when
  * the gateway drains before stopping. Closing hands the readings to `onClose`, in arrival order.
  */
-import type { Reading } from '../protocol/reading';
-
-export interface BatchWindowOptions {
+export interface BatchWindowOptions<T> {
   maxCount: number;
   maxAgeMs: number;
-  onClose: (readings: Reading[]) => void;
+  onClose: (items: T[]) => void;
   /** Injected for tests; defaults to global timers. */
   setTimer?: (fn: () => void, ms: number) => { unref?: () => void };
   clearTimer?: (t: unknown) => void;
 }
 
-export class BatchWindow {
-  #readings: Reading[] = [];
+export class BatchWindow<T> {
+  #readings: T[] = [];
   #timer: unknown = null;
-  readonly #opts: BatchWindowOptions;
+  readonly #opts: BatchWindowOptions<T>;
 
-  constructor(opts: BatchWindowOptions) {
+  constructor(opts: BatchWindowOptions<T>) {
     if (!Number.isInteger(opts.maxCount) || opts.maxCount < 1 || opts.maxCount > 100_000) throw new RangeError(`maxCount ${opts.maxCount}: expected an integer from 1 to 100000`);
     if (!Number.isFinite(opts.maxAgeMs) || opts.maxAgeMs < 10 || opts.maxAgeMs > 86_400_000) throw new RangeError(`maxAgeMs ${opts.maxAgeMs}: expected 10 ms to 24 h`);
     this.#opts = opts;
@@ -29,7 +27,7 @@ export class BatchWindow {
     return this.#readings.length;
   }
 
-  add(r: Reading): void {
+  add(r: T): void {
     this.#readings.push(r);
     if (this.#readings.length >= this.#opts.maxCount) {
       this.flush();
@@ -51,7 +49,7 @@ export class BatchWindow {
   }
 
   /** Stops the timer; readings still held are returned, not sealed. */
-  close(): Reading[] {
+  close(): T[] {
     this.#cancelTimer();
     const left = this.#readings;
     this.#readings = [];

@@ -4,7 +4,10 @@
  * A device logs in with its own id as both client id and username, and may only publish to its own
  * topics: mcps/devices/<id>/readings (QoS 1 readings) and mcps/devices/<id>/status (online/offline,
  * its last will). It may subscribe only below mcps/devices/<id>/. Anything else is refused and
- * counted. The gateway itself consumes readings in-process (Aedes#subscribe), not as a client.
+ * counted. The gateway itself consumes readings in-process, not as a client: `onReading` is called
+ * from the publish authorisation hook, which aedes runs BEFORE it sends the PUBACK, so the gateway
+ * acknowledges a QoS 1 reading only once `onReading` has resolved (the reading is journaled and on
+ * disk). When `onReading` rejects, the publish is refused and the device keeps the message.
  */
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { createServer, type AddressInfo, type Server } from 'node:net';
@@ -21,12 +24,17 @@ export interface BrokerCounters {
   authFailures: number;
   aclDenied: number;
   clientsConnected: number;
+  /** Readings whose publish was refused because they could not be stored (the device resends). */
+  publishesRefused: number;
 }
 
 export interface GatewayBroker {
   readonly aedes: Aedes;
+  /** The listening port (0 until it listens). */
   readonly port: number;
   readonly counters: BrokerCounters;
+  /** Starts accepting devices (done at start unless `deferListen`). */
+  listen(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -35,6 +43,13 @@ export interface BrokerOptions {
   port?: number;
   credentials: DeviceCredentials;
   log?: (level: 'info' | 'warn', msg: string) => void;
+  /** Takes a device's publish to its readings topic; resolves when it may be acknowledged. */
+  onReading?: (topic: string, deviceId: string, payload: Buffer) => Promise<void>;
+  /**
+   * Do not accept devices until `listen()`: the gateway listens only once its flow runs, so no
+   * reading is acknowledged while nothing would pass it on.
+   */
+  deferListen?: boolean;
 }
 
 function authError(message: string, returnCode: number): AuthenticateError {
@@ -43,7 +58,7 @@ function authError(message: string, returnCode: number): AuthenticateError {
 
 export async function startBroker(opts: BrokerOptions): Promise<GatewayBroker> {
   const log = opts.log ?? (() => undefined);
-  const counters: BrokerCounters = { authFailures: 0, aclDenied: 0, clientsConnected: 0 };
+  const counters: BrokerCounters = { authFailures: 0, aclDenied: 0, clientsConnected: 0, publishesRefused: 0 };
   const aedes = await Aedes.createBroker({
     authenticate(client: Client, username, password, done) {
       const id = client.id;
@@ -64,6 +79,18 @@ export async function startBroker(opts: BrokerOptions): Promise<GatewayBroker> {
         log('warn', `mqtt: device "${client.id}" may not publish to "${packet.topic}"`);
         return done(new Error(`topic ${packet.topic} not allowed for ${client.id}`));
       }
+      if (opts.onReading && packet.topic.endsWith('/readings')) {
+        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(String(packet.payload));
+        opts.onReading(packet.topic, client.id, payload).then(
+          () => done(null),
+          (err: Error) => {
+            counters.publishesRefused++;
+            log('warn', `mqtt: reading from "${client.id}" not accepted: ${err.message}`);
+            done(err);
+          },
+        );
+        return;
+      }
       done(null);
     },
     authorizeSubscribe(client: Client, sub: Subscription, done) {
@@ -78,21 +105,27 @@ export async function startBroker(opts: BrokerOptions): Promise<GatewayBroker> {
   aedes.on('client', () => counters.clientsConnected++);
   aedes.on('clientDisconnect', () => counters.clientsConnected--);
   const server: Server = createServer(aedes.handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 1883, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+  let port = 0;
+  const listen = (): Promise<number> =>
+    new Promise<number>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 1883, opts.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        port = (server.address() as AddressInfo).port;
+        resolve(port);
+      });
     });
-  });
-  const port = (server.address() as AddressInfo).port;
+  if (!opts.deferListen) await listen();
   return {
     aedes,
-    port,
+    get port() {
+      return port;
+    },
     counters,
+    listen,
     close: () =>
       new Promise<void>((resolve) => {
-        aedes.close(() => server.close(() => resolve()));
+        aedes.close(() => (server.listening ? server.close(() => resolve()) : resolve()));
         // close() waits for clients to go; do not let a stuck client hold shutdown.
         setTimeout(() => resolve(), 2000).unref();
       }),

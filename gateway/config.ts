@@ -19,6 +19,13 @@ export interface GatewayConfig {
   /** Serial port paths by name, substituted into the flow as environment variables (e.g. MCPS_OXIMETER_PORT). */
   serialPorts?: Record<string, string>;
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
+  /**
+   * The state database's disk budget (default 1024 MB; alarm at 80%, new readings refused at 100%)
+   * and whether commits are synced (default true; false only for measuring what syncing costs).
+   */
+  storage?: { budgetMB?: number; fsync?: boolean };
+  /** Batch windows: unsealed journal entries older than this are sealed by the sweep (default 300 s). */
+  orphanAfterS?: number;
 }
 
 const hostPort = {
@@ -52,6 +59,12 @@ const schema = {
     ownerPublicKey: { type: 'string', pattern: '^[0-9a-f]{64}$' },
     serialPorts: { type: 'object', additionalProperties: { type: 'string' } },
     logLevel: { enum: ['error', 'warn', 'info', 'debug'] },
+    storage: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { budgetMB: { type: 'number', exclusiveMinimum: 0 }, fsync: { type: 'boolean' } },
+    },
+    orphanAfterS: { type: 'number', minimum: 1 },
   },
 } as const;
 

@@ -21,6 +21,10 @@ import { Outbox } from './outbox';
 import { GatewayRuntime, type LogFn } from './runtime';
 import { Sealer } from './sealer';
 import { OutboxStore } from './outbox-store';
+import { ReadingJournal } from './journal';
+import { openStateDb, stateDbBytes } from './state-db';
+import { StorageBudget } from './storage-budget';
+import { statSync } from 'node:fs';
 
 export interface RunningGateway {
   readonly runtime: GatewayRuntime;
@@ -40,7 +44,19 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
   const identity = loadOrCreateBlsIdentity(gatewayKeyPath(cfg.dataDir), 'mcps/gateway-bls');
   if (identity.created) log('info', `created gateway key ${gatewayKeyPath(cfg.dataDir)} (0600)`);
   const devices = DeviceCredentials.load(devicesPath(cfg.dataDir));
-  const store = new OutboxStore(join(cfg.dataDir, 'state', 'gateway.db'));
+  const dbPath = join(cfg.dataDir, 'state', 'gateway.db');
+  const db = openStateDb(dbPath, { fsync: cfg.storage?.fsync ?? true });
+  if (cfg.storage?.fsync === false) log('warn', 'storage.fsync is off: acknowledged readings can be lost in a power cut (for benchmarks only)');
+  const store = new OutboxStore(db);
+  const journal = new ReadingJournal(db);
+  const walBytes = (): number => {
+    try {
+      return statSync(`${dbPath}-wal`).size;
+    } catch {
+      return 0;
+    }
+  };
+  const budget = new StorageBudget({ budgetBytes: (cfg.storage?.budgetMB ?? 1024) * 1048576, measure: () => stateDbBytes(db, walBytes()), log });
   const provider = new ethers.JsonRpcProvider(cfg.chain.rpcUrl, undefined, { staticNetwork: true });
   const registry = new ChainRegistry(new RegistryClient(provider, cfg.chain.registry), 30_000);
   const client = new ChainNodeClient({ url: cfg.chainNode.url, nodeId: cfg.chainNode.nodeId, selfId: cfg.gatewayId, blsSecretKey: identity.secretKey, registry });
@@ -61,6 +77,7 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
     blsSecretKey: identity.secretKey,
     ownerPublicKey: Uint8Array.from(Buffer.from(cfg.ownerPublicKey, 'hex')),
     state: store,
+    journal,
     onSealed: (item) => outbox.enqueue(item),
   });
   outbox.on('receipt', (item) => store.remove(item.seq));
@@ -68,17 +85,33 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
   const carried = store.pending();
   for (const item of carried) outbox.enqueue(item);
   if (carried.length > 0) log('info', `outbox: ${carried.length} sealed batches from before the restart (from ${carried[0]!.seq})`);
-  let broker: GatewayBroker | null = null;
-  broker = await startBroker({ host: cfg.mqtt.host, port: cfg.mqtt.port, credentials: devices, log: (l, m) => log(l, m) });
   const runtime: GatewayRuntime = new GatewayRuntime({
     gatewayId: cfg.gatewayId,
-    broker,
+    broker: null,
     devices,
     deadLetters: new DeadLetterFile(join(cfg.dataDir, 'dead-letters.jsonl')),
+    journal,
+    budget,
     sealer,
     outbox,
     log,
+    orphanAfterMs: (cfg.orphanAfterS ?? 300) * 1000,
   });
+  // What a crash left in the journal (readings accepted but not sealed) is sealed now, before new
+  // readings arrive: into the next batches, in the order it was accepted.
+  const recovered = await runtime.sweepJournal(0);
+  if (recovered > 0) log('info', `journal: sealed ${recovered} readings accepted before the restart`);
+  runtime.startSweeping();
+  let broker: GatewayBroker | null = null;
+  try {
+    broker = await startBroker({ host: cfg.mqtt.host, port: cfg.mqtt.port, credentials: devices, log: (l, m) => log(l, m), onReading: (topic, device, payload) => runtime.ingestMqtt(topic, device, payload), deferListen: true });
+  } catch (err) {
+    runtime.stopSweeping();
+    outbox.stop();
+    db.close();
+    throw err;
+  }
+  runtime.attachBroker(broker);
   const editorCredentialsPath = join(cfg.dataDir, 'editor-credentials.json');
   const editor = loadOrCreateEditorCredentials(editorCredentialsPath);
   const credentialSecret = Buffer.from(loadOrCreateKey(join(cfg.dataDir, 'keys', 'node-red-credentials.key'), 'mcps/node-red-credential-secret', () => randomBytes(32)).key).toString('hex');
@@ -94,10 +127,13 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
       logLevel: cfg.logLevel === 'debug' ? 'debug' : cfg.logLevel === 'info' ? 'info' : 'warn',
     });
   } catch (err) {
+    runtime.stopSweeping();
+    outbox.stop();
     await broker.close();
-    store.close();
+    db.close();
     throw err;
   }
+  await broker.listen();
   return {
     runtime,
     editorUrl: red.url,
@@ -106,10 +142,13 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
     drain: () => runtime.drain(),
     stop: async () => {
       await red.stop();
-      outbox.stop();
+      runtime.stopSweeping();
       await broker?.close();
+      // Readings journaled after the flow stopped stay in the journal and are sealed at the next start.
+      outbox.stop();
+      await sealer.idle();
       provider.destroy();
-      store.close();
+      db.close();
     },
   };
 }

@@ -39,6 +39,7 @@ interface RedModule {
   stop(): Promise<void>;
   httpAdmin: express.Express;
   httpNode: express.Express;
+  events: NodeJS.EventEmitter;
 }
 
 export async function startNodeRed(opts: NodeRedHostOptions): Promise<NodeRedHost> {
@@ -77,7 +78,17 @@ export async function startNodeRed(opts: NodeRedHostOptions): Promise<NodeRedHos
       resolveListen();
     });
   });
+  // RED.start() resolves before the flows run (it does not wait for them): wait for them, so that
+  // the caller opens the MQTT broker only when the input nodes are there to take readings.
+  const flowsStarted = new Promise<void>((resolveStarted) => {
+    const t = setTimeout(resolveStarted, 60_000);
+    RED.events.once('flows:started', () => {
+      clearTimeout(t);
+      resolveStarted();
+    });
+  });
   await RED.start();
+  await flowsStarted;
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://${opts.host}:${port}/`,

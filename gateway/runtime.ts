@@ -2,9 +2,13 @@
  * The gateway runtime: the services our Node-RED nodes use, created once per gateway process and
  * handed to Node-RED as the `mcpsRuntime` setting.
  *
- * Nodes stay thin adapters: an input node validates and calls `acceptReading`, the batch node closes
- * windows and calls `sealer.seal`, the forward node listens for receipts. Counters live here so the
- * status line and `mcps up` see one truth.
+ * Nodes stay thin adapters. Every reading enters through `ingest` (serial nodes) or the broker's
+ * publish hook (`ingestMqtt`): it is journaled and synced before it is acknowledged or passed to the
+ * flow, and it travels through the flow with its journal id. The batch node closes windows, the seal
+ * node calls `sealBatch`, which takes the readings out of the journal in the same transaction that
+ * queues the batch. Readings the flow never brings to a seal (a crash, a flow that drops them) are
+ * sealed from the journal by `sweepJournal`: at start, and when they have waited `orphanAfterMs`.
+ * Counters live here so the status line and `mcps up` see one truth.
  */
 import { EventEmitter } from 'node:events';
 import type { Reading } from '../protocol/reading';
@@ -12,11 +16,27 @@ import type { SignedReceipt } from '../protocol/submission';
 import type { GatewayBroker } from './broker';
 import type { DeadLetter, DeadLetterFile } from './dead-letter';
 import type { DeviceCredentials } from './device-credentials';
+import { dedupeKey, type ReadingJournal } from './journal';
 import { newMetrics, type GatewayMetrics } from './metrics';
+import { readingFromMqtt } from './mqtt-reading';
 import type { Outbox, OutboxItem } from './outbox';
-import type { Sealer } from './sealer';
+import type { SealEntry, Sealer } from './sealer';
+import { StorageFullError, type StorageBudget } from './storage-budget';
 
 export type LogFn = (level: 'info' | 'warn' | 'error', msg: string) => void;
+
+/** A journaled reading from an MQTT device, as the mcps-mqtt-device node receives it. */
+export interface MqttReadingEvent {
+  readonly topic: string;
+  readonly reading: Reading;
+  readonly journalId: number;
+}
+
+export interface MqttRejectedEvent {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly reason: string;
+}
 
 export interface GatewayRuntimeEvents {
   /** Close every open batch window now (drain before stop). */
@@ -24,6 +44,8 @@ export interface GatewayRuntimeEvents {
   receipt: [OutboxItem, SignedReceipt];
   /** A submission of batch `item` failed (it stays queued and is retried). */
   failure: [OutboxItem, string, number];
+  'mqtt-reading': [MqttReadingEvent];
+  'mqtt-rejected': [MqttRejectedEvent];
 }
 
 export interface GatewayRuntimeParts {
@@ -31,18 +53,26 @@ export interface GatewayRuntimeParts {
   broker: GatewayBroker | null;
   devices: DeviceCredentials;
   deadLetters: DeadLetterFile;
+  journal: ReadingJournal;
+  budget: StorageBudget;
   sealer: Sealer;
   outbox: Outbox;
   log: LogFn;
+  /** Unsealed journal entries older than this are sealed by the sweep (default 5 min). */
+  orphanAfterMs?: number;
+  /** Readings per batch when the sweep seals (default 500). */
+  sweepBatchSize?: number;
 }
 
 export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
   readonly metrics: GatewayMetrics = newMetrics();
   /** Batches handed to the sealer and not yet queued in the outbox. */
   #sealing = 0;
+  #broker: GatewayBroker | null;
 
   constructor(readonly parts: GatewayRuntimeParts) {
     super();
+    this.#broker = parts.broker;
     parts.outbox.on('receipt', (item, receipt) => {
       this.metrics.batchesAnchored++;
       this.metrics.readingsAnchored += item.count;
@@ -50,6 +80,7 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
       this.metrics.outboxPending = parts.outbox.pending;
       this.emit('receipt', item, receipt);
     });
+    this.refreshMetrics();
   }
 
   get gatewayId(): string {
@@ -61,7 +92,12 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
   }
 
   get broker(): GatewayBroker | null {
-    return this.parts.broker;
+    return this.#broker;
+  }
+
+  /** The broker is started after the runtime (its publish hook calls into the runtime). */
+  attachBroker(b: GatewayBroker): void {
+    this.#broker = b;
   }
 
   get devices(): DeviceCredentials {
@@ -77,8 +113,46 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
     this.metrics.serialPortsOpen = this.#openPorts.size;
   }
 
-  acceptReading(_r: Reading): void {
+  /**
+   * Journals a reading. Resolves with its journal id once it is on disk, or `duplicate` when the
+   * same reading (by its dedupe key) was journaled before. Rejects with StorageFullError at the
+   * disk budget, or when the journal cannot write; the reading is then not accepted.
+   */
+  async ingest(r: Reading, key?: string): Promise<{ journalId: number } | { duplicate: true }> {
+    const budget = this.parts.budget;
+    if (budget.check() === 'full') {
+      this.metrics.readingsRefusedFull++;
+      this.refreshMetrics();
+      throw new StorageFullError(budget.bytes, budget.budgetBytes);
+    }
+    const res = await this.parts.journal.append(r, key);
+    if (res.duplicate) {
+      this.metrics.duplicatesDropped++;
+      return { duplicate: true };
+    }
     this.metrics.readingsIn++;
+    return { journalId: res.id };
+  }
+
+  /**
+   * The broker's hook for a device's publish to its readings topic, called BEFORE the broker sends
+   * the PUBACK: valid readings are journaled first (so the PUBACK means "on disk"), invalid ones are
+   * kept aside as dead letters and acknowledged (sending them again would not make them valid).
+   * Rejects only when the reading could not be stored: the publish is then refused and the device
+   * keeps the message.
+   */
+  async ingestMqtt(topic: string, device: string, payload: Buffer): Promise<void> {
+    let reading: Reading;
+    try {
+      reading = readingFromMqtt(topic, payload, device, this.devices.get(device)?.patient, Date.now());
+    } catch (err) {
+      const reason = (err as Error).message;
+      this.reject({ at: Date.now(), source: `mqtt:${topic}`, reason, raw: payload });
+      this.emit('mqtt-rejected', { topic, payload, reason });
+      return;
+    }
+    const res = await this.ingest(reading, dedupeKey(reading));
+    if ('journalId' in res) this.emit('mqtt-reading', { topic, reading, journalId: res.journalId });
   }
 
   reject(d: DeadLetter): void {
@@ -87,13 +161,16 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
     this.parts.deadLetters.add(d);
   }
 
-  async sealBatch(readings: readonly Reading[]): Promise<OutboxItem> {
+  /** Seals the readings as a batch and queues it; null when all of them were sealed already. */
+  async sealBatch(entries: readonly SealEntry[]): Promise<OutboxItem | null> {
     this.#sealing++;
     try {
-      const item = await this.parts.sealer.seal(readings);
-      this.metrics.batchesSealed++;
-      this.metrics.readingsSealed += item.count;
-      this.metrics.outboxPending = this.parts.outbox.pending;
+      const item = await this.parts.sealer.seal(entries);
+      if (item) {
+        this.metrics.batchesSealed++;
+        this.metrics.readingsSealed += item.count;
+      }
+      this.refreshMetrics();
       return item;
     } finally {
       this.#sealing--;
@@ -101,23 +178,91 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
   }
 
   /**
-   * Closes all windows and waits until every accepted reading is sealed and every sealed batch has
-   * its receipt. Node-RED delivers messages asynchronously, so a flush is followed by checking the
-   * counters, not by trusting one round trip; a flow that drops readings on purpose ends the wait at
-   * the deadline with a warning.
+   * Seals journaled readings that have waited longer than `olderThanMs` (0: all of them) in batches
+   * of `sweepBatchSize`. At start this rebuilds what a crash left half-built; while running it
+   * catches readings a flow never brought to a seal node. A reading the flow seals later is then
+   * left out of that batch (see Sealer), so nothing is sealed twice.
+   */
+  async sweepJournal(olderThanMs: number): Promise<number> {
+    const size = this.parts.sweepBatchSize ?? 500;
+    const cutoff = olderThanMs === 0 ? Number.MAX_SAFE_INTEGER : Date.now() - olderThanMs;
+    let sealed = 0;
+    for (;;) {
+      const entries = this.parts.journal.unsealed(size, cutoff);
+      if (entries.length === 0) break;
+      const item = await this.sealBatch(entries.map((e) => ({ reading: e.reading, journalId: e.id })));
+      sealed += item?.count ?? 0;
+      if (entries.length < size) break;
+    }
+    this.metrics.readingsSwept += sealed;
+    return sealed;
+  }
+
+  #sweepTimer: NodeJS.Timeout | null = null;
+
+  /** Starts the periodic sweep of orphaned journal entries and the pruning of dedupe keys. */
+  startSweeping(everyMs = 30_000): void {
+    const orphanAfterMs = this.parts.orphanAfterMs ?? 300_000;
+    this.#sweepTimer = setInterval(() => {
+      this.parts.journal.pruneSeen();
+      this.sweepJournal(orphanAfterMs).then(
+        (n) => {
+          if (n > 0) this.log('warn', `journal: sealed ${n} readings that waited over ${orphanAfterMs / 1000} s for a seal node (is every input wired to a batch and a seal node?)`);
+        },
+        (err: unknown) => this.log('error', `journal sweep: ${(err as Error).message}`),
+      );
+    }, everyMs);
+    this.#sweepTimer.unref();
+  }
+
+  stopSweeping(): void {
+    if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = null;
+  }
+
+  refreshMetrics(): void {
+    const m = this.metrics;
+    const { journal, budget, outbox, sealer } = this.parts;
+    m.outboxPending = outbox.pending;
+    m.journalUnsealed = journal.unsealedCount;
+    m.journalCommits = journal.stats.commits;
+    m.journalMaxGroup = journal.stats.maxGroup;
+    m.alreadySealed = sealer.alreadySealed;
+    m.storageBytes = budget.bytes;
+    m.storageBudgetBytes = budget.budgetBytes;
+    m.storageState = budget.state;
+  }
+
+  /**
+   * Closes all windows and waits until the journal is empty (every accepted reading sealed) and
+   * every sealed batch has its receipt. Node-RED delivers messages asynchronously, so a flush is
+   * followed by watching the journal, not by trusting one round trip. Readings a flow holds back
+   * (no batch node, a window that ignores flush) are sealed by a final sweep.
    */
   async drain(timeoutMs = 120_000): Promise<void> {
     const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
     const deadline = Date.now() + timeoutMs;
+    let lastUnsealed = -1;
+    let stuckSince = Date.now();
     for (;;) {
       this.emit('flush');
       await sleep(50);
       while (this.#sealing > 0) await sleep(20);
-      await this.parts.outbox.drained();
-      const m = this.metrics;
-      if (m.readingsSealed >= m.readingsIn && this.#sealing === 0 && this.parts.outbox.pending === 0) return;
+      const unsealed = this.parts.journal.unsealedCount;
+      if (unsealed !== lastUnsealed) {
+        lastUnsealed = unsealed;
+        stuckSince = Date.now();
+      } else if (unsealed > 0 && Date.now() - stuckSince > 2000) {
+        const n = await this.sweepJournal(0);
+        this.log('warn', `drain: sealed ${n} journaled readings the flow did not bring to a seal node`);
+      }
+      if (unsealed === 0 && this.#sealing === 0) {
+        await Promise.race([this.parts.outbox.drained(), sleep(Math.max(0, deadline - Date.now()))]);
+        this.refreshMetrics();
+        if (this.parts.outbox.pending === 0 || Date.now() > deadline) return;
+      }
       if (Date.now() > deadline) {
-        this.log('warn', `drain: ${m.readingsIn - m.readingsSealed} accepted readings were not sealed within ${timeoutMs} ms (is every input wired to a batch node?)`);
+        this.log('warn', `drain: ${unsealed} journaled readings still unsealed after ${timeoutMs} ms`);
         return;
       }
       await sleep(100);

@@ -3,8 +3,13 @@
  *
  * Steps, in this order: assign the next sequence number and the previous header hash; build the
  * salted Merkle tree; encrypt the payload for the data owner; fill the ciphertext hash into the
- * header; sign the header hash with the gateway's BLS key; advance the chain head and queue the batch
- * in one durable transaction; hand the batch to the sender. Seals run one at a time so sequence numbers never race.
+ * header; sign the header hash with the gateway's BLS key; take the readings out of the journal,
+ * advance the chain head and queue the batch in one durable transaction; hand the batch to the
+ * sender. Seals run one at a time so sequence numbers never race.
+ *
+ * Each reading may carry its journal entry id. A reading whose entry is already gone was sealed
+ * before (a flow that wired one input to two batch nodes, or a recovery sweep that got there first):
+ * it is left out of this batch and counted, so no reading is ever sealed twice.
  */
 import { randomBytes } from 'node:crypto';
 import { buildBatch, encodeHeader, headerHash, makeHeader } from '../protocol/batch';
@@ -21,8 +26,16 @@ export interface SealerOptions {
   blsSecretKey: Uint8Array;
   ownerPublicKey: Uint8Array;
   /** Durable batch state: the head to build on, and the atomic seal-and-queue. */
-  state: { readonly head: ChainHead; commit(item: OutboxItem): void };
+  state: { readonly head: ChainHead; commit(item: OutboxItem, journalIds: readonly number[]): void };
+  /** Whether a journal entry is still unsealed. */
+  journal: { holds(id: number): boolean };
   onSealed: (item: OutboxItem) => void;
+}
+
+/** A reading to seal and, when it was journaled, its journal entry. */
+export interface SealEntry {
+  readonly reading: Reading;
+  readonly journalId?: number;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -32,15 +45,31 @@ export class Sealer {
 
   constructor(readonly opts: SealerOptions) {}
 
-  /** Seals `readings` as the next batch. Resolves with the outbox item once it is queued. */
-  seal(readings: readonly Reading[]): Promise<OutboxItem> {
-    const next = this.#chain.then(() => this.#sealNow(readings));
+  /** Resolves when no seal is running or queued. */
+  idle(): Promise<void> {
+    return this.#chain.then(() => undefined);
+  }
+
+  /** Readings left out of a batch because their journal entry was already sealed. */
+  alreadySealed = 0;
+
+  /**
+   * Seals the readings as the next batch. Resolves with the outbox item once it is queued, or with
+   * null when every reading had been sealed already.
+   */
+  seal(entries: readonly SealEntry[]): Promise<OutboxItem | null> {
+    const next = this.#chain.then(() => this.#sealNow(entries));
     this.#chain = next.catch(() => undefined);
     return next;
   }
 
-  async #sealNow(readings: readonly Reading[]): Promise<OutboxItem> {
+  async #sealNow(entries: readonly SealEntry[]): Promise<OutboxItem | null> {
     const { gatewayId, state } = this.opts;
+    const fresh = entries.filter((e) => e.journalId === undefined || this.opts.journal.holds(e.journalId));
+    this.alreadySealed += entries.length - fresh.length;
+    if (fresh.length === 0) return null;
+    const readings = fresh.map((e) => e.reading);
+    const journalIds = fresh.flatMap((e) => (e.journalId === undefined ? [] : [e.journalId]));
     const head = state.head;
     const seq = head.seq + 1;
     const built = buildBatch({ gatewayId, seq, prevHash: head.headerHash, readings: [...readings], saltKey: randomBytes(32) });
@@ -55,7 +84,7 @@ export class Sealer {
       envelope: Buffer.from(envelope).toString('base64'),
     };
     const item: OutboxItem = { seq, count: built.count, headerHash: hex(hh), root: hex(built.root), submission };
-    state.commit(item);
+    state.commit(item, journalIds);
     this.opts.onSealed(item);
     return item;
   }

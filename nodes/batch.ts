@@ -1,9 +1,12 @@
 /**
  * Node "mcps-batch": groups readings into batches by count or age.
- * Input: msg.payload = a canonical reading (from a device node). msg.flush = true closes the window now.
- * Output: msg.payload = the readings of one closed batch, in arrival order.
+ * Input: msg.payload = a canonical reading (from a device node), with msg.journalId when it was
+ * journaled. msg.flush = true closes the window now.
+ * Output: msg.payload = the readings of one closed batch, in arrival order; msg.journalIds = their
+ * journal ids (the seal node takes them out of the journal when it seals the batch).
  */
 import { BatchWindow } from '../gateway/batch-window';
+import type { SealEntry } from '../gateway/sealer';
 import type { Reading } from '../protocol/reading';
 import type { DoneFn, NodeAPI, NodeDef, NodeInstance, NodeMessage, SendFn } from './node-red-api';
 import { gatewayRuntime } from './runtime-access';
@@ -17,13 +20,15 @@ export = function register(RED: NodeAPI): void {
   function BatchNode(this: NodeInstance, def: BatchDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    let window: BatchWindow;
+    let window: BatchWindow<SealEntry>;
     try {
       window = new BatchWindow({
         maxCount: Number(def.maxCount ?? 100),
         maxAgeMs: Number(def.maxAgeMs ?? 2000),
-        onClose: (readings) => {
-          node.send({ payload: readings, count: readings.length });
+        onClose: (entries) => {
+          const readings = entries.map((e) => e.reading);
+          const journalIds = entries.flatMap((e) => (e.journalId === undefined ? [] : [e.journalId]));
+          node.send({ payload: readings, count: readings.length, journalIds: journalIds.length === readings.length ? journalIds : undefined });
           node.status({ fill: 'green', shape: 'dot', text: RED._('mcps-batch.status.closed', { count: readings.length }) });
         },
       });
@@ -45,7 +50,8 @@ export = function register(RED: NodeAPI): void {
       if (!r || typeof r !== 'object' || typeof r.deviceId !== 'string' || typeof r.kind !== 'string' || typeof r.value !== 'number') {
         return done(new Error(RED._('mcps-batch.errors.not-a-reading')));
       }
-      window.add(r as Reading);
+      const journalId = typeof msg.journalId === 'number' && Number.isSafeInteger(msg.journalId) ? msg.journalId : undefined;
+      window.add({ reading: r as Reading, journalId });
       done();
     });
     node.on('close', (_removed: boolean, done: () => void) => {

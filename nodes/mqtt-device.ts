@@ -1,10 +1,13 @@
 /**
  * Node "mcps-mqtt-device": readings from MQTT devices on the gateway's embedded broker.
- * Output 1: one canonical reading per valid message. Output 2: refused messages with the reason.
+ * Output 1: one canonical reading per valid message, already journaled (msg.journalId) and
+ * acknowledged to the device. Output 2: refused messages with the reason (kept as dead letters).
+ *
+ * The broker journals each reading before its PUBACK (gateway/runtime.ts, ingestMqtt); this node
+ * passes on those of the devices whose topic matches its topic filter.
  */
-import type { AedesPublishPacket } from 'aedes';
-import { deviceTopicOwner } from '../gateway/broker';
-import { readingFromMqtt } from '../gateway/mqtt-reading';
+import { topicMatches } from '../gateway/topic-filter';
+import type { MqttReadingEvent, MqttRejectedEvent } from '../gateway/runtime';
 import type { NodeAPI, NodeDef, NodeInstance } from './node-red-api';
 import { gatewayRuntime } from './runtime-access';
 
@@ -22,29 +25,24 @@ export = function register(RED: NodeAPI): void {
       node.status({ fill: 'red', shape: 'ring', text: RED._('mcps-mqtt-device.status.no-broker') });
       return;
     }
-    const broker = rt.broker;
     let received = 0;
-    const deliver = (packet: AedesPublishPacket, cb: () => void): void => {
-      const device = deviceTopicOwner(packet.topic) ?? '';
-      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(String(packet.payload));
-      try {
-        const reading = readingFromMqtt(packet.topic, payload, device, rt.devices.get(device)?.patient, Date.now());
-        rt.acceptReading(reading);
-        received++;
-        node.send([{ topic: packet.topic, payload: reading }, null]);
-        node.status({ fill: 'green', shape: 'dot', text: RED._('mcps-mqtt-device.status.receiving', { count: received }) });
-      } catch (err) {
-        const reason = (err as Error).message;
-        rt.reject({ at: Date.now(), source: `mqtt:${packet.topic}`, reason, raw: payload });
-        node.send([null, { topic: packet.topic, payload: payload.toString('utf8'), error: reason }]);
-      }
-      cb();
+    const onReading = (ev: MqttReadingEvent): void => {
+      if (!topicMatches(topic, ev.topic)) return;
+      received++;
+      node.send([{ topic: ev.topic, payload: ev.reading, journalId: ev.journalId }, null]);
+      node.status({ fill: 'green', shape: 'dot', text: RED._('mcps-mqtt-device.status.receiving', { count: received }) });
     };
-    broker.aedes.subscribe(topic, deliver, () => {
-      node.status({ fill: 'yellow', shape: 'ring', text: RED._('mcps-mqtt-device.status.waiting') });
-    });
+    const onRejected = (ev: MqttRejectedEvent): void => {
+      if (!topicMatches(topic, ev.topic)) return;
+      node.send([null, { topic: ev.topic, payload: ev.payload.toString('utf8'), error: ev.reason }]);
+    };
+    rt.on('mqtt-reading', onReading);
+    rt.on('mqtt-rejected', onRejected);
+    node.status({ fill: 'yellow', shape: 'ring', text: RED._('mcps-mqtt-device.status.waiting') });
     node.on('close', (_removed: boolean, done: () => void) => {
-      broker.aedes.unsubscribe(topic, deliver, () => done());
+      rt.off('mqtt-reading', onReading);
+      rt.off('mqtt-rejected', onRejected);
+      done();
     });
   }
   RED.nodes.registerType('mcps-mqtt-device', MqttDeviceNode);

@@ -29,8 +29,18 @@ export = function register(RED: NodeAPI): void {
     node.on('input', (msg: NodeMessage, _send: SendFn, done: DoneFn) => {
       const readings = msg.payload;
       if (!Array.isArray(readings) || readings.length === 0) return done(new Error(RED._('mcps-seal-forward.errors.not-a-batch')));
-      rt.sealBatch(readings as Reading[]).then(
+      const ids = Array.isArray(msg.journalIds) && msg.journalIds.length === readings.length ? (msg.journalIds as unknown[]) : null;
+      const entries = (readings as Reading[]).map((reading, i) => {
+        const id = ids?.[i];
+        return { reading, journalId: typeof id === 'number' && Number.isSafeInteger(id) ? id : undefined };
+      });
+      rt.sealBatch(entries).then(
         (item) => {
+          if (!item) {
+            // Every reading of this batch was sealed already (by the journal sweep): nothing to do.
+            node.status({ fill: 'grey', shape: 'dot', text: RED._('mcps-seal-forward.status.already-sealed') });
+            return done();
+          }
           mine.add(item.seq);
           node.status({ fill: 'blue', shape: 'dot', text: RED._('mcps-seal-forward.status.queued', { seq: item.seq, pending: rt.metrics.outboxPending }) });
           done();

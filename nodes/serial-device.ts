@@ -1,6 +1,8 @@
 /**
  * Node "mcps-serial-device": a bedside device on a serial port (RS-232 or USB), decoded.
- * Output 1: canonical readings. Output 2: refused frames with the reason and the raw bytes.
+ * Output 1: canonical readings, each journaled (msg.journalId) before it is sent on. Output 2:
+ * refused frames with the reason and the raw bytes. A serial device cannot be acknowledged, so
+ * "received" means "journaled": a reading counts only once it is on disk.
  */
 import { NoninDf7Decoder, df7Readings } from '../gateway/decoders/nonin-df7';
 import { SerialLink } from '../gateway/serial-link';
@@ -40,6 +42,7 @@ export = function register(RED: NodeAPI): void {
     const decoder = new NoninDf7Decoder({ source: path });
     let readings = 0;
     let rejected = 0;
+    let refused = 0;
     const link = new SerialLink({
       path,
       baudRate: baud,
@@ -48,9 +51,23 @@ export = function register(RED: NodeAPI): void {
         for (const ev of decoder.push(chunk)) {
           if (ev.type === 'packet') {
             for (const r of df7Readings(ev, { deviceId, patient, receivedAt })) {
-              rt?.acceptReading(r);
-              readings++;
-              node.send([{ topic: deviceId, payload: r }, null]);
+              if (!rt) {
+                readings++;
+                node.send([{ topic: deviceId, payload: r }, null]);
+                continue;
+              }
+              rt.ingest(r).then(
+                (res) => {
+                  if (!('journalId' in res)) return;
+                  readings++;
+                  node.send([{ topic: deviceId, payload: r, journalId: res.journalId }, null]);
+                },
+                (err: Error) => {
+                  refused++;
+                  node.status({ fill: 'red', shape: 'dot', text: RED._('mcps-serial-device.status.refused', { count: refused }) });
+                  if (refused === 1 || refused % 1000 === 0) node.error(`${path}: ${err.message} (${refused} refused so far)`);
+                },
+              );
             }
           } else {
             rejected++;

@@ -7,7 +7,7 @@ const reading = (i: number): Reading => ({ deviceId: 'd', patient: 'p', kind: 's
 t.test('closes by count, by age and on flush, in arrival order, never empty', async (t) => {
   const closed: number[][] = [];
   let fire: (() => void) | null = null;
-  const w = new BatchWindow({ maxCount: 3, maxAgeMs: 1000, onClose: (rs) => closed.push(rs.map((r) => r.deviceSeq)), setTimer: (fn) => { fire = fn; return {}; }, clearTimer: () => { fire = null; } });
+  const w = new BatchWindow<Reading>({ maxCount: 3, maxAgeMs: 1000, onClose: (rs) => closed.push(rs.map((r) => r.deviceSeq)), setTimer: (fn) => { fire = fn; return {}; }, clearTimer: () => { fire = null; } });
   for (let i = 1; i <= 7; i++) w.add(reading(i));
   t.same(closed, [[1, 2, 3], [4, 5, 6]], 'count windows');
   t.ok(fire, 'an age timer runs for the open window');

@@ -15,6 +15,11 @@ export interface MqttDeviceOptions {
   kind: ReadingKind;
   ratePerS: number;
   seed: number;
+  /**
+   * Stream mode (replay, crash drill): send `total` readings as fast as the gateway acknowledges
+   * them, at most `maxInflight` unacknowledged at a time, instead of pacing at `ratePerS`.
+   */
+  stream?: { total: number; maxInflight: number; maxRatePerS?: number };
   onResult: (r: { deviceId: string; patient: string; kind: ReadingKind; value: number; deviceSeq: number; sentAt: number; acked: boolean; error?: string }) => void;
 }
 
@@ -54,17 +59,27 @@ export class SimulatedMqttDevice {
       will: { topic: statusTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
     });
     await new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve());
-      client.once('error', (err) => {
+      const onConnect = (): void => {
+        client.off('error', onError);
+        resolve();
+      };
+      const onError = (err: Error): void => {
+        client.off('connect', onConnect);
         client.end(true);
         reject(new Error(`device ${opts.deviceId}: ${err.message}`));
-      });
+      };
+      client.once('connect', onConnect);
+      client.once('error', onError);
     });
+    // Once connected, errors (the gateway restarting: connection refused) only mean "reconnect
+    // later": mqtt.js does, and resends what was not acknowledged.
+    client.on('error', () => undefined);
     await client.publishAsync(statusTopic, 'online', { qos: 1, retain: true });
     return new SimulatedMqttDevice(opts, client);
   }
 
   start(): void {
+    if (this.opts.stream) return this.#pump();
     const period = 1000 / this.opts.ratePerS;
     const started = Date.now();
     let n = 0;
@@ -74,6 +89,39 @@ export class SimulatedMqttDevice {
       this.#timer = setTimeout(tick, Math.max(0, started + n * period - Date.now()));
     };
     this.#timer = setTimeout(tick, period * this.#rng.next());
+  }
+
+  #finished: Array<() => void> = [];
+
+  #nextDue = 0;
+  #pumpTimer: NodeJS.Timeout | null = null;
+
+  #pump(): void {
+    const s = this.opts.stream!;
+    while (this.#inflight < s.maxInflight && this.#seq < s.total) {
+      if (s.maxRatePerS) {
+        // Paced from the last send, not from the start: after a stall the device does not burst.
+        const now = Date.now();
+        const wait = this.#nextDue - now;
+        if (wait > 0) {
+          this.#pumpTimer ??= setTimeout(() => {
+            this.#pumpTimer = null;
+            if (!this.#stopped) this.#pump();
+          }, wait);
+          break;
+        }
+        this.#nextDue = Math.max(this.#nextDue, now) + 1000 / s.maxRatePerS;
+      }
+      this.#publishOne();
+    }
+    if (this.#seq >= s.total && this.#inflight === 0) this.#finished.splice(0).forEach((f) => f());
+  }
+
+  /** Stream mode: resolves when every reading of the stream is acknowledged. */
+  finished(): Promise<void> {
+    const s = this.opts.stream;
+    if (!s || (this.#seq >= s.total && this.#inflight === 0)) return Promise.resolve();
+    return new Promise((r) => this.#finished.push(r));
   }
 
   #value(): number {
@@ -93,12 +141,17 @@ export class SimulatedMqttDevice {
       this.#inflight--;
       this.opts.onResult({ deviceId: this.opts.deviceId, patient: this.opts.patient, kind: this.opts.kind, value, deviceSeq: seq, sentAt, acked: !err, error: err?.message });
       if (this.#inflight === 0) this.#idle.splice(0).forEach((f) => f());
+      if (this.opts.stream && this.#timer === null && !this.#stopped) this.#pump();
     });
   }
 
   /** Stops publishing, waits (bounded) for outstanding PUBACKs, disconnects. */
+  #stopped = false;
+
   async stop(timeoutMs = 5000): Promise<void> {
+    this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#pumpTimer) clearTimeout(this.#pumpTimer);
     this.#timer = null;
     if (this.#inflight > 0) await Promise.race([new Promise<void>((r) => this.#idle.push(r)), new Promise<void>((r) => setTimeout(r, timeoutMs))]);
     await this.#client.publishAsync(`mcps/devices/${this.opts.deviceId}/status`, 'offline', { qos: 1, retain: true }).catch(() => undefined);

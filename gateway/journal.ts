@@ -1,0 +1,140 @@
+/**
+ * The reading journal: every reading the gateway accepts is written here, and synced to disk, before
+ * it is acknowledged to its source (the MQTT PUBACK) or passed on to the flow. A reading leaves the
+ * journal only in the transaction that seals it into a batch (see OutboxStore.commit), so after a
+ * crash each accepted reading is either in a sealed batch or still in the journal, never both and
+ * never neither.
+ *
+ * Group commit: appends made in the same turn of the event loop are committed together in one
+ * transaction and one fsync, after the turn (setImmediate). Under load a turn carries many messages
+ * (a socket read holds many MQTT packets), so the cost of the sync is shared; when idle a reading is
+ * committed alone, at once.
+ *
+ * Duplicates: a device that did not get its PUBACK (the gateway died before sending it) publishes the
+ * same message again. Readings appended with a dedupe key (device, kind, sequence number, device
+ * time) are recorded in the `seen` table for `dedupeWindowMs`; a second reading with the same key is
+ * acknowledged but not journaled again.
+ */
+import type { Reading } from '../protocol/reading';
+import type { StateDb } from './state-db';
+
+export type AppendResult = { readonly id: number; readonly duplicate?: undefined } | { readonly id?: undefined; readonly duplicate: true };
+
+export interface JournalEntry {
+  readonly id: number;
+  readonly reading: Reading;
+  readonly journaledAt: number;
+}
+
+export interface JournalStats {
+  /** Readings written. */
+  appended: number;
+  /** Readings recognised as re-sent and not written again. */
+  duplicates: number;
+  /** Transactions (each one fsync). */
+  commits: number;
+  /** Most readings committed in one transaction. */
+  maxGroup: number;
+}
+
+interface PendingAppend {
+  reading: Reading;
+  dedupeKey: string | undefined;
+  resolve: (r: AppendResult) => void;
+  reject: (e: Error) => void;
+}
+
+export interface JournalOptions {
+  /** How long dedupe keys are remembered (default 6 h: longer than a device buffers while offline). */
+  dedupeWindowMs?: number;
+  now?: () => number;
+}
+
+export class ReadingJournal {
+  readonly stats: JournalStats = { appended: 0, duplicates: 0, commits: 0, maxGroup: 0 };
+  #pending: PendingAppend[] = [];
+  #scheduled = false;
+  readonly #now: () => number;
+  readonly #dedupeWindowMs: number;
+  readonly #commitGroup: (group: PendingAppend[], now: number) => AppendResult[];
+  readonly #exists: (id: number) => boolean;
+  readonly #count: () => number;
+  readonly #db: StateDb;
+
+  constructor(db: StateDb, opts: JournalOptions = {}) {
+    this.#db = db;
+    this.#now = opts.now ?? Date.now;
+    this.#dedupeWindowMs = opts.dedupeWindowMs ?? 6 * 3600_000;
+    const insert = db.prepare('INSERT INTO journal (reading, journaled_at) VALUES (?, ?)');
+    const see = db.prepare('INSERT OR IGNORE INTO seen (key, seen_at) VALUES (?, ?)');
+    const exists = db.prepare<[number], number>('SELECT 1 FROM journal WHERE id = ?').pluck();
+    const count = db.prepare<[], number>('SELECT count(*) FROM journal').pluck();
+    this.#exists = (id) => exists.get(id) !== undefined;
+    this.#count = () => count.get() ?? 0;
+    this.#commitGroup = db.transaction((group: PendingAppend[], now: number): AppendResult[] =>
+      group.map((p) => {
+        if (p.dedupeKey !== undefined && see.run(p.dedupeKey, now).changes === 0) return { duplicate: true } as const;
+        return { id: Number(insert.run(JSON.stringify(p.reading), now).lastInsertRowid) };
+      }),
+    );
+  }
+
+  /** Resolves once the reading is on disk (or is known as a duplicate); rejects if it could not be written. */
+  append(reading: Reading, dedupeKey?: string): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ reading, dedupeKey, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#commit());
+      }
+    });
+  }
+
+  #commit(): void {
+    this.#scheduled = false;
+    const group = this.#pending;
+    this.#pending = [];
+    if (group.length === 0) return;
+    let results: AppendResult[];
+    try {
+      results = this.#commitGroup(group, this.#now());
+    } catch (err) {
+      // Nothing of this group was written (the transaction rolled back): nobody is acknowledged.
+      const e = new Error(`journal: could not write ${group.length} readings: ${(err as Error).message}`);
+      for (const p of group) p.reject(e);
+      return;
+    }
+    this.stats.commits++;
+    this.stats.maxGroup = Math.max(this.stats.maxGroup, group.length);
+    results.forEach((r, i) => {
+      if (r.duplicate) this.stats.duplicates++;
+      else this.stats.appended++;
+      group[i]!.resolve(r);
+    });
+  }
+
+  /** Journaled readings not yet sealed, oldest first; `journaledBefore` limits them by age. */
+  unsealed(limit: number, journaledBefore = Number.MAX_SAFE_INTEGER): JournalEntry[] {
+    const rows = this.#db.prepare('SELECT id, reading, journaled_at FROM journal WHERE journaled_at < ? ORDER BY id LIMIT ?').all(journaledBefore, limit) as Array<{ id: number; reading: string; journaled_at: number }>;
+    return rows.map((r) => ({ id: r.id, reading: JSON.parse(r.reading) as Reading, journaledAt: r.journaled_at }));
+  }
+
+  get unsealedCount(): number {
+    return this.#count();
+  }
+
+  /** Whether the row is still in the journal (not yet sealed). */
+  holds(id: number): boolean {
+    return this.#exists(id);
+  }
+
+  /** Forgets dedupe keys older than the window; returns how many. */
+  pruneSeen(): number {
+    return this.#db.prepare('DELETE FROM seen WHERE seen_at < ?').run(this.#now() - this.#dedupeWindowMs).changes;
+  }
+}
+
+/** The dedupe key of a reading that a device may send twice (MQTT QoS 1 redelivery). */
+export function dedupeKey(r: Pick<Reading, 'deviceId' | 'kind' | 'deviceSeq' | 'deviceTime'>): string {
+  return `${r.deviceId}\u0000${r.kind}\u0000${r.deviceSeq}\u0000${r.deviceTime}`;
+}

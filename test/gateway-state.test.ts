@@ -1,0 +1,121 @@
+// The gateway's durable state (journal, chain head, outbox in one SQLite file): group commit,
+// dedupe of re-sent readings, sealing that takes readings out of the journal atomically with queueing
+// the batch, and everything surviving a reopen of the same file.
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OutboxStore } from '../gateway/outbox-store';
+import type { OutboxItem } from '../gateway/outbox';
+import { ReadingJournal, dedupeKey } from '../gateway/journal';
+import { openStateDb } from '../gateway/state-db';
+import { Sealer } from '../gateway/sealer';
+import { generateOwnerKeyPair } from '../gateway/envelope';
+import { StorageBudget } from '../gateway/storage-budget';
+import type { Reading } from '../protocol/reading';
+import { blsKeygen } from '../protocol/bls';
+import { randomBytes } from 'node:crypto';
+
+const item = (seq: number): OutboxItem => ({ seq, count: 10, headerHash: String(seq).padStart(64, '0'), root: 'ab'.repeat(32), submission: { v: 1, gatewayId: 'gw-1', header: '01', headerSignature: '00'.repeat(48), envelope: 'AAAA' } });
+const reading = (i: number, device = 'temp-1'): Reading => ({ deviceId: device, patient: 'p-1', kind: 'body_temp', mdc: '150364', loinc: '8310-5', value: 36.5, unit: 'Cel', deviceTime: 1_700_000_000_000 + i, receivedAt: 1_700_000_000_000 + i, deviceSeq: i, source: 'mqtt' });
+
+function tempDb(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mcps-state-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'gateway.db');
+}
+
+t.test('seal-and-queue is atomic and survives a restart', async (t) => {
+  const path = tempDb(t);
+  let db = openStateDb(path);
+  let s = new OutboxStore(db);
+  t.equal(s.head.seq, 0);
+  s.commit(item(1));
+  s.commit(item(2));
+  s.commit(item(3));
+  t.throws(() => s.commit(item(5)), /batch 5 does not follow the sealed head 3/, 'a gap is refused');
+  t.throws(() => s.commit(item(3)), /does not follow/, 'a repeat is refused');
+  s.remove(1);
+  db.close();
+  s.remove(2); // after close: ignored, the batch stays queued
+  db = openStateDb(path);
+  t.teardown(() => db.close());
+  s = new OutboxStore(db);
+  t.equal(s.head.seq, 3, 'the head survives');
+  t.equal(Buffer.from(s.head.headerHash).toString('hex'), item(3).headerHash);
+  t.same(s.pending().map((i) => i.seq), [2, 3], 'unreceipted batches survive, in order');
+  t.same(s.pending()[0], item(2), 'with everything needed to resend them');
+});
+
+t.test('appends in one event-loop turn share one commit; re-sent readings are recognised', async (t) => {
+  const db = openStateDb(tempDb(t));
+  t.teardown(() => db.close());
+  const j = new ReadingJournal(db);
+  const first = await Promise.all(Array.from({ length: 50 }, (_, i) => j.append(reading(i + 1), dedupeKey(reading(i + 1)))));
+  t.equal(j.stats.commits, 1, '50 appends, one transaction');
+  t.equal(j.stats.maxGroup, 50);
+  t.ok(first.every((r) => typeof r.id === 'number'), 'each got a journal id');
+  const again = await j.append(reading(7), dedupeKey(reading(7)));
+  t.same(again, { duplicate: true }, 'the same device, kind, seq and time is a duplicate');
+  const rebooted = await j.append({ ...reading(7), deviceTime: 1_800_000_000_000 }, dedupeKey({ ...reading(7), deviceTime: 1_800_000_000_000 }));
+  t.type(rebooted.id, 'number', 'the same seq at another time (a device that restarted its counter) is new');
+  t.equal(j.unsealedCount, 51);
+  t.same(j.unsealed(3).map((e) => e.reading.deviceSeq), [1, 2, 3], 'oldest first');
+  t.equal(j.stats.duplicates, 1);
+});
+
+t.test('a failed commit acknowledges nobody', async (t) => {
+  const db = openStateDb(tempDb(t));
+  const j = new ReadingJournal(db);
+  db.close();
+  await t.rejects(j.append(reading(1)), /journal: could not write 1 readings/);
+});
+
+t.test('sealing takes the readings out of the journal in the same transaction; a reading is never sealed twice', async (t) => {
+  const path = tempDb(t);
+  let db = openStateDb(path);
+  const j = new ReadingJournal(db);
+  const store = new OutboxStore(db);
+  const owner = await generateOwnerKeyPair();
+  const sk = blsKeygen(randomBytes(48));
+  const queued: OutboxItem[] = [];
+  const sealer = new Sealer({ gatewayId: 'gw-1', blsSecretKey: sk, ownerPublicKey: owner.publicKey, state: store, journal: j, onSealed: (i) => queued.push(i) });
+  const ids = (await Promise.all([1, 2, 3, 4, 5].map((i) => j.append(reading(i))))).map((r) => r.id!);
+  const a = await sealer.seal(ids.slice(0, 3).map((id, k) => ({ reading: reading(k + 1), journalId: id })));
+  t.equal(a?.count, 3);
+  t.equal(j.unsealedCount, 2, 'the sealed readings left the journal');
+  const b = await sealer.seal(ids.slice(1, 5).map((id, k) => ({ reading: reading(k + 2), journalId: id })));
+  t.equal(b?.count, 2, 'readings 2 and 3 were sealed already: only 4 and 5 go into the next batch');
+  t.equal(sealer.alreadySealed, 2);
+  t.equal(await sealer.seal([{ reading: reading(1), journalId: ids[0]! }]), null, 'a batch of only sealed readings is not sealed');
+  t.equal(j.unsealedCount, 0);
+  // A crash between journaling and sealing: after reopening, the readings are still there.
+  const late = await j.append(reading(6));
+  db.close();
+  db = openStateDb(path);
+  t.teardown(() => db.close());
+  const j2 = new ReadingJournal(db);
+  t.same(j2.unsealed(10).map((e) => e.id), [late.id], 'the unsealed reading survived the restart');
+  t.equal(new OutboxStore(db).head.seq, 2);
+  t.same(new OutboxStore(db).pending().map((i) => i.seq), [1, 2]);
+});
+
+t.test('the disk budget warns, then refuses, and recovers', async (t) => {
+  let bytes = 0;
+  const logs: string[] = [];
+  let now = 0;
+  const b = new StorageBudget({ budgetBytes: 1000, measure: () => bytes, log: (l, m) => logs.push(`${l}: ${m}`), now: () => now });
+  t.equal(b.state, 'ok');
+  bytes = 850;
+  t.equal(b.check(), 'ok', 'measured at most every interval');
+  now += 1000;
+  t.equal(b.check(), 'warn');
+  bytes = 1000;
+  now += 1000;
+  t.equal(b.check(), 'full');
+  bytes = 100;
+  now += 1000;
+  t.equal(b.check(), 'ok');
+  t.match(logs, [/^warn: storage alarm: state database uses 0\.0 MB/, /^error: storage FULL/, /^info: storage ok again/], 'each crossing is logged once');
+  t.throws(() => new StorageBudget({ budgetBytes: 0, measure: () => 0, log: () => undefined }), /storage budget 0/);
+});
