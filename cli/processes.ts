@@ -47,7 +47,7 @@ export async function gatewayProcess(configPath: string): Promise<void> {
     const timer = setInterval(() => sendToParent({ type: 'status', role: 'gateway', metrics: gw.runtime.metrics }), 500);
     process.on('message', (m: ParentMessage) => {
       if (m.type === 'drain') {
-        gw.drain().then(
+        gw.drain(900_000).then(
           () => sendToParent({ type: 'drained', metrics: gw.runtime.metrics }),
           (err: unknown) => sendToParent({ type: 'fatal', error: `drain failed: ${String(err)}` }),
         );

@@ -256,7 +256,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         const deadline = Date.now() + (restarted ? 0 : 10_000);
         while (metrics.readingsIn + metrics.readingsRejected < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
         gateway.send({ type: 'drain' });
-        const drained = await gateway.waitFor('drained', 180_000);
+        const drained = await gateway.waitFor('drained', 1_000_000);
         metrics = drained.metrics;
         return { sim: simStopped, gateway: metrics };
       },

@@ -31,7 +31,7 @@ export interface RunningGateway {
   readonly editorUrl: string;
   readonly editorCredentialsPath: string;
   readonly mqttPort: number;
-  drain(): Promise<void>;
+  drain(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -139,7 +139,7 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
     editorUrl: red.url,
     editorCredentialsPath,
     mqttPort: broker.port,
-    drain: () => runtime.drain(),
+    drain: (timeoutMs?: number) => runtime.drain(timeoutMs),
     stop: async () => {
       await red.stop();
       runtime.stopSweeping();
