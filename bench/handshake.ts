@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { bls12_381 } from '@noble/curves/bls12-381.js';
 import { blsKeygen, blsPublicKey } from '../protocol/bls';
 import { InitiatorHandshake, NodeResponder, noblePairing, x25519PublicKey, type PairingBackend, type RegistryRecord } from '../protocol/handshake';
-import { mclPairing } from '../chain-node/mcl-pairing';
+import { mclPairing } from '../common/mcl-pairing';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

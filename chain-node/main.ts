@@ -13,8 +13,10 @@ import { loadChainNodeIdentity } from './identity';
 import { ChainRegistry } from '../contracts/chain-registry';
 import { BatchIngest, type GatewayRecord, type RegistryView } from './ingest';
 import { HandshakeService } from './sessions';
-import { mclPairing } from './mcl-pairing';
-import { noblePairing } from '../protocol/handshake';
+import { mclPairing } from '../common/mcl-pairing';
+import { noblePairing, signatureVerifier } from '../protocol/handshake';
+import { SIG_DST } from '../protocol/bls';
+import { randomBytes } from 'node:crypto';
 
 export interface RunningChainNode {
   readonly url: string;
@@ -53,6 +55,7 @@ export async function runChainNode(cfg: ChainNodeConfig, log: (level: 'info' | '
     anchors,
     store: new BatchStore(join(cfg.dataDir, 'batches')),
     log,
+    verify: signatureVerifier(pairing, (n) => new Uint8Array(randomBytes(n)), SIG_DST),
   });
   const api = await startHttpApi({ host: cfg.host, port: cfg.port, nodeId: cfg.nodeId, ingest, handshakes, log });
   // Batches stored but not answered before a restart: anchored (or found anchored) now, in order;

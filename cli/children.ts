@@ -16,7 +16,9 @@ export interface Child {
 }
 
 export function forkChild(role: 'gateway' | 'chain-node', configPath: string, onMessage: (m: ChildMessage) => void, onLog: (line: string) => void): Child {
-  const proc = fork(join(__dirname, 'mcps.js'), [role, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  // MCPS_CHILD_NODE_ARGS passes extra Node.js flags to the children (e.g. "--cpu-prof" to profile).
+  const execArgv = [...process.execArgv, ...(process.env.MCPS_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const proc = fork(join(__dirname, 'mcps.js'), [role, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv });
   let exited = false;
   const exit = new Promise<void>((resolve) => proc.once('exit', () => {
     exited = true;

@@ -83,6 +83,8 @@ export interface Stack {
   restart(role: StackRole): Promise<void>;
   pauseChain(): void;
   resumeChain(): void;
+  /** The running gateway process (benchmarks read its memory use). */
+  gatewayPid(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -273,6 +275,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         if (role === 'gateway') await startGateway();
         else await startNode();
       },
+      gatewayPid: () => gateway.proc.pid,
       pauseChain: () => anvil.process.kill('SIGSTOP'),
       resumeChain: () => anvil.process.kill('SIGCONT'),
       stop,

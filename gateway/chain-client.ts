@@ -28,6 +28,8 @@ export interface ChainNodeClientOptions {
   blsSecretKey: Uint8Array;
   registry: ChainRegistry;
   timeoutMs?: number;
+  /** Checks the node's receipt signature (default: noble; the gateway passes mcl when it loads). */
+  verify?: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
 }
 
 export class ChainNodeClient {
@@ -104,7 +106,7 @@ export class ChainNodeClient {
     }
     const node = await this.opts.registry.fetch(this.opts.nodeId);
     if (!node || node.role !== 'node' || node.status !== 'active') throw new SubmitError(`chain node ${this.opts.nodeId} is not an active node in the registry`, true);
-    if (!blsVerify(node.blsPublicKey, receiptMessage(r), Uint8Array.from(Buffer.from(signed.signature, 'hex')))) {
+    if (!(this.opts.verify ?? blsVerify)(node.blsPublicKey, receiptMessage(r), Uint8Array.from(Buffer.from(signed.signature, 'hex')))) {
       throw new SubmitError(`receipt for batch ${expect.seq} is not signed by node ${this.opts.nodeId}'s registered key`, true);
     }
     return signed;

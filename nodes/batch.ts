@@ -10,6 +10,7 @@ import type { SealEntry } from '../gateway/sealer';
 import type { Reading } from '../protocol/reading';
 import type { DoneFn, NodeAPI, NodeDef, NodeInstance, NodeMessage, SendFn } from './node-red-api';
 import { gatewayRuntime } from './runtime-access';
+import { throttledStatus } from './status-throttle';
 
 interface BatchDef extends NodeDef {
   maxCount?: string | number;
@@ -20,6 +21,7 @@ export = function register(RED: NodeAPI): void {
   function BatchNode(this: NodeInstance, def: BatchDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
+    const status = throttledStatus(node);
     let window: BatchWindow<SealEntry>;
     try {
       window = new BatchWindow({
@@ -29,7 +31,7 @@ export = function register(RED: NodeAPI): void {
           const readings = entries.map((e) => e.reading);
           const journalIds = entries.flatMap((e) => (e.journalId === undefined ? [] : [e.journalId]));
           node.send({ payload: readings, count: readings.length, journalIds: journalIds.length === readings.length ? journalIds : undefined });
-          node.status({ fill: 'green', shape: 'dot', text: RED._('mcps-batch.status.closed', { count: readings.length }) });
+          status.set(() => ({ fill: 'green', shape: 'dot', text: RED._('mcps-batch.status.closed', { count: readings.length }) }));
         },
       });
     } catch (err) {
@@ -55,6 +57,7 @@ export = function register(RED: NodeAPI): void {
       done();
     });
     node.on('close', (_removed: boolean, done: () => void) => {
+      status.stop();
       rt?.off('flush', onFlush);
       // Readings still in the window are sealed rather than dropped when the flow stops.
       window.flush();

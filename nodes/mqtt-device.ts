@@ -10,6 +10,7 @@ import { topicMatches } from '../gateway/topic-filter';
 import type { MqttReadingEvent, MqttRejectedEvent } from '../gateway/runtime';
 import type { NodeAPI, NodeDef, NodeInstance } from './node-red-api';
 import { gatewayRuntime } from './runtime-access';
+import { throttledStatus } from './status-throttle';
 
 interface MqttDeviceDef extends NodeDef {
   topic?: string;
@@ -26,11 +27,12 @@ export = function register(RED: NodeAPI): void {
       return;
     }
     let received = 0;
+    const status = throttledStatus(node);
     const onReading = (ev: MqttReadingEvent): void => {
       if (!topicMatches(topic, ev.topic)) return;
       received++;
       node.send([{ topic: ev.topic, payload: ev.reading, journalId: ev.journalId }, null]);
-      node.status({ fill: 'green', shape: 'dot', text: RED._('mcps-mqtt-device.status.receiving', { count: received }) });
+      status.set(() => ({ fill: 'green', shape: 'dot', text: RED._('mcps-mqtt-device.status.receiving', { count: received }) }));
     };
     const onRejected = (ev: MqttRejectedEvent): void => {
       if (!topicMatches(topic, ev.topic)) return;
@@ -42,6 +44,7 @@ export = function register(RED: NodeAPI): void {
     node.on('close', (_removed: boolean, done: () => void) => {
       rt.off('mqtt-reading', onReading);
       rt.off('mqtt-rejected', onRejected);
+      status.stop();
       done();
     });
   }

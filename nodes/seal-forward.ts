@@ -5,6 +5,7 @@
 import type { Reading } from '../protocol/reading';
 import type { DoneFn, NodeAPI, NodeDef, NodeInstance, NodeMessage, SendFn } from './node-red-api';
 import { gatewayRuntime } from './runtime-access';
+import { throttledStatus } from './status-throttle';
 import type { OutboxItem } from '../gateway/outbox';
 import type { SignedReceipt } from '../protocol/submission';
 
@@ -12,6 +13,7 @@ export = function register(RED: NodeAPI): void {
   function SealForwardNode(this: NodeInstance, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
+    const status = throttledStatus(node);
     const rt = gatewayRuntime(RED);
     if (!rt) {
       node.status({ fill: 'red', shape: 'ring', text: RED._('mcps-seal-forward.status.no-runtime') });
@@ -22,7 +24,7 @@ export = function register(RED: NodeAPI): void {
     const onReceipt = (item: OutboxItem, signed: SignedReceipt): void => {
       if (!mine.delete(item.seq)) return;
       node.send({ topic: `batch/${item.seq}`, payload: signed.receipt, signature: signed.signature });
-      node.status({ fill: 'green', shape: 'dot', text: RED._('mcps-seal-forward.status.anchored', { seq: item.seq, pending: rt.metrics.outboxPending }) });
+      status.set(() => ({ fill: 'green', shape: 'dot', text: RED._('mcps-seal-forward.status.anchored', { seq: item.seq, pending: rt.metrics.outboxPending }) }));
     };
     rt.on('receipt', onReceipt);
     node.status({ fill: 'yellow', shape: 'ring', text: RED._('mcps-seal-forward.status.waiting') });
@@ -38,20 +40,21 @@ export = function register(RED: NodeAPI): void {
         (item) => {
           if (!item) {
             // Every reading of this batch was sealed already (by the journal sweep): nothing to do.
-            node.status({ fill: 'grey', shape: 'dot', text: RED._('mcps-seal-forward.status.already-sealed') });
+            status.set(() => ({ fill: 'grey', shape: 'dot', text: RED._('mcps-seal-forward.status.already-sealed') }));
             return done();
           }
           mine.add(item.seq);
-          node.status({ fill: 'blue', shape: 'dot', text: RED._('mcps-seal-forward.status.queued', { seq: item.seq, pending: rt.metrics.outboxPending }) });
+          status.set(() => ({ fill: 'blue', shape: 'dot', text: RED._('mcps-seal-forward.status.queued', { seq: item.seq, pending: rt.metrics.outboxPending }) }));
           done();
         },
         (err: Error) => {
-          node.status({ fill: 'red', shape: 'ring', text: RED._('mcps-seal-forward.status.error') });
+          status.set(() => ({ fill: 'red', shape: 'ring', text: RED._('mcps-seal-forward.status.error') }));
           done(err);
         },
       );
     });
     node.on('close', (_removed: boolean, done: () => void) => {
+      status.stop();
       rt.off('receipt', onReceipt);
       done();
     });

@@ -8,6 +8,7 @@ import { NoninDf7Decoder, df7Readings } from '../gateway/decoders/nonin-df7';
 import { SerialLink } from '../gateway/serial-link';
 import type { NodeAPI, NodeDef, NodeInstance } from './node-red-api';
 import { gatewayRuntime } from './runtime-access';
+import { throttledStatus } from './status-throttle';
 
 interface SerialDeviceDef extends NodeDef {
   port?: string;
@@ -43,6 +44,7 @@ export = function register(RED: NodeAPI): void {
     let readings = 0;
     let rejected = 0;
     let refused = 0;
+    const status = throttledStatus(node);
     const link = new SerialLink({
       path,
       baudRate: baud,
@@ -64,7 +66,7 @@ export = function register(RED: NodeAPI): void {
                 },
                 (err: Error) => {
                   refused++;
-                  node.status({ fill: 'red', shape: 'dot', text: RED._('mcps-serial-device.status.refused', { count: refused }) });
+                  status.set(() => ({ fill: 'red', shape: 'dot', text: RED._('mcps-serial-device.status.refused', { count: refused }) }));
                   if (refused === 1 || refused % 1000 === 0) node.error(`${path}: ${err.message} (${refused} refused so far)`);
                 },
               );
@@ -75,19 +77,20 @@ export = function register(RED: NodeAPI): void {
             node.send([null, { topic: deviceId, payload: Buffer.from(ev.raw), error: ev.reason }]);
           }
         }
-        node.status({ fill: 'green', shape: 'dot', text: RED._('mcps-serial-device.status.receiving', { count: readings, rejected }) });
+        status.set(() => ({ fill: 'green', shape: 'dot', text: RED._('mcps-serial-device.status.receiving', { count: readings, rejected }) }));
       },
       onState: (s) => {
         rt?.serialState(path, s.state === 'open');
-        if (s.state === 'connecting') node.status({ fill: 'yellow', shape: 'ring', text: RED._('mcps-serial-device.status.connecting', { path }) });
-        else if (s.state === 'open') node.status({ fill: 'green', shape: 'dot', text: RED._('mcps-serial-device.status.open', { path }) });
+        if (s.state === 'connecting') status.set(() => ({ fill: 'yellow', shape: 'ring', text: RED._('mcps-serial-device.status.connecting', { path }) }));
+        else if (s.state === 'open') status.set(() => ({ fill: 'green', shape: 'dot', text: RED._('mcps-serial-device.status.open', { path }) }));
         else if (s.state === 'error') {
-          node.status({ fill: 'red', shape: 'ring', text: RED._('mcps-serial-device.status.error', { reason: s.reason }) });
+          status.set(() => ({ fill: 'red', shape: 'ring', text: RED._('mcps-serial-device.status.error', { reason: s.reason }) }));
           node.warn(`${path}: ${s.reason} (retrying)`);
         }
       },
     });
     node.on('close', (_removed: boolean, done: () => void) => {
+      status.stop();
       link.close().then(() => done(), () => done());
     });
   }

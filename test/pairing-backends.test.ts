@@ -4,7 +4,7 @@ import t from 'tap';
 import { bls12_381 } from '@noble/curves/bls12-381.js';
 import { blsKeygen, blsPopProve, blsPublicKey, blsSign } from '../protocol/bls';
 import { HS_SIG_DST, noblePairing, type PairingBackend, type SignatureCheck } from '../protocol/handshake';
-import { mclPairing } from '../chain-node/mcl-pairing';
+import { mclPairing } from '../common/mcl-pairing';
 import { compressG1Unchecked, makeWorld, orderThreePoint, seeded } from './handshake.helpers';
 import { reasonOf } from './protocol-error.helpers';
 

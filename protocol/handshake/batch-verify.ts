@@ -110,3 +110,10 @@ export function verifySignaturesBatch(items: readonly SignatureCheck[], random: 
 }
 
 export const noblePairing: PairingBackend = { name: 'noble', verifyBatch: verifySignaturesBatch };
+
+/** One signature under `dst` (default: the batch/receipt DST) checked with the given backend. */
+export type SignatureVerifier = (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
+
+export function signatureVerifier(backend: PairingBackend, random: (n: number) => Uint8Array, dst: string): SignatureVerifier {
+  return (publicKey, message, signature) => backend.verifyBatch([{ publicKey, message, signature, dst }], random)[0] === 'ok';
+}

@@ -15,4 +15,4 @@ export { Session, type SessionOptions, type SessionRole } from './session';
 export { recordHash, type PartyRole, type Registry, type RegistryRecord } from './registry';
 export { HS_SIG_DST } from './schedule';
 export { x25519PublicKey } from './primitives';
-export { noblePairing, verifySignaturesBatch, type PairingBackend, type SignatureCheck, type SignatureVerdict } from './batch-verify';
+export { noblePairing, signatureVerifier, verifySignaturesBatch, type SignatureVerifier, type PairingBackend, type SignatureCheck, type SignatureVerdict } from './batch-verify';

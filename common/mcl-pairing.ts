@@ -1,5 +1,5 @@
 /**
- * A faster pairing backend for the chain node: mcl (WebAssembly build from the npm package
+ * A faster pairing backend (chain node: handshakes and batch signatures; gateway: receipts): mcl (WebAssembly build from the npm package
  * mcl-wasm), behind protocol/handshake's PairingBackend interface.
  *
  * Same answers as the noble backend (the shared test suite runs both): hash-to-G1 is RFC 9380 —
