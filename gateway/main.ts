@@ -20,6 +20,7 @@ import { startNodeRed, type NodeRedHost } from './node-red-host';
 import { Outbox } from './outbox';
 import { GatewayRuntime, type LogFn } from './runtime';
 import { Sealer } from './sealer';
+import { SealWorker } from './seal-worker';
 import { OutboxStore } from './outbox-store';
 import { ReadingJournal } from './journal';
 import { openStateDb, stateDbBytes } from './state-db';
@@ -80,7 +81,10 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
       runtime.emit('failure', item, err.message, attempt);
     },
   });
+  // Merkle tree, encryption and signature of each batch run on a worker thread, beside ingest.
+  const sealWorker = new SealWorker({ blsSecretKey: identity.secretKey, ownerPublicKey: Uint8Array.from(Buffer.from(cfg.ownerPublicKey, 'hex')) });
   const sealer = new Sealer({
+    worker: sealWorker,
     gatewayId: cfg.gatewayId,
     blsSecretKey: identity.secretKey,
     ownerPublicKey: Uint8Array.from(Buffer.from(cfg.ownerPublicKey, 'hex')),
@@ -116,6 +120,7 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
   } catch (err) {
     runtime.stopSweeping();
     outbox.stop();
+    await sealWorker.close();
     db.close();
     throw err;
   }
@@ -138,6 +143,7 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
     runtime.stopSweeping();
     outbox.stop();
     await broker.close();
+    await sealWorker.close();
     db.close();
     throw err;
   }
@@ -155,6 +161,7 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
       // Readings journaled after the flow stopped stay in the journal and are sealed at the next start.
       outbox.stop();
       await sealer.idle();
+      await sealWorker.close();
       provider.destroy();
       db.close();
     },

@@ -11,14 +11,10 @@
  * before (a flow that wired one input to two batch nodes, or a recovery sweep that got there first):
  * it is left out of this batch and counted, so no reading is ever sealed twice.
  */
-import { randomBytes } from 'node:crypto';
-import { buildBatch, encodeHeader, headerHash, makeHeader } from '../protocol/batch';
-import { blsSign } from '../protocol/bls';
-import { sha256 } from '../protocol/hash';
 import type { Reading } from '../protocol/reading';
-import type { BatchSubmission } from '../protocol/submission';
-import { sealEnvelope } from './envelope';
 import type { OutboxItem } from './outbox';
+import { buildSealedBatch } from './seal-build';
+import type { SealWorker } from './seal-worker';
 import type { ChainHead } from './outbox-store';
 
 export interface SealerOptions {
@@ -30,6 +26,8 @@ export interface SealerOptions {
   /** Whether a journal entry is still unsealed. */
   journal: { holds(id: number): boolean };
   onSealed: (item: OutboxItem) => void;
+  /** Builds batches on another thread when given (the gateway does); inline otherwise. */
+  worker?: Pick<SealWorker, 'build' | 'alive'>;
 }
 
 /** A reading to seal and, when it was journaled, its journal entry. */
@@ -37,8 +35,6 @@ export interface SealEntry {
   readonly reading: Reading;
   readonly journalId?: number;
 }
-
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 export class Sealer {
   #chain: Promise<unknown> = Promise.resolve();
@@ -71,19 +67,10 @@ export class Sealer {
     const readings = fresh.map((e) => e.reading);
     const journalIds = fresh.flatMap((e) => (e.journalId === undefined ? [] : [e.journalId]));
     const head = state.head;
-    const seq = head.seq + 1;
-    const built = buildBatch({ gatewayId, seq, prevHash: head.headerHash, readings: [...readings], saltKey: randomBytes(32) });
-    const envelope = await sealEnvelope(this.opts.ownerPublicKey, gatewayId, seq, built.payloadBytes);
-    const header = makeHeader(built, sha256(envelope));
-    const hh = headerHash(header);
-    const submission: BatchSubmission = {
-      v: 1,
-      gatewayId,
-      header: hex(encodeHeader(header)),
-      headerSignature: hex(blsSign(this.opts.blsSecretKey, hh)),
-      envelope: Buffer.from(envelope).toString('base64'),
-    };
-    const item: OutboxItem = { seq, count: built.count, headerHash: hex(hh), root: hex(built.root), submission };
+    const input = { gatewayId, seq: head.seq + 1, prevHash: head.headerHash, readings };
+    const keys = { blsSecretKey: this.opts.blsSecretKey, ownerPublicKey: this.opts.ownerPublicKey };
+    const worker = this.opts.worker;
+    const item = worker && worker.alive ? await worker.build(input) : await buildSealedBatch(input, keys);
     state.commit(item, journalIds);
     this.opts.onSealed(item);
     return item;

@@ -1,0 +1,74 @@
+// Chain-node durability on a real anvil: a batch stored before a crash without its receipt is
+// completed at start — rebuilt from its Anchored event when the transaction was mined before the
+// crash (never anchored twice), anchored now when it was not — and a batch that does not continue
+// the gateway's chain is refused, not anchored.
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ethers } from 'ethers';
+import { startAnvil } from '../contracts/anvil';
+import { AnchorClient } from '../contracts/clients';
+import { deployContracts, registerGateway, registerHospital, registerNode } from '../contracts/deploy';
+import { AnchorBatcher } from '../chain-node/anchor-batcher';
+import { BatchStore } from '../chain-node/batch-store';
+import { BatchIngest, IngestError } from '../chain-node/ingest';
+import { blsKeygen, blsPopProve, blsPublicKey } from '../protocol/bls';
+import { decodeHeader } from '../protocol/batch';
+import { generateOwnerKeyPair } from '../gateway/envelope';
+import { buildSealedBatch } from '../gateway/seal-build';
+import type { Reading } from '../protocol/reading';
+
+const reading = (i: number): Reading => ({ deviceId: 'temp-1', patient: 'p-1', kind: 'body_temp', mdc: '150364', loinc: '8310-5', value: 36.6, unit: 'Cel', deviceTime: 1_764_000_000_000 + i, receivedAt: 1_764_000_000_000 + i, deviceSeq: i, source: 'mqtt' });
+
+t.test('stored-but-unanswered batches are completed once at start', async (t) => {
+  const anvil = await startAnvil();
+  t.teardown(() => anvil.stop());
+  const provider = new ethers.JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, pollingInterval: 50 });
+  t.teardown(() => provider.destroy());
+  const [admin, hosp, operator] = await Promise.all([0, 1, 2].map((i) => provider.getSigner(i)));
+  const d = await deployContracts(admin!);
+  await registerHospital(admin!, d.registry, 'h', await hosp!.getAddress());
+  const nodeSk = blsKeygen(new Uint8Array(48).fill(1));
+  await registerNode(admin!, d.registry, { id: 'n', operator: await operator!.getAddress(), blsPublicKey: blsPublicKey(nodeSk), pop: blsPopProve(nodeSk), x25519PublicKey: new Uint8Array(32).fill(1) });
+  const gwSk = blsKeygen(new Uint8Array(48).fill(2));
+  await registerGateway(hosp!, d.registry, { id: 'gw-a', hospital: 'h', blsPublicKey: blsPublicKey(gwSk), pop: blsPopProve(gwSk) });
+  const owner = await generateOwnerKeyPair();
+  const keys = { blsSecretKey: gwSk, ownerPublicKey: owner.publicKey };
+  const dir = mkdtempSync(join(tmpdir(), 'mcps-ingest-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new BatchStore(dir);
+  const client = new AnchorClient(operator!, d.anchor);
+  const logs: string[] = [];
+  const ingest = () => new BatchIngest({ nodeId: 'n', blsSecretKey: nodeSk, registry: { gateway: async () => ({ blsPublicKey: blsPublicKey(gwSk), active: true }) }, anchors: new AnchorBatcher(client), store, log: (_l, m) => logs.push(m) });
+
+  const b1 = await buildSealedBatch({ gatewayId: 'gw-a', seq: 1, prevHash: new Uint8Array(32), readings: [reading(1), reading(2)] }, keys);
+  const b2 = await buildSealedBatch({ gatewayId: 'gw-a', seq: 2, prevHash: Uint8Array.from(Buffer.from(b1.headerHash, 'hex')), readings: [reading(3)] }, keys);
+  // Batch 1: stored, anchored, then the node died before writing the receipt.
+  store.put('gw-a', 1, { submission: b1.submission, receipt: null });
+  const h1 = decodeHeader(Uint8Array.from(Buffer.from(b1.submission.header, 'hex')));
+  const mined = await client.anchor({ gatewayId: 'gw-a', seq: 1, prevHash: h1.prevHash, headerHash: Uint8Array.from(Buffer.from(b1.headerHash, 'hex')), root: h1.root, count: h1.count });
+  // Batch 2: stored, then the node died before sending the transaction.
+  store.put('gw-a', 2, { submission: b2.submission, receipt: null });
+
+  const node = ingest();
+  t.equal(await node.resumePending(), 2, 'both unanswered batches are taken up');
+  t.equal(node.counters.resumed, 2);
+  t.equal(store.get('gw-a', 1)?.receipt?.receipt.txHash, mined.txHash, 'batch 1: the receipt names the transaction mined before the crash');
+  t.equal((await client.head('gw-a')).seq, 2, 'batch 2 anchored now; batch 1 not anchored twice');
+  const r2 = store.get('gw-a', 2)?.receipt;
+  t.ok(r2 && r2.receipt.status === 'anchored' && r2.receipt.headerHash === b2.headerHash, 'batch 2 has its receipt');
+
+  // The gateway resends batch 2 (it never saw the answer): the same receipt, nothing anchored.
+  const again = await node.submit(b2.submission);
+  t.same(again, r2, 'a resent batch gets its stored receipt');
+  t.equal(node.counters.duplicates, 1);
+  t.equal(await ingest().resumePending(), 0, 'nothing left to resume');
+
+  // A batch that does not continue the gateway's chain is refused and never anchored.
+  const bad = await buildSealedBatch({ gatewayId: 'gw-a', seq: 3, prevHash: new Uint8Array(32).fill(7), readings: [reading(4)] }, keys);
+  const refusal = await node.submit(bad.submission).then(() => null, (err: unknown) => err);
+  t.ok(refusal instanceof IngestError && refusal.status === 409 && /previous hash/.test(refusal.message), 'refused as 409, naming the previous hash');
+  t.equal((await client.head('gw-a')).seq, 2);
+  t.match(logs.join('\n'), /refused batch from gw-a: batch 3 of gw-a: previous hash/);
+});
