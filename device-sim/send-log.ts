@@ -15,6 +15,8 @@ export interface SendLogEntry {
   sentAt: number;
   acked: boolean;
   transport: 'serial' | 'mqtt';
+  /** Why a reading was not acknowledged (the device gave up on it, e.g. when stopped). */
+  error?: string;
 }
 
 export class SendLog {

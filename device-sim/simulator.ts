@@ -70,7 +70,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
       const d = await SimulatedMqttDevice.connect({
         ...m,
         onResult: (r) => {
-          log.add({ deviceId: r.deviceId, patient: r.patient, kind: r.kind, value: r.value, deviceSeq: r.deviceSeq, sentAt: r.sentAt, acked: r.acked, transport: 'mqtt' });
+          log.add({ deviceId: r.deviceId, patient: r.patient, kind: r.kind, value: r.value, deviceSeq: r.deviceSeq, sentAt: r.sentAt, acked: r.acked, transport: 'mqtt', ...(r.error ? { error: r.error } : {}) });
           stats.sent++;
           if (r.acked) {
             stats.acked++;

@@ -137,13 +137,30 @@ export class SimulatedMqttDevice {
     const sentAt = Date.now();
     const payload = JSON.stringify({ v: 1, deviceId: this.opts.deviceId, patient: this.opts.patient, seq, kind: this.opts.kind, value, unit: READING_KINDS[this.opts.kind].unit, time: sentAt });
     this.#inflight++;
+    this.#send(seq, value, sentAt, payload);
+  }
+
+  /**
+   * Like a real device with a persistent outbox: a reading whose publish failed (mqtt.js fails the
+   * messages it was replaying when the connection drops again) is sent again, the same bytes, until
+   * it is acknowledged or the device is stopped. The gateway recognises the copies.
+   */
+  #send(seq: number, value: number, sentAt: number, payload: string): void {
     this.#client.publish(`mcps/devices/${this.opts.deviceId}/readings`, payload, { qos: 1 }, (err) => {
+      if (err && !this.#stopped) {
+        this.resends++;
+        setTimeout(() => this.#send(seq, value, sentAt, payload), 250);
+        return;
+      }
       this.#inflight--;
       this.opts.onResult({ deviceId: this.opts.deviceId, patient: this.opts.patient, kind: this.opts.kind, value, deviceSeq: seq, sentAt, acked: !err, error: err?.message });
       if (this.#inflight === 0) this.#idle.splice(0).forEach((f) => f());
       if (this.opts.stream && this.#timer === null && !this.#stopped) this.#pump();
     });
   }
+
+  /** Readings published again after a failed publish. */
+  resends = 0;
 
   /** Stops publishing, waits (bounded) for outstanding PUBACKs, disconnects. */
   #stopped = false;
