@@ -52,3 +52,9 @@ export interface NodeAPI {
   /** i18n lookup in this node set's message catalogue: RED._("mcps-batch.status.waiting"). */
   _(key: string, subs?: Record<string, string | number>): string;
 }
+
+/** The mcps-serial-port config node as serial device nodes see it (nodes/serial-port.ts). */
+export interface SerialPortConfigNode extends NodeInstance {
+  /** The validated settings, or the problems (message keys) that stop the port from opening. */
+  readonly portSettings: { settings: import('../gateway/serial-settings').SerialSettings } | { problems: import('../gateway/serial-settings').SettingsProblem[] };
+}

@@ -21,10 +21,17 @@ export = function register(RED: NodeAPI): void {
       return;
     }
     const mine = new Set<number>();
+    // A receipt can arrive before this node learns its batch's sequence number (a fast chain node
+    // answers while the seal call is still returning): such receipts wait here, a bounded few.
+    const early = new Map<number, SignedReceipt>();
+    const emit = (seq: number, signed: SignedReceipt): void => {
+      node.send({ topic: `batch/${seq}`, payload: signed.receipt, signature: signed.signature });
+      status.set(() => ({ fill: 'green', shape: 'dot', text: RED._('mcps-seal-forward.status.anchored', { seq, pending: rt.metrics.outboxPending }) }));
+    };
     const onReceipt = (item: OutboxItem, signed: SignedReceipt): void => {
-      if (!mine.delete(item.seq)) return;
-      node.send({ topic: `batch/${item.seq}`, payload: signed.receipt, signature: signed.signature });
-      status.set(() => ({ fill: 'green', shape: 'dot', text: RED._('mcps-seal-forward.status.anchored', { seq: item.seq, pending: rt.metrics.outboxPending }) }));
+      if (mine.delete(item.seq)) return emit(item.seq, signed);
+      early.set(item.seq, signed);
+      if (early.size > 1000) early.delete(early.keys().next().value!);
     };
     rt.on('receipt', onReceipt);
     node.status({ fill: 'yellow', shape: 'ring', text: RED._('mcps-seal-forward.status.waiting') });
@@ -43,7 +50,11 @@ export = function register(RED: NodeAPI): void {
             status.set(() => ({ fill: 'grey', shape: 'dot', text: RED._('mcps-seal-forward.status.already-sealed') }));
             return done();
           }
-          mine.add(item.seq);
+          const already = early.get(item.seq);
+          if (already) {
+            early.delete(item.seq);
+            emit(item.seq, already);
+          } else mine.add(item.seq);
           status.set(() => ({ fill: 'blue', shape: 'dot', text: RED._('mcps-seal-forward.status.queued', { seq: item.seq, pending: rt.metrics.outboxPending }) }));
           done();
         },

@@ -6,11 +6,15 @@
  */
 import { NoninDf7Decoder, df7Readings } from '../gateway/decoders/nonin-df7';
 import { SerialLink } from '../gateway/serial-link';
-import type { NodeAPI, NodeDef, NodeInstance } from './node-red-api';
+import { parseSerialSettings } from '../gateway/serial-settings';
+import type { NodeAPI, NodeDef, NodeInstance, SerialPortConfigNode } from './node-red-api';
 import { gatewayRuntime } from './runtime-access';
 import { throttledStatus } from './status-throttle';
 
 interface SerialDeviceDef extends NodeDef {
+  /** The mcps-serial-port config node. */
+  serial?: string;
+  /** Legacy (before mcps-serial-port): the port on the device node itself. */
   port?: string;
   baud?: string | number;
   format?: string;
@@ -18,28 +22,33 @@ interface SerialDeviceDef extends NodeDef {
   patient?: string;
 }
 
-const SERIAL_FORMATS = ['nonin-df7'] as const;
 
 export = function register(RED: NodeAPI): void {
   function SerialDeviceNode(this: NodeInstance, def: SerialDeviceDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const rt = gatewayRuntime(RED);
-    const path = (def.port ?? '').trim();
     const deviceId = (def.deviceId ?? '').trim();
     const patient = (def.patient ?? '').trim();
-    const baud = Number(def.baud ?? 9600);
-    const problems: string[] = [];
-    if (!path || path.startsWith('${')) problems.push(RED._('mcps-serial-device.errors.no-port'));
+    // The port comes from an mcps-serial-port config node; flows from before it existed carry
+    // port, baud and format on this node, and still work.
+    let parsed: ReturnType<typeof parseSerialSettings>;
+    if (def.serial) {
+      const cfg = RED.nodes.getNode(def.serial) as SerialPortConfigNode | null;
+      parsed = cfg?.portSettings ?? { problems: [{ key: 'no-config' }] };
+    } else {
+      parsed = parseSerialSettings({ path: def.port, baud: def.baud, format: def.format });
+    }
+    const problems = 'problems' in parsed ? parsed.problems.map((p) => RED._(`mcps-serial-device.errors.${p.key}`, p.params)) : [];
     if (!deviceId) problems.push(RED._('mcps-serial-device.errors.no-device'));
     if (!patient) problems.push(RED._('mcps-serial-device.errors.no-patient'));
-    if (!(SERIAL_FORMATS as readonly string[]).includes(def.format ?? 'nonin-df7')) problems.push(RED._('mcps-serial-device.errors.format', { format: String(def.format) }));
-    if (!Number.isInteger(baud) || baud < 300 || baud > 4_000_000) problems.push(RED._('mcps-serial-device.errors.baud', { baud: String(def.baud) }));
-    if (problems.length > 0) {
+    if (problems.length > 0 || !('settings' in parsed)) {
       node.status({ fill: 'red', shape: 'ring', text: problems[0]! });
       node.error(`mcps-serial-device: ${problems.join('; ')}`);
       return;
     }
+    const port = parsed.settings;
+    const path = port.path;
     const decoder = new NoninDf7Decoder({ source: path });
     let readings = 0;
     let rejected = 0;
@@ -47,7 +56,11 @@ export = function register(RED: NodeAPI): void {
     const status = throttledStatus(node);
     const link = new SerialLink({
       path,
-      baudRate: baud,
+      baudRate: port.baudRate,
+      dataBits: port.dataBits,
+      parity: port.parity,
+      stopBits: port.stopBits,
+      reconnectMs: port.reconnectMs,
       onData: (chunk) => {
         const receivedAt = Date.now();
         for (const ev of decoder.push(chunk)) {

@@ -25,6 +25,7 @@ const helper = require('node-red-node-test-helper') as Helper;
 helper.init(require.resolve('node-red'));
 const batchNode = require('../nodes/batch') as unknown;
 const serialNode = require('../nodes/serial-device') as unknown;
+const serialPortNode = require('../nodes/serial-port') as unknown;
 const sealNode = require('../nodes/seal-forward') as unknown;
 const mqttNode = require('../nodes/mqtt-device') as unknown;
 const anchorStatusNode = require('../nodes/anchor-status') as unknown;
@@ -87,8 +88,9 @@ t.test('nodes that need the gateway runtime say so without it', async (t) => {
 t.test('mcps-serial-device: reads a real tty, sends refused frames to output 2, releases the port on close', async (t) => {
   const pty = await openPtyPair();
   t.teardown(() => pty.close());
-  await helper.load(serialNode, [
-    { id: 'sd', type: 'mcps-serial-device', port: pty.path, baud: 9600, format: 'nonin-df7', deviceId: 'oxi-1', patient: 'p-1', wires: [['ok'], ['bad']] },
+  await helper.load([serialPortNode, serialNode], [
+    { id: 'port', type: 'mcps-serial-port', path: pty.path, baud: 9600, dataBits: 8, parity: 'none', stopBits: 1, format: 'nonin-df7', reconnectMs: 500 },
+    { id: 'sd', type: 'mcps-serial-device', serial: 'port', deviceId: 'oxi-1', patient: 'p-1', wires: [['ok'], ['bad']] },
     { id: 'ok', type: 'helper' },
     { id: 'bad', type: 'helper' },
   ]);
@@ -116,7 +118,20 @@ t.test('mcps-serial-device: reads a real tty, sends refused frames to output 2, 
   t.pass('the port was released on close');
 });
 
-t.test('mcps-serial-device: configuration errors', async (t) => {
+t.test('mcps-serial-port: invalid settings name themselves in the device node\'s status', async (t) => {
+  await helper.load([serialPortNode, serialNode], [
+    { id: 'port', type: 'mcps-serial-port', path: '/dev/ttyUSB9', baud: 9600, dataBits: 9, parity: 'mark', stopBits: 1, format: 'nonin-df7', reconnectMs: 2000 },
+    { id: 'sd', type: 'mcps-serial-device', serial: 'port', deviceId: 'oxi-1', patient: 'p-1', wires: [[], []] },
+  ]);
+  const st = lastStatus(helper.getNode('sd'));
+  t.match(st, { fill: 'red', shape: 'ring' });
+  t.match(String(st.text), /errors\.data-bits/, 'the first problem is named (the helper shows message keys, not the English text)');
+  await helper.unload();
+  await helper.load([serialPortNode, serialNode], [{ id: 'sd', type: 'mcps-serial-device', serial: 'missing', deviceId: 'oxi-1', patient: 'p-1', wires: [[], []] }]);
+  t.match(lastStatus(helper.getNode('sd')), { fill: 'red', text: /errors\.no-config/ }, 'a missing config node is named');
+});
+
+t.test('mcps-serial-device: configuration errors (flows from before the port config node)', async (t) => {
   await helper.load(serialNode, [{ id: 'sd', type: 'mcps-serial-device', port: '', baud: 9600, format: 'nonin-df7', deviceId: 'oxi-1', patient: 'p-1', wires: [[], []] }]);
   t.match(lastStatus(helper.getNode('sd')), { fill: 'red', shape: 'ring' }, 'no port');
   await helper.unload();

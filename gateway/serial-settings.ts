@@ -1,0 +1,50 @@
+/**
+ * Serial port settings as a field engineer enters them (strings from the editor), validated into
+ * what SerialLink and the decoders need, with one message per problem. Pure: used by the
+ * mcps-serial-port config node and by the legacy fields of mcps-serial-device.
+ */
+export const SERIAL_FORMATS = ['nonin-df7'] as const;
+export type SerialFormat = (typeof SERIAL_FORMATS)[number];
+
+export interface SerialSettings {
+  path: string;
+  baudRate: number;
+  dataBits: 5 | 6 | 7 | 8;
+  parity: 'none' | 'even' | 'odd';
+  stopBits: 1 | 2;
+  format: SerialFormat;
+  reconnectMs: number;
+}
+
+export interface SerialSettingsInput {
+  path?: unknown;
+  baud?: unknown;
+  dataBits?: unknown;
+  parity?: unknown;
+  stopBits?: unknown;
+  format?: unknown;
+  reconnectMs?: unknown;
+}
+
+/** Problems are keys into the nodes' message catalogue, with their parameters. */
+export type SettingsProblem = { key: string; params?: Record<string, string> };
+
+export function parseSerialSettings(x: SerialSettingsInput): { settings: SerialSettings } | { problems: SettingsProblem[] } {
+  const problems: SettingsProblem[] = [];
+  const path = String(x.path ?? '').trim();
+  if (!path || path.startsWith('${')) problems.push({ key: 'no-port' });
+  const baud = Number(x.baud ?? 9600);
+  if (!Number.isInteger(baud) || baud < 300 || baud > 4_000_000) problems.push({ key: 'baud', params: { baud: String(x.baud) } });
+  const dataBits = Number(x.dataBits ?? 8);
+  if (![5, 6, 7, 8].includes(dataBits)) problems.push({ key: 'data-bits', params: { value: String(x.dataBits) } });
+  const parity = String(x.parity ?? 'none');
+  if (!['none', 'even', 'odd'].includes(parity)) problems.push({ key: 'parity', params: { value: parity } });
+  const stopBits = Number(x.stopBits ?? 1);
+  if (stopBits !== 1 && stopBits !== 2) problems.push({ key: 'stop-bits', params: { value: String(x.stopBits) } });
+  const format = String(x.format ?? 'nonin-df7');
+  if (!(SERIAL_FORMATS as readonly string[]).includes(format)) problems.push({ key: 'format', params: { format } });
+  const reconnectMs = Number(x.reconnectMs ?? 2000);
+  if (!Number.isFinite(reconnectMs) || reconnectMs < 100 || reconnectMs > 600_000) problems.push({ key: 'reconnect', params: { value: String(x.reconnectMs) } });
+  if (problems.length > 0) return { problems };
+  return { settings: { path, baudRate: baud, dataBits: dataBits as SerialSettings['dataBits'], parity: parity as SerialSettings['parity'], stopBits: stopBits as 1 | 2, format: format as SerialFormat, reconnectMs } };
+}

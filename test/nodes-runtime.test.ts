@@ -1,0 +1,148 @@
+// Our nodes inside a gateway runtime, under node-red-node-test-helper: decode → batch → seal &
+// forward with the real journal, sealer and outbox (SQLite in a temp directory). Checked for every
+// node: each input message is completed (done) exactly once, errors go through done(err), receipts
+// come out, and a redeploy leaves no listeners behind on the runtime.
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { DeviceCredentials, hashPassword } from '../gateway/device-credentials';
+import { DeadLetterFile } from '../gateway/dead-letter';
+import { openStateDb } from '../gateway/state-db';
+import { ReadingJournal } from '../gateway/journal';
+import { OutboxStore } from '../gateway/outbox-store';
+import { Sealer } from '../gateway/sealer';
+import { Outbox, type OutboxItem } from '../gateway/outbox';
+import { StorageBudget } from '../gateway/storage-budget';
+import { GatewayRuntime, RUNTIME_SETTING } from '../gateway/runtime';
+import { generateOwnerKeyPair } from '../gateway/envelope';
+import { blsKeygen } from '../protocol/bls';
+import { encodeDf7Packet } from '../device-sim/devices/nonin-df7-encoder';
+import type { BatchSubmission, SignedReceipt } from '../protocol/submission';
+
+interface HelperNode {
+  receive(msg: Record<string, unknown>): void;
+  on(event: string, cb: (...args: unknown[]) => void): void;
+}
+interface Helper {
+  init(runtimePath: string, settings?: Record<string, unknown>): void;
+  settings(s: Record<string, unknown>): Record<string, unknown>;
+  load(nodes: unknown, flow: unknown[]): Promise<void>;
+  unload(): Promise<void>;
+  getNode(id: string): HelperNode;
+  startServer(cb: () => void): void;
+  stopServer(cb: () => void): void;
+}
+const helper = require('node-red-node-test-helper') as Helper;
+helper.init(require.resolve('node-red'));
+// Node-RED's hook registry: onComplete fires once per done() call (Node-RED does not guard doubles).
+const hooks = (require('@node-red/util') as { hooks: { add(name: string, fn: (ev: { msg: { _msgid: string }; error?: unknown; node: { id: string } }) => void): void; remove(name: string): void } }).hooks;
+const nodes = ['decode', 'batch', 'seal-forward', 'anchor-status', 'mqtt-device'].map((n) => require(`../nodes/${n}`) as unknown);
+
+const json = (seq: number, over: Record<string, unknown> = {}): string => JSON.stringify({ v: 1, deviceId: 'temp-bed1', patient: 'p-1', seq, kind: 'body_temp', value: 36.6, unit: 'Cel', time: 1_764_000_000_000 + seq, ...over });
+
+t.test('decode → batch → seal & forward in a gateway runtime: journaled, sealed, receipted, each message done once', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcps-nodes-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const db = openStateDb(join(dir, 'gateway.db'));
+  t.teardown(() => db.close());
+  const journal = new ReadingJournal(db);
+  const store = new OutboxStore(db);
+  const owner = await generateOwnerKeyPair();
+  const submitted: BatchSubmission[] = [];
+  // Stand-in for the chain node (the real one, over HTTP with the handshake, is tested in
+  // chain-node-api and stack tests): it answers each submission with a receipt at once.
+  const outbox = new Outbox({
+    client: {
+      submit: async (sub, e): Promise<SignedReceipt> => {
+        submitted.push(sub);
+        return { receipt: { v: 1, nodeId: 'n', gatewayId: sub.gatewayId, seq: e.seq, headerHash: e.headerHash, root: e.root, count: 0, txHash: `0x${'ab'.repeat(32)}`, blockNumber: 1, status: 'anchored' }, signature: '00' };
+      },
+    },
+  });
+  const sealer = new Sealer({ gatewayId: 'gw-1', blsSecretKey: blsKeygen(randomBytes(48)), ownerPublicKey: owner.publicKey, state: store, journal, onSealed: (i: OutboxItem) => outbox.enqueue(i) });
+  const budget = new StorageBudget({ budgetBytes: 1 << 30, measure: () => 0, log: () => undefined });
+  const creds = new DeviceCredentials([{ id: 'temp-bed1', patient: 'p-1', passwordHash: hashPassword('x') }]);
+  const rt = new GatewayRuntime({ gatewayId: 'gw-1', broker: null, devices: creds, deadLetters: new DeadLetterFile(join(dir, 'dead.jsonl')), journal, budget, sealer, outbox, log: () => undefined });
+  outbox.on('receipt', (item) => store.remove(item.seq));
+  helper.settings({ [RUNTIME_SETTING]: rt });
+  await new Promise<void>((r) => helper.startServer(r));
+  t.teardown(() => new Promise<void>((r) => helper.stopServer(r)));
+
+  const completions = new Map<string, number>();
+  const errors: string[] = [];
+  hooks.add('onComplete.mcpstest', (ev) => {
+    const k = `${ev.node.id}/${ev.msg._msgid}`;
+    completions.set(k, (completions.get(k) ?? 0) + 1);
+    if (ev.error) errors.push(`${ev.node.id}: ${String(ev.error)}`);
+  });
+  t.teardown(() => hooks.remove('onComplete.mcpstest'));
+
+  const flow = [
+    { id: 'dec', type: 'mcps-decode', format: 'mcps-json', wires: [['bat'], ['refused']] },
+    { id: 'df7', type: 'mcps-decode', format: 'nonin-df7', deviceId: 'oxi-1', patient: 'p-1', wires: [['bat'], ['refused']] },
+    { id: 'bat', type: 'mcps-batch', maxCount: 2, maxAgeMs: 60000, wires: [['seal']] },
+    { id: 'seal', type: 'mcps-seal-forward', wires: [['receipts']] },
+    { id: 'as', type: 'mcps-anchor-status', wires: [['anchored'], ['failed']] },
+    { id: 'receipts', type: 'helper' },
+    { id: 'anchored', type: 'helper' },
+    { id: 'failed', type: 'helper' },
+    { id: 'refused', type: 'helper' },
+  ];
+  await helper.load(nodes, flow);
+  const got = { receipts: 0, anchored: 0, refused: [] as string[] };
+  helper.getNode('receipts').on('input', () => got.receipts++);
+  helper.getNode('anchored').on('input', () => got.anchored++);
+  helper.getNode('refused').on('input', (m) => got.refused.push(String((m as { error: string }).error)));
+
+  const dec = helper.getNode('dec');
+  dec.receive({ topic: 'mcps/devices/temp-bed1/readings', payload: Buffer.from(json(1)) });
+  dec.receive({ topic: 'mcps/devices/temp-bed1/readings', payload: json(2) });
+  dec.receive({ topic: 'mcps/devices/temp-bed1/readings', payload: JSON.parse(json(3)) as unknown });
+  dec.receive({ topic: 'mcps/devices/temp-bed1/readings', payload: json(4, { unit: 'F' }) });
+  // A Nonin packet cut in two messages: two readings (SpO2 and pulse rate) after the second part.
+  const packet = Buffer.from(encodeDf7Packet({ spo2: 97, pulseRate: 64, pleth: Array(25).fill(1000) }));
+  const df7 = helper.getNode('df7');
+  df7.receive({ topic: 'tty1', payload: packet.subarray(0, 60) });
+  df7.receive({ topic: 'tty1', payload: packet.subarray(60) });
+  df7.receive({ topic: 'tty1', payload: 'not bytes' });
+
+  for (let i = 0; i < 100 && got.receipts < 2; i++) await new Promise((r) => setTimeout(r, 50));
+  helper.getNode('bat').receive({ flush: true });
+  for (let i = 0; i < 100 && got.receipts < 3; i++) await new Promise((r) => setTimeout(r, 50));
+  t.equal(rt.metrics.readingsIn, 5, 'five valid readings journaled (three JSON, two from the Nonin packet)');
+  t.equal(got.refused.length, 2, 'two refused inputs on output 2');
+  t.match(got.refused.join('\n'), /unit "F" for body_temp/);
+  t.match(got.refused.join('\n'), /not-bytes/, 'a string where bytes belong (the helper shows message keys)');
+  t.equal(submitted.length, 3, 'three batches (2 + 2 + 1 on flush) sealed and submitted');
+  t.equal(got.receipts, 3, 'a receipt per batch on the seal node');
+  t.equal(got.anchored, 3, 'and on the anchor-status node');
+  t.equal(journal.unsealedCount, 0, 'every journaled reading was sealed');
+  t.same(errors, [], 'no done(err)');
+  const doubles = [...completions].filter(([, n]) => n !== 1);
+  t.same(doubles, [], 'no message completed twice');
+  t.equal([...completions.keys()].filter((k) => k.startsWith('dec/')).length, 4, 'decode: each of its 4 messages completed');
+  t.equal([...completions.keys()].filter((k) => k.startsWith('df7/')).length, 3, 'decode (Nonin): each of its 3 messages completed');
+  t.equal([...completions.keys()].filter((k) => k.startsWith('bat/')).length, 6, 'batch: 5 readings and the flush completed');
+  t.equal([...completions.keys()].filter((k) => k.startsWith('seal/')).length, 3, 'seal: each batch completed');
+
+  // Bad input to the seal node is reported through done(err), once.
+  helper.getNode('seal').receive({ payload: 'nope' });
+  helper.getNode('bat').receive({ payload: { not: 'a reading' } });
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(errors.length, 2, 'both refusals reach Catch nodes through done(err)');
+
+  // Redeploys leave nothing behind on the runtime.
+  const listeners = (): number => (['flush', 'receipt', 'failure', 'mqtt-reading', 'mqtt-rejected'] as const).reduce((n, e) => n + rt.listenerCount(e), 0);
+  const base = listeners();
+  t.ok(base > 0, 'while deployed, the nodes listen to the runtime');
+  for (let i = 0; i < 10; i++) {
+    await helper.unload();
+    await helper.load(nodes, flow);
+  }
+  t.equal(listeners(), base, 'ten redeploys later the same number of listeners');
+  await helper.unload();
+  t.equal(listeners(), 0, 'after the flow is removed, none');
+  outbox.stop();
+});
