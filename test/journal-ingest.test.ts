@@ -3,22 +3,10 @@
 // budget is full the publish is refused (no PUBACK, the device keeps it) and counted.
 import t from 'tap';
 import mqtt from 'mqtt';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { startBroker } from '../gateway/broker';
 import { DeviceCredentials, hashPassword } from '../gateway/device-credentials';
-import { DeadLetterFile } from '../gateway/dead-letter';
-import { openStateDb } from '../gateway/state-db';
-import { ReadingJournal } from '../gateway/journal';
-import { OutboxStore } from '../gateway/outbox-store';
-import { Sealer } from '../gateway/sealer';
-import { Outbox } from '../gateway/outbox';
-import { StorageBudget } from '../gateway/storage-budget';
-import { GatewayRuntime, type MqttReadingEvent } from '../gateway/runtime';
-import { generateOwnerKeyPair } from '../gateway/envelope';
-import { blsKeygen } from '../protocol/bls';
+import type { MqttReadingEvent } from '../gateway/runtime';
+import { testRuntime } from './gateway-runtime.helpers';
 
 const creds = new DeviceCredentials([{ id: 'temp-bed1', patient: 'p-1', passwordHash: hashPassword('pw-temp-bed1') }]);
 const payload = (seq: number, time = 1_764_000_000_000 + seq): string => JSON.stringify({ v: 1, deviceId: 'temp-bed1', patient: 'p-1', seq, kind: 'body_temp', value: 36.7, unit: 'Cel', time });
@@ -58,20 +46,11 @@ t.test('the PUBACK waits for the broker hook', async (t) => {
 });
 
 t.test('journaled before acknowledged, re-sends recognised, refused when the disk budget is full', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mcps-ingest-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const db = openStateDb(join(dir, 'gateway.db'));
-  t.teardown(() => db.close());
-  const journal = new ReadingJournal(db);
-  const store = new OutboxStore(db);
-  const owner = await generateOwnerKeyPair();
-  const sealer = new Sealer({ gatewayId: 'gw-1', blsSecretKey: blsKeygen(randomBytes(48)), ownerPublicKey: owner.publicKey, state: store, journal, onSealed: () => undefined });
-  // No chain node in this test: the outbox's client is a stand-in that never answers (nothing is sealed here).
-  const outbox = new Outbox({ client: { submit: () => new Promise(() => undefined) } });
   let full = false;
-  const logs: string[] = [];
-  const budget = new StorageBudget({ budgetBytes: 1 << 30, measure: () => (full ? 1 << 30 : 0), log: (_l, m) => logs.push(m), intervalMs: 0 });
-  const rt = new GatewayRuntime({ gatewayId: 'gw-1', broker: null, devices: creds, deadLetters: new DeadLetterFile(join(dir, 'dead.jsonl')), journal, budget, sealer, outbox, log: (_l, m) => logs.push(m) });
+  // No chain node in this test: the outbox's client is a stand-in that never answers (nothing is sealed here).
+  const T = await testRuntime({ devices: creds, client: { submit: () => new Promise(() => undefined) }, measureBytes: () => (full ? 1 << 30 : 0) });
+  t.teardown(() => T.close());
+  const { rt, journal, logs } = T;
   const broker = await startBroker({ port: 0, credentials: creds, onReading: (topic, dev, p) => rt.ingestMqtt(topic, dev, p) });
   t.teardown(() => broker.close());
   rt.attachBroker(broker);

@@ -3,39 +3,14 @@
 // node: each input message is completed (done) exactly once, errors go through done(err), receipts
 // come out, and a redeploy leaves no listeners behind on the runtime.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { DeviceCredentials, hashPassword } from '../gateway/device-credentials';
-import { DeadLetterFile } from '../gateway/dead-letter';
-import { openStateDb } from '../gateway/state-db';
-import { ReadingJournal } from '../gateway/journal';
-import { OutboxStore } from '../gateway/outbox-store';
-import { Sealer } from '../gateway/sealer';
-import { Outbox, type OutboxItem } from '../gateway/outbox';
-import { StorageBudget } from '../gateway/storage-budget';
-import { GatewayRuntime, RUNTIME_SETTING } from '../gateway/runtime';
-import { generateOwnerKeyPair } from '../gateway/envelope';
-import { blsKeygen } from '../protocol/bls';
+import { RUNTIME_SETTING } from '../gateway/runtime';
 import { encodeDf7Packet } from '../device-sim/devices/nonin-df7-encoder';
 import type { BatchSubmission, SignedReceipt } from '../protocol/submission';
+import { nodeRedHelper } from './node-red.helpers';
+import { testRuntime } from './gateway-runtime.helpers';
 
-interface HelperNode {
-  receive(msg: Record<string, unknown>): void;
-  on(event: string, cb: (...args: unknown[]) => void): void;
-}
-interface Helper {
-  init(runtimePath: string, settings?: Record<string, unknown>): void;
-  settings(s: Record<string, unknown>): Record<string, unknown>;
-  load(nodes: unknown, flow: unknown[]): Promise<void>;
-  unload(): Promise<void>;
-  getNode(id: string): HelperNode;
-  startServer(cb: () => void): void;
-  stopServer(cb: () => void): void;
-}
-const helper = require('node-red-node-test-helper') as Helper;
-helper.init(require.resolve('node-red'));
+const helper = nodeRedHelper();
 // Node-RED's hook registry: onComplete fires once per done() call (Node-RED does not guard doubles).
 const hooks = (require('@node-red/util') as { hooks: { add(name: string, fn: (ev: { msg: { _msgid: string }; error?: unknown; node: { id: string } }) => void): void; remove(name: string): void } }).hooks;
 const nodes = ['decode', 'batch', 'seal-forward', 'anchor-status', 'mqtt-device'].map((n) => require(`../nodes/${n}`) as unknown);
@@ -43,29 +18,18 @@ const nodes = ['decode', 'batch', 'seal-forward', 'anchor-status', 'mqtt-device'
 const json = (seq: number, over: Record<string, unknown> = {}): string => JSON.stringify({ v: 1, deviceId: 'temp-bed1', patient: 'p-1', seq, kind: 'body_temp', value: 36.6, unit: 'Cel', time: 1_764_000_000_000 + seq, ...over });
 
 t.test('decode → batch → seal & forward in a gateway runtime: journaled, sealed, receipted, each message done once', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mcps-nodes-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const db = openStateDb(join(dir, 'gateway.db'));
-  t.teardown(() => db.close());
-  const journal = new ReadingJournal(db);
-  const store = new OutboxStore(db);
-  const owner = await generateOwnerKeyPair();
   const submitted: BatchSubmission[] = [];
   // Stand-in for the chain node (the real one, over HTTP with the handshake, is tested in
   // chain-node-api and stack tests): it answers each submission with a receipt at once.
-  const outbox = new Outbox({
-    client: {
-      submit: async (sub, e): Promise<SignedReceipt> => {
-        submitted.push(sub);
-        return { receipt: { v: 1, nodeId: 'n', gatewayId: sub.gatewayId, seq: e.seq, headerHash: e.headerHash, root: e.root, count: 0, txHash: `0x${'ab'.repeat(32)}`, blockNumber: 1, status: 'anchored' }, signature: '00' };
-      },
+  const client = {
+    submit: async (sub: BatchSubmission, e: { seq: number; headerHash: string; root: string }): Promise<SignedReceipt> => {
+      submitted.push(sub);
+      return { receipt: { v: 1, nodeId: 'n', gatewayId: sub.gatewayId, seq: e.seq, headerHash: e.headerHash, root: e.root, count: 0, txHash: `0x${'ab'.repeat(32)}`, blockNumber: 1, status: 'anchored' }, signature: '00' };
     },
-  });
-  const sealer = new Sealer({ gatewayId: 'gw-1', blsSecretKey: blsKeygen(randomBytes(48)), ownerPublicKey: owner.publicKey, state: store, journal, onSealed: (i: OutboxItem) => outbox.enqueue(i) });
-  const budget = new StorageBudget({ budgetBytes: 1 << 30, measure: () => 0, log: () => undefined });
-  const creds = new DeviceCredentials([{ id: 'temp-bed1', patient: 'p-1', passwordHash: hashPassword('x') }]);
-  const rt = new GatewayRuntime({ gatewayId: 'gw-1', broker: null, devices: creds, deadLetters: new DeadLetterFile(join(dir, 'dead.jsonl')), journal, budget, sealer, outbox, log: () => undefined });
-  outbox.on('receipt', (item) => store.remove(item.seq));
+  };
+  const T = await testRuntime({ devices: new DeviceCredentials([{ id: 'temp-bed1', patient: 'p-1', passwordHash: hashPassword('x') }]), client });
+  t.teardown(() => T.close());
+  const { rt, journal } = T;
   helper.settings({ [RUNTIME_SETTING]: rt });
   await new Promise<void>((r) => helper.startServer(r));
   t.teardown(() => new Promise<void>((r) => helper.stopServer(r)));
@@ -144,5 +108,4 @@ t.test('decode → batch → seal & forward in a gateway runtime: journaled, sea
   t.equal(listeners(), base, 'ten redeploys later the same number of listeners');
   await helper.unload();
   t.equal(listeners(), 0, 'after the flow is removed, none');
-  outbox.stop();
 });

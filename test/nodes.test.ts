@@ -6,23 +6,9 @@ import { openPtyPair } from '../device-sim/pty';
 import { encodeDf7Packet } from '../device-sim/devices/nonin-df7-encoder';
 import type { Reading } from '../protocol/reading';
 
-// node-red-node-test-helper has no type declarations; this is the part of its API used here.
-interface HelperNode {
-  receive(msg: Record<string, unknown>): void;
-  on(event: string, cb: (...args: unknown[]) => void): void;
-  status: { (...args: unknown[]): void; args?: unknown; lastCall?: { args: unknown[] } };
-  error: unknown;
-}
-interface Helper {
-  init(runtimePath: string, settings?: Record<string, unknown>): void;
-  load(nodes: unknown, flow: unknown[]): Promise<void>;
-  unload(): Promise<void>;
-  getNode(id: string): HelperNode;
-  startServer(cb: () => void): void;
-  stopServer(cb: () => void): void;
-}
-const helper = require('node-red-node-test-helper') as Helper;
-helper.init(require.resolve('node-red'));
+import { nodeRedHelper, type HelperNode } from './node-red.helpers';
+
+const helper = nodeRedHelper();
 const batchNode = require('../nodes/batch') as unknown;
 const serialNode = require('../nodes/serial-device') as unknown;
 const serialPortNode = require('../nodes/serial-port') as unknown;
