@@ -3,7 +3,7 @@
  * what SerialLink and the decoders need, with one message per problem. Pure: used by the
  * mcps-serial-port config node and by the legacy fields of mcps-serial-device.
  */
-export const SERIAL_FORMATS = ['nonin-df7'] as const;
+export const SERIAL_FORMATS = ['nonin-df7', 'masimo-ascii'] as const;
 export type SerialFormat = (typeof SERIAL_FORMATS)[number];
 
 export interface SerialSettings {

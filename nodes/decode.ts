@@ -3,14 +3,16 @@
  * for flows that read devices with Node-RED's own nodes (serial in, mqtt in, tcp in, file in).
  *
  * Formats:
- *   nonin-df7  a Nonin data format 7 byte stream (msg.payload Buffer, any chunking); one decoder per
- *              msg.topic, so several oximeters can share the node;
+ *   nonin-df7     a Nonin data format 7 byte stream (msg.payload Buffer, any chunking);
+ *   masimo-ascii  Masimo ASCII 1 lines (Buffer or string, any chunking);
+ *                 for both, one decoder per msg.topic, so several devices can share the node;
  *   mcps-json  the mcps MQTT reading payload (docs/devices.md), as a Buffer, string or object.
  * Output 1: one message per reading (msg.payload = the reading; with msg.journalId when the gateway
  * runtime journaled it). Output 2: refused input with msg.error naming what was wrong. Every input
  * message is completed exactly once, after its readings are sent.
  */
-import { NoninDf7Decoder, df7Readings } from '../gateway/decoders/nonin-df7';
+import { decoderFor, eventReadings, type SerialDecoder } from '../gateway/decoders/serial-decoder';
+import { SERIAL_FORMATS, type SerialFormat } from '../gateway/serial-settings';
 import { deviceTopicOwner } from '../gateway/broker';
 import { readingFromMqtt } from '../gateway/mqtt-reading';
 import type { Reading } from '../protocol/reading';
@@ -24,7 +26,7 @@ interface DecodeDef extends NodeDef {
   patient?: string;
 }
 
-const DECODE_FORMATS = ['nonin-df7', 'mcps-json'] as const;
+const DECODE_FORMATS = [...SERIAL_FORMATS, 'mcps-json'] as const;
 /** Stream decoders kept per msg.topic at most (the oldest is dropped beyond). */
 const MAX_STREAMS = 256;
 
@@ -40,7 +42,7 @@ export = function register(RED: NodeAPI): void {
       return;
     }
     const rt = gatewayRuntime(RED);
-    const streams = new Map<string, NoninDf7Decoder>();
+    const streams = new Map<string, SerialDecoder>();
     let readings = 0;
     let refused = 0;
     node.status({ fill: 'yellow', shape: 'ring', text: RED._('mcps-decode.status.waiting') });
@@ -56,7 +58,8 @@ export = function register(RED: NodeAPI): void {
       const out: Reading[] = [];
       const deviceId = typeof msg.deviceId === 'string' && msg.deviceId ? msg.deviceId : (def.deviceId ?? '').trim();
       const patient = typeof msg.patient === 'string' && msg.patient ? msg.patient : (def.patient ?? '').trim();
-      if (format === 'nonin-df7') {
+      if (format !== 'mcps-json') {
+        if (typeof msg.payload === 'string' && format === 'masimo-ascii') msg.payload = Buffer.from(msg.payload, 'latin1');
         if (!Buffer.isBuffer(msg.payload)) {
           refuse(send, msg, msg.payload, RED._('mcps-decode.errors.not-bytes', { type: typeof msg.payload }));
           return finish();
@@ -69,11 +72,11 @@ export = function register(RED: NodeAPI): void {
         let dec = streams.get(key);
         if (!dec) {
           if (streams.size >= MAX_STREAMS) streams.delete(streams.keys().next().value!);
-          dec = new NoninDf7Decoder({ source: key || node.id });
+          dec = decoderFor(format as SerialFormat, key || node.id);
           streams.set(key, dec);
         }
         for (const ev of dec.push(msg.payload)) {
-          if (ev.type === 'packet') out.push(...df7Readings(ev, { deviceId, patient, receivedAt }));
+          if (ev.type === 'readings') out.push(...eventReadings(ev, { deviceId, patient, receivedAt }));
           else refuse(send, msg, Buffer.from(ev.raw), ev.reason);
         }
       } else {

@@ -4,7 +4,7 @@
  * refused frames with the reason and the raw bytes. A serial device cannot be acknowledged, so
  * "received" means "journaled": a reading counts only once it is on disk.
  */
-import { NoninDf7Decoder, df7Readings } from '../gateway/decoders/nonin-df7';
+import { decoderFor, eventReadings } from '../gateway/decoders/serial-decoder';
 import { SerialLink } from '../gateway/serial-link';
 import { parseSerialSettings } from '../gateway/serial-settings';
 import type { NodeAPI, NodeDef, NodeInstance, SerialPortConfigNode } from './node-red-api';
@@ -49,7 +49,7 @@ export = function register(RED: NodeAPI): void {
     }
     const port = parsed.settings;
     const path = port.path;
-    const decoder = new NoninDf7Decoder({ source: path });
+    const decoder = decoderFor(port.format, path);
     let readings = 0;
     let rejected = 0;
     let refused = 0;
@@ -64,8 +64,8 @@ export = function register(RED: NodeAPI): void {
       onData: (chunk) => {
         const receivedAt = Date.now();
         for (const ev of decoder.push(chunk)) {
-          if (ev.type === 'packet') {
-            for (const r of df7Readings(ev, { deviceId, patient, receivedAt })) {
+          if (ev.type === 'readings') {
+            for (const r of eventReadings(ev, { deviceId, patient, receivedAt })) {
               if (!rt) {
                 readings++;
                 node.send([{ topic: deviceId, payload: r }, null]);
