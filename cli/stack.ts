@@ -180,8 +180,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const withSerial = opts.serial ?? true;
     mkdirSync(gatewayDir, { recursive: true, mode: 0o700 });
     new DeviceCredentials(simDevices.map((d) => ({ id: d.deviceId, patient: d.patient, passwordHash: hashPassword(d.password) }))).save(devicesPath(gatewayDir));
+    // Two oximeters on pseudo-terminals: a Nonin (binary DF7) and a Masimo (ASCII lines).
     const pty = withSerial ? await openPtyPair() : null;
     if (pty) cleanups.push(() => pty.close());
+    const masimoPty = withSerial ? await openPtyPair() : null;
+    if (masimoPty) cleanups.push(() => masimoPty.close());
     const gwCfg: GatewayConfig = {
       dataDir: gatewayDir,
       gatewayId: GATEWAY_ID,
@@ -190,7 +193,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       chainNode: { url: nodeUrl, nodeId: NODE_ID },
       chain: { rpcUrl: anvil.url, registry: deployment.registry },
       ownerPublicKey: Buffer.from(owner.publicKey).toString('hex'),
-      serialPorts: pty ? { MCPS_OXIMETER_PORT: pty.path } : {},
+      serialPorts: pty && masimoPty ? { MCPS_OXIMETER_PORT: pty.path, MCPS_MASIMO_PORT: masimoPty.path } : {},
       ...opts.gateway,
     };
     const gwCfgPath = join(data, 'run', 'gateway.json');
@@ -211,13 +214,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     // 5. simulated devices, once the gateway has the oximeter's port open (bytes written before
     // that could be flushed when the port opens)
     const portDeadline = Date.now() + 30_000;
-    while (pty && metrics.serialPortsOpen < 1) {
-      if (Date.now() > portDeadline) throw new Error(`the gateway did not open the oximeter's port ${pty.path} within 30 s`);
+    while (pty && metrics.serialPortsOpen < 2) {
+      if (Date.now() > portDeadline) throw new Error(`the gateway did not open the oximeters' ports within 30 s (${metrics.serialPortsOpen} of 2 open)`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const sendLogPath = join(data, 'sim', 'send-log.jsonl');
     const sim = await startSimulator({
-      serial: pty ? [{ pty, deviceId: 'oxi-bed1', patient: 'p-0001', seed: 7 }] : [],
+      serial: pty && masimoPty ? [{ pty, deviceId: 'oxi-bed1', patient: 'p-0001', seed: 7 }, { pty: masimoPty, deviceId: 'oxi-bed2', patient: 'p-0002', seed: 8, format: 'masimo-ascii' }] : [],
       mqtt: simDevices.map((d) => ({
         url: `mqtt://127.0.0.1:${gwReady.mqttPort}`,
         deviceId: d.deviceId,

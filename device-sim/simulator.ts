@@ -4,6 +4,7 @@
  */
 import type { ReadingKind } from '../protocol/reading';
 import { encodeDf7Packet } from './devices/nonin-df7-encoder';
+import { encodeMasimoLine } from './devices/masimo-ascii-encoder';
 import { SimulatedMqttDevice } from './devices/mqtt-device';
 import { PulseOximeterModel } from './devices/pulse-oximeter';
 import type { PtyPair } from './pty';
@@ -18,7 +19,8 @@ export interface SimStats {
 }
 
 export interface SimulatorOptions {
-  serial: Array<{ pty: PtyPair; deviceId: string; patient: string; seed: number }>;
+  /** Serial oximeters on pseudo-terminals: Nonin DF7 (binary, 3 packets/s, the default) or Masimo ASCII 1 (a line a second). */
+  serial: Array<{ pty: PtyPair; deviceId: string; patient: string; seed: number; format?: 'nonin-df7' | 'masimo-ascii' }>;
   mqtt: Array<{ url: string; deviceId: string; password: string; patient: string; kind: ReadingKind; ratePerS: number; seed: number; stream?: { total: number; maxInflight: number; maxRatePerS?: number } }>;
   sendLogPath: string;
   /** Time multiplier for the serial devices (1 = real time: 3 packets/s). */
@@ -43,15 +45,25 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
 
   for (const s of opts.serial) {
     const model = new PulseOximeterModel(s.seed);
-    const period = 1000 / PACKETS_PER_S / (opts.speed ?? 1);
+    const masimo = s.format === 'masimo-ascii';
+    const period = (masimo ? 1000 : 1000 / PACKETS_PER_S) / (opts.speed ?? 1);
     serialLoops.push(
       (async () => {
         const start = Date.now();
         for (let packet = 1; !stopping; packet++) {
           const sample = model.next();
           const sentAt = Date.now();
-          await s.pty.write(encodeDf7Packet({ spo2: sample.spo2, pulseRate: sample.pulseRate, pleth: sample.pleth }));
-          for (const [kind, value] of [['spo2', sample.spo2], ['pulse_rate', sample.pulseRate]] as const) {
+          let sent: Array<[ReadingKind, number]>;
+          if (masimo) {
+            // Perfusion index from the pleth's swing, as the device derives it (AC/DC in %).
+            const pi = Number((((Math.max(...sample.pleth) - Math.min(...sample.pleth)) / 32768) * 10).toFixed(2));
+            await s.pty.write(encodeMasimoLine({ time: sentAt - (sentAt % 1000), spo2: sample.spo2, bpm: sample.pulseRate, pi, alarm: 0, exc: 0 }));
+            sent = [['spo2', sample.spo2], ['pulse_rate', sample.pulseRate], ['perfusion_index', pi]];
+          } else {
+            await s.pty.write(encodeDf7Packet({ spo2: sample.spo2, pulseRate: sample.pulseRate, pleth: sample.pleth }));
+            sent = [['spo2', sample.spo2], ['pulse_rate', sample.pulseRate]];
+          }
+          for (const [kind, value] of sent) {
             log.add({ deviceId: s.deviceId, patient: s.patient, kind, value, deviceSeq: packet, sentAt, acked: true, transport: 'serial' });
             stats.sent++;
             stats.acked++;
