@@ -121,6 +121,6 @@ t.test('mcps-serial-device: configuration errors (flows from before the port con
   await helper.load(serialNode, [{ id: 'sd', type: 'mcps-serial-device', port: '', baud: 9600, format: 'nonin-df7', deviceId: 'oxi-1', patient: 'p-1', wires: [[], []] }]);
   t.match(lastStatus(helper.getNode('sd')), { fill: 'red', shape: 'ring' }, 'no port');
   await helper.unload();
-  await helper.load(serialNode, [{ id: 'sd', type: 'mcps-serial-device', port: '/dev/null', baud: 9600, format: 'masimo-ascii', deviceId: 'oxi-1', patient: 'p-1', wires: [[], []] }]);
+  await helper.load(serialNode, [{ id: 'sd', type: 'mcps-serial-device', port: '/dev/null', baud: 9600, format: 'contec-cms50d', deviceId: 'oxi-1', patient: 'p-1', wires: [[], []] }]);
   t.match(lastStatus(helper.getNode('sd')), { fill: 'red', shape: 'ring' }, 'unknown format');
 });
