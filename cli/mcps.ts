@@ -36,13 +36,15 @@ program
   .option('--mqtt-port <port>', 'MQTT broker port on 127.0.0.1', port, 1883)
   .option('--node-port <port>', 'chain node HTTP port on 127.0.0.1', port, 7545)
   .option('--no-status', 'no live status line (plain log lines instead)')
+  .option('--scenario <file|name>', 'simulated devices from a scenario file instead of the built-in set (see mcps sim --help)')
   .addHelpText('after', `
 Exit code with --duration: 0 only if every reading the simulator sent is anchored exactly once
 (missing = 0 and duplicates = 0). Ports 0 pick free ones. The editor login is written to
 <data>/gateway/editor-credentials.json (mode 0600).`)
-  .action(async (opts: { duration?: number; data: string; editorPort: number; mqttPort: number; nodePort: number; status: boolean }) => {
+  .action(async (opts: { duration?: number; data: string; editorPort: number; mqttPort: number; nodePort: number; status: boolean; scenario?: string }) => {
     const { runUp } = require('./up') as typeof import('./up');
-    process.exitCode = await runUp(opts);
+    const { resolveScenario } = require('./sim') as typeof import('./sim');
+    process.exitCode = await runUp({ ...opts, scenario: opts.scenario ? resolveScenario(opts.scenario) : undefined });
   });
 
 program
@@ -70,6 +72,67 @@ program
   .action(async (opts: { data: string }) => {
     const { verifyCommand } = require('./verify') as typeof import('./verify');
     process.exitCode = await verifyCommand(opts.data);
+  });
+
+const sim = program
+  .command('sim')
+  .description('the device simulator: run scenario files against the local stack, check them, list the ready-made ones')
+  .addHelpText('after', `
+A scenario file (JSON) says which simulated devices run, how many, for which patients, over which
+transport, at which rate, in which clinical scenario, from which seed:
+
+  {
+    "name": "one bed", "seed": 1, "durationS": 60,
+    "devices": [
+      { "transport": "serial", "format": "nonin-df7", "idPrefix": "oxi-bed", "patientPrefix": "p-" },
+      { "transport": "mqtt", "kind": "heart_rate", "count": 20, "ratePerS": 1, "idPrefix": "ecg-bed",
+        "patientPrefix": "p-", "scenario": "desaturation" }
+    ]
+  }
+
+Each group: transport "mqtt" (needs "kind") or "serial" (needs "format": nonin-df7 or masimo-ascii;
+one device per format, on the ports the default flow reads); count (default 1); first (index of the
+first device, default 1); ratePerS (MQTT, default 1); idPrefix; patientPrefix (default "p-") or one
+patient for all; scenario. Device i is <idPrefix><i> for patient <patientPrefix><i> (4 digits), so
+the same index in different groups is the same bed.
+Kinds: spo2, pulse_rate, heart_rate, resp_rate, body_temp, nibp_systolic, nibp_diastolic, nibp_mean,
+glucose, perfusion_index, infusion_rate, volume_infused.
+Scenarios: normal, desaturation, tachycardia, bradycardia, hypotension, sensor-off, device-reboot.
+The file is checked before anything starts; every error names its place (e.g. /devices/2/kind).
+Ready-made: ${'`'}mcps sim list${'`'}; give their name instead of a path.`);
+
+sim
+  .command('run')
+  .description('run a scenario against a fresh local stack (chain, contracts, chain node, gateway), then drain, verify end to end and print a JSON summary; exit 0 only if nothing sent is missing or duplicated')
+  .argument('<file|name>', 'scenario file, or the name of a ready-made one (mcps sim list)')
+  .option('--duration <seconds>', 'how long the devices run (default: the scenario\'s durationS, else 60)', positiveNumber)
+  .option('--data <dir>', 'data directory', process.env.MCPS_DATA_DIR ?? '.mcps')
+  .option('--editor-port <port>', 'Node-RED editor port on 127.0.0.1 (0: any free one)', port, 0)
+  .option('--mqtt-port <port>', 'MQTT broker port on 127.0.0.1 (0: any free one)', port, 0)
+  .option('--node-port <port>', 'chain node HTTP port on 127.0.0.1 (0: any free one)', port, 0)
+  .option('--no-status', 'no live status line (plain log lines instead)')
+  .action(async (file: string, o: { duration?: number; data: string; editorPort: number; mqttPort: number; nodePort: number; status: boolean }) => {
+    const { resolveScenario } = require('./sim') as typeof import('./sim');
+    const { runUp } = require('./up') as typeof import('./up');
+    const scenario = resolveScenario(file);
+    process.exitCode = await runUp({ ...o, duration: o.duration ?? scenario.durationS ?? 60, scenario });
+  });
+
+sim
+  .command('validate')
+  .description('check a scenario file and list the devices it makes; exit 1 with every problem named if it is wrong')
+  .argument('<file|name>', 'scenario file or ready-made name')
+  .action((file: string) => {
+    const { resolveScenario, describeScenario } = require('./sim') as typeof import('./sim');
+    process.stdout.write(describeScenario(resolveScenario(file)));
+  });
+
+sim
+  .command('list')
+  .description('the ready-made scenarios shipped in device-sim/scenarios/')
+  .action(() => {
+    const { listScenarios } = require('./sim') as typeof import('./sim');
+    process.stdout.write(listScenarios());
   });
 
 function count(v: string): number {

@@ -16,13 +16,15 @@ import { deployContracts, registerGateway, registerHospital, registerNode, write
 import { loadChainNodeIdentity } from '../chain-node/identity';
 import { BatchStore } from '../chain-node/batch-store';
 import type { ChainNodeConfig } from '../chain-node/config';
-import { openPtyPair } from '../device-sim/pty';
+import { openPtyPair, type PtyPair } from '../device-sim/pty';
+import { expandScenario, type Scenario } from '../device-sim/scenario';
+import type { ClinicalScenario } from '../device-sim/physiology';
 import { startSimulator, type SimStats } from '../device-sim/simulator';
 import { loadOrCreateKey } from '../common/key-file';
 import { blsPopVerify } from '../protocol/bls';
 import type { ReadingKind } from '../protocol/reading';
 import type { GatewayConfig } from '../gateway/config';
-import { DeviceCredentials, hashPassword } from '../gateway/device-credentials';
+import { DeviceCredentials, hashPasswordAsync } from '../gateway/device-credentials';
 import { generateOwnerKeyPair, type OwnerKeyPair } from '../gateway/envelope';
 import { gatewayKeyPath, loadOrCreateBlsIdentity } from '../gateway/identity';
 import { devicesPath } from '../gateway/main';
@@ -53,6 +55,8 @@ export interface StackOptions {
   mqttDevices?: number;
   /** Stream mode for the MQTT devices: each sends this many readings as fast as they are acknowledged. */
   stream?: { readingsPerDevice: number; maxInflight: number; maxRatePerS?: number };
+  /** Devices from a scenario file instead of the built-in set (device-sim/scenario.ts). */
+  scenario?: Scenario;
   /** Extra gateway settings (storage budget, sweep age). */
   gateway?: Pick<GatewayConfig, 'storage' | 'orphanAfterS'>;
 }
@@ -167,24 +171,49 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     // 4. device logins, the oximeter's pseudo-terminal, the gateway
     const owner = await loadOrCreateOwnerKey(data);
-    const simDevices: Array<{ deviceId: string; patient: string; kind: ReadingKind; password: string; seed: number }> = [
-      { deviceId: 'temp-bed1', patient: 'p-0001', kind: 'body_temp', password: randomBytes(18).toString('base64url'), seed: 11 },
-      { deviceId: 'resp-bed2', patient: 'p-0002', kind: 'resp_rate', password: randomBytes(18).toString('base64url'), seed: 12 },
-    ];
-    const extraKinds: ReadingKind[] = ['heart_rate', 'spo2', 'body_temp', 'resp_rate', 'nibp_systolic', 'glucose'];
-    for (let i = simDevices.length; i < (opts.mqttDevices ?? 2); i++) {
-      const bed = String(i + 1).padStart(4, '0');
-      simDevices.push({ deviceId: `dev-${bed}`, patient: `p-${bed}`, kind: extraKinds[i % extraKinds.length]!, password: randomBytes(18).toString('base64url'), seed: 100 + i });
+    const simDevices: Array<{ deviceId: string; patient: string; kind: ReadingKind; password: string; seed: number; ratePerS?: number; scenario?: ClinicalScenario }> = [];
+    const scenarioDevices = opts.scenario ? expandScenario(opts.scenario) : null;
+    if (scenarioDevices) {
+      for (const d of scenarioDevices.filter((x) => x.transport === 'mqtt')) {
+        simDevices.push({ deviceId: d.deviceId, patient: d.patient, kind: d.kind!, password: randomBytes(18).toString('base64url'), seed: d.seed, ratePerS: d.ratePerS, scenario: d.scenario });
+      }
+    } else {
+      simDevices.push(
+        { deviceId: 'temp-bed1', patient: 'p-0001', kind: 'body_temp', password: randomBytes(18).toString('base64url'), seed: 11 },
+        { deviceId: 'resp-bed2', patient: 'p-0002', kind: 'resp_rate', password: randomBytes(18).toString('base64url'), seed: 12 },
+      );
+      const extraKinds: ReadingKind[] = ['heart_rate', 'spo2', 'body_temp', 'resp_rate', 'nibp_systolic', 'glucose'];
+      for (let i = simDevices.length; i < (opts.mqttDevices ?? 2); i++) {
+        const bed = String(i + 1).padStart(4, '0');
+        simDevices.push({ deviceId: `dev-${bed}`, patient: `p-${bed}`, kind: extraKinds[i % extraKinds.length]!, password: randomBytes(18).toString('base64url'), seed: 100 + i });
+      }
+      simDevices.length = opts.mqttDevices ?? 2;
     }
-    simDevices.length = opts.mqttDevices ?? 2;
-    const withSerial = opts.serial ?? true;
+    // Serial oximeters: the scenario's (one per format at most), or the built-in pair.
+    const serialSpecs = scenarioDevices
+      ? scenarioDevices.filter((x) => x.transport === 'serial').map((d) => ({ deviceId: d.deviceId, patient: d.patient, seed: d.seed, format: d.format! }))
+      : opts.serial ?? true
+        ? [
+            { deviceId: 'oxi-bed1', patient: 'p-0001', seed: 7, format: 'nonin-df7' as const },
+            { deviceId: 'oxi-bed2', patient: 'p-0002', seed: 8, format: 'masimo-ascii' as const },
+          ]
+        : [];
     mkdirSync(gatewayDir, { recursive: true, mode: 0o700 });
-    new DeviceCredentials(simDevices.map((d) => ({ id: d.deviceId, patient: d.patient, passwordHash: hashPassword(d.password) }))).save(devicesPath(gatewayDir));
-    // Two oximeters on pseudo-terminals: a Nonin (binary DF7) and a Masimo (ASCII lines).
-    const pty = withSerial ? await openPtyPair() : null;
-    if (pty) cleanups.push(() => pty.close());
-    const masimoPty = withSerial ? await openPtyPair() : null;
-    if (masimoPty) cleanups.push(() => masimoPty.close());
+    // Hashed on the thread pool, side by side: a 1000-device scenario would take 40 s one by one.
+    const hashes = await Promise.all(simDevices.map((d) => hashPasswordAsync(d.password)));
+    new DeviceCredentials(simDevices.map((d, i) => ({ id: d.deviceId, patient: d.patient, passwordHash: hashes[i]! }))).save(devicesPath(gatewayDir));
+    // Serial oximeters on pseudo-terminals, one per format, on the ports the default flow reads.
+    const ptys: Array<{ spec: (typeof serialSpecs)[number]; pty: PtyPair }> = [];
+    for (const spec of serialSpecs) {
+      const pty = await openPtyPair();
+      cleanups.push(() => pty.close());
+      ptys.push({ spec, pty });
+    }
+    const serialPorts: Record<string, string> = {};
+    for (const { spec, pty } of ptys) {
+      const v = spec.format === 'nonin-df7' ? 'MCPS_OXIMETER' : 'MCPS_MASIMO';
+      Object.assign(serialPorts, { [`${v}_PORT`]: pty.path, [`${v}_ID`]: spec.deviceId, [`${v}_PATIENT`]: spec.patient });
+    }
     const gwCfg: GatewayConfig = {
       dataDir: gatewayDir,
       gatewayId: GATEWAY_ID,
@@ -193,7 +222,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       chainNode: { url: nodeUrl, nodeId: NODE_ID },
       chain: { rpcUrl: anvil.url, registry: deployment.registry },
       ownerPublicKey: Buffer.from(owner.publicKey).toString('hex'),
-      serialPorts: pty && masimoPty ? { MCPS_OXIMETER_PORT: pty.path, MCPS_MASIMO_PORT: masimoPty.path } : {},
+      serialPorts,
       ...opts.gateway,
     };
     const gwCfgPath = join(data, 'run', 'gateway.json');
@@ -214,21 +243,22 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     // 5. simulated devices, once the gateway has the oximeter's port open (bytes written before
     // that could be flushed when the port opens)
     const portDeadline = Date.now() + 30_000;
-    while (pty && metrics.serialPortsOpen < 2) {
-      if (Date.now() > portDeadline) throw new Error(`the gateway did not open the oximeters' ports within 30 s (${metrics.serialPortsOpen} of 2 open)`);
+    while (metrics.serialPortsOpen < ptys.length) {
+      if (Date.now() > portDeadline) throw new Error(`the gateway did not open the oximeters' ports within 30 s (${metrics.serialPortsOpen} of ${ptys.length} open)`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const sendLogPath = join(data, 'sim', 'send-log.jsonl');
     const sim = await startSimulator({
-      serial: pty && masimoPty ? [{ pty, deviceId: 'oxi-bed1', patient: 'p-0001', seed: 7 }, { pty: masimoPty, deviceId: 'oxi-bed2', patient: 'p-0002', seed: 8, format: 'masimo-ascii' }] : [],
+      serial: ptys.map(({ spec, pty }) => ({ pty, deviceId: spec.deviceId, patient: spec.patient, seed: spec.seed, format: spec.format })),
       mqtt: simDevices.map((d) => ({
         url: `mqtt://127.0.0.1:${gwReady.mqttPort}`,
         deviceId: d.deviceId,
         password: d.password,
         patient: d.patient,
         kind: d.kind,
-        ratePerS: opts.mqttRatePerS ?? 2,
+        ratePerS: d.ratePerS ?? opts.mqttRatePerS ?? 2,
         seed: d.seed,
+        scenario: d.scenario,
         ...(opts.stream ? { stream: { total: opts.stream.readingsPerDevice, maxInflight: opts.stream.maxInflight, maxRatePerS: opts.stream.maxRatePerS } } : {}),
       })),
       sendLogPath,

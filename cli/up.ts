@@ -8,6 +8,7 @@ import { devicesPath } from '../gateway/main';
 import { join } from 'node:path';
 import { startStack, type Stack } from './stack';
 import { formatStatus, StatusLine } from './status-line';
+import type { Scenario } from '../device-sim/scenario';
 
 export { loadOrCreateOwnerKey } from './stack';
 
@@ -18,6 +19,8 @@ export interface UpOptions {
   mqttPort: number;
   nodePort: number;
   status: boolean;
+  /** A scenario file's devices instead of the built-in set. */
+  scenario?: Scenario;
 }
 
 export async function runUp(opts: UpOptions): Promise<number> {
@@ -45,6 +48,7 @@ export async function runUp(opts: UpOptions): Promise<number> {
       editorPort: opts.editorPort,
       mqttPort: opts.mqttPort,
       nodePort: opts.nodePort,
+      scenario: opts.scenario,
       log: (m) => log('info', m),
       onChildLog: (line) => {
         status.clear();

@@ -26,6 +26,8 @@ export interface SentReading {
   readonly deviceSeq: number;
   readonly kind: string;
   readonly acked: boolean;
+  /** The device's clock in the reading, where the format carries one that identifies it (MQTT). */
+  readonly deviceTime?: number | null;
 }
 
 export interface VerifyReport {
@@ -42,7 +44,10 @@ export interface VerifyReport {
 
 const eq = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const key = (r: { deviceId: string; deviceSeq: number; kind: string }): string => `${r.deviceId}\u0000${r.deviceSeq}\u0000${r.kind}`;
+// A device that reboots starts its sequence numbers again: where a reading carries the device's
+// clock (MQTT), the clock is part of its identity, as in the gateway's dedupe key.
+const key = (r: { deviceId: string; deviceSeq: number; kind: string; deviceTime?: number | null }): string => `${r.deviceId}\u0000${r.deviceSeq}\u0000${r.kind}\u0000${r.deviceTime ?? ''}`;
+const anchoredKey = (r: Reading): string => key({ ...r, deviceTime: r.source === 'mqtt' ? r.deviceTime : null });
 
 export async function verifyRun(input: { sent: readonly SentReading[]; anchors: readonly AnchoredBatch[]; store: BatchStore; owner: OwnerKeyPair }): Promise<VerifyReport> {
   const problems: string[] = [];
@@ -87,14 +92,14 @@ export async function verifyRun(input: { sent: readonly SentReading[]; anchors: 
   for (const id of onChain.keys()) if (!storedKeys.has(id)) fail(`batch ${id} is anchored on chain but its ciphertext is not stored`);
 
   const counts = new Map<string, number>();
-  for (const r of anchoredReadings) counts.set(key(r), (counts.get(key(r)) ?? 0) + 1);
+  for (const r of anchoredReadings) counts.set(anchoredKey(r), (counts.get(anchoredKey(r)) ?? 0) + 1);
   const expected = input.sent.filter((s) => s.acked);
   const expectedKeys = new Set(expected.map(key));
   let missing = 0;
   for (const s of expected) {
     if (!counts.has(key(s))) {
       missing++;
-      if (problems.length < 50) problems.push(`missing: ${s.deviceId} seq ${s.deviceSeq} ${s.kind}`);
+      if (problems.length < 50) problems.push(`missing: ${s.deviceId} seq ${s.deviceSeq} ${s.kind}${s.deviceTime ? ` at ${new Date(s.deviceTime).toISOString()}` : ''}`);
     }
   }
   let duplicates = 0;

@@ -3,6 +3,7 @@
  * MQTT devices publishing JSON, each deterministic from its seed, all logged to the send log.
  */
 import type { ReadingKind } from '../protocol/reading';
+import type { ClinicalScenario } from './physiology';
 import { encodeDf7Packet } from './devices/nonin-df7-encoder';
 import { encodeMasimoLine } from './devices/masimo-ascii-encoder';
 import { SimulatedMqttDevice } from './devices/mqtt-device';
@@ -21,7 +22,7 @@ export interface SimStats {
 export interface SimulatorOptions {
   /** Serial oximeters on pseudo-terminals: Nonin DF7 (binary, 3 packets/s, the default) or Masimo ASCII 1 (a line a second). */
   serial: Array<{ pty: PtyPair; deviceId: string; patient: string; seed: number; format?: 'nonin-df7' | 'masimo-ascii' }>;
-  mqtt: Array<{ url: string; deviceId: string; password: string; patient: string; kind: ReadingKind; ratePerS: number; seed: number; stream?: { total: number; maxInflight: number; maxRatePerS?: number } }>;
+  mqtt: Array<{ url: string; deviceId: string; password: string; patient: string; kind: ReadingKind; ratePerS: number; seed: number; stream?: { total: number; maxInflight: number; maxRatePerS?: number }; scenario?: ClinicalScenario }>;
   sendLogPath: string;
   /** Time multiplier for the serial devices (1 = real time: 3 packets/s). */
   speed?: number;

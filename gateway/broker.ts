@@ -62,15 +62,18 @@ export async function startBroker(opts: BrokerOptions): Promise<GatewayBroker> {
   const aedes = await Aedes.createBroker({
     authenticate(client: Client, username, password, done) {
       const id = client.id;
-      const entry = username !== undefined && password !== undefined && username === id ? opts.credentials.authenticate(id, password) : undefined;
-      if (!entry) {
+      const refuse = (): void => {
         counters.authFailures++;
         // Names the client id and why, never the password.
         log('warn', `mqtt: refused login of client "${id}" as "${username ?? ''}": ${username === undefined ? 'no username' : username !== id ? 'username must equal client id' : 'bad username or password'}`);
         done(authError('bad username or password', 4), false);
-        return;
-      }
-      done(null, true);
+      };
+      if (username === undefined || password === undefined || username !== id) return refuse();
+      // scrypt runs on the thread pool: a ward of devices logging in at once does not stall the broker.
+      opts.credentials.authenticateAsync(id, password).then(
+        (entry) => (entry ? done(null, true) : refuse()),
+        () => refuse(),
+      );
     },
     authorizePublish(client: Client | null, packet: PublishPacket, done) {
       if (client === null) return done(null); // in-process publishes by the gateway itself

@@ -5,7 +5,7 @@
  * passwords. Each device is bound to one pseudonymous patient, so a device cannot publish readings
  * for a patient it is not attached to.
  */
-import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 export interface DeviceEntry {
@@ -22,6 +22,28 @@ export function hashPassword(password: string, salt: Buffer = randomBytes(16)): 
   const hash = scryptSync(password, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
   return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('hex')}$${hash.toString('hex')}`;
 }
+
+const scryptAsync = (password: Buffer | string, salt: Buffer, keylen: number, o: ScryptOptions): Promise<Buffer> =>
+  new Promise((resolve, reject) => scrypt(password, salt, keylen, o, (err, key) => (err ? reject(err) : resolve(key))));
+
+/** As hashPassword, on libuv's thread pool (many devices at once: the stress scenario). */
+export async function hashPasswordAsync(password: string, salt: Buffer = randomBytes(16)): Promise<string> {
+  const hash = await scryptAsync(password, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('hex')}$${hash.toString('hex')}`;
+}
+
+/** As checkPassword, off the event loop: the broker checks logins with it, so a login storm never stalls acknowledgements. */
+export async function checkPasswordAsync(stored: string, password: Buffer | string): Promise<boolean> {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const [, n, r, p, saltHex, hashHex] = parts as [string, string, string, string, string, string];
+  const expected = Buffer.from(hashHex, 'hex');
+  const got = await scryptAsync(password, Buffer.from(saltHex, 'hex'), expected.length, { N: Number(n), r: Number(r), p: Number(p) });
+  return got.length === expected.length && timingSafeEqual(got, expected);
+}
+
+/** What an unknown device's password is checked against, so that timing does not reveal ids. */
+let dummyHash: string | null = null;
 
 export function checkPassword(stored: string, password: Buffer | string): boolean {
   const parts = stored.split('$');
@@ -52,7 +74,14 @@ export class DeviceCredentials {
   /** Constant-time in the password; a missing device costs a hash too, so timing does not reveal ids. */
   authenticate(id: string, password: Buffer | string): DeviceEntry | undefined {
     const entry = this.#byId.get(id);
-    const ok = checkPassword(entry?.passwordHash ?? hashPassword('x'), password);
+    const ok = checkPassword(entry?.passwordHash ?? (dummyHash ??= hashPassword('x')), password);
+    return entry && ok ? entry : undefined;
+  }
+
+  /** As authenticate, with the hash computed off the event loop. */
+  async authenticateAsync(id: string, password: Buffer | string): Promise<DeviceEntry | undefined> {
+    const entry = this.#byId.get(id);
+    const ok = await checkPasswordAsync(entry?.passwordHash ?? (dummyHash ??= hashPassword('x')), password);
     return entry && ok ? entry : undefined;
   }
 

@@ -6,6 +6,7 @@
 import mqtt from 'mqtt';
 import { READING_KINDS, type ReadingKind } from '../../protocol/reading';
 import { SeededRandom } from '../random';
+import { VitalSigns, type ClinicalScenario } from '../physiology';
 
 export interface MqttDeviceOptions {
   url: string;
@@ -20,24 +21,18 @@ export interface MqttDeviceOptions {
    * them, at most `maxInflight` unacknowledged at a time, instead of pacing at `ratePerS`.
    */
   stream?: { total: number; maxInflight: number; maxRatePerS?: number };
+  /** The clinical scenario its values follow (device-sim/physiology.ts); default normal. */
+  scenario?: ClinicalScenario;
   onResult: (r: { deviceId: string; patient: string; kind: ReadingKind; value: number; deviceSeq: number; sentAt: number; acked: boolean; error?: string }) => void;
 }
-
-const BASELINES: Partial<Record<ReadingKind, { mean: number; sd: number; decimals: number }>> = {
-  body_temp: { mean: 36.8, sd: 0.15, decimals: 1 },
-  resp_rate: { mean: 16, sd: 1.5, decimals: 0 },
-  heart_rate: { mean: 72, sd: 3, decimals: 0 },
-  spo2: { mean: 97, sd: 0.7, decimals: 0 },
-  nibp_systolic: { mean: 120, sd: 5, decimals: 0 },
-  nibp_diastolic: { mean: 78, sd: 4, decimals: 0 },
-  nibp_mean: { mean: 92, sd: 4, decimals: 0 },
-  glucose: { mean: 100, sd: 10, decimals: 0 },
-};
 
 export class SimulatedMqttDevice {
   readonly #client: mqtt.MqttClient;
   readonly #rng: SeededRandom;
   #seq = 0;
+  readonly #vitals: VitalSigns;
+  readonly #t0 = Date.now();
+  #rebootedAt = Date.now();
   #timer: NodeJS.Timeout | null = null;
   #inflight = 0;
   #idle: Array<() => void> = [];
@@ -45,6 +40,7 @@ export class SimulatedMqttDevice {
   private constructor(readonly opts: MqttDeviceOptions, client: mqtt.MqttClient) {
     this.#client = client;
     this.#rng = new SeededRandom(opts.seed);
+    this.#vitals = new VitalSigns(opts.kind, opts.scenario ?? 'normal', new SeededRandom(opts.seed ^ 0x5eed));
   }
 
   static async connect(opts: MqttDeviceOptions): Promise<SimulatedMqttDevice> {
@@ -124,17 +120,18 @@ export class SimulatedMqttDevice {
     return new Promise((r) => this.#finished.push(r));
   }
 
-  #value(): number {
-    const k = READING_KINDS[this.opts.kind];
-    const b = BASELINES[this.opts.kind] ?? { mean: (k.min + k.max) / 2, sd: (k.max - k.min) / 50, decimals: 0 };
-    const v = Math.min(k.max, Math.max(k.min, b.mean + b.sd * this.#rng.gaussian()));
-    return Number(v.toFixed(b.decimals));
-  }
-
   #publishOne(): void {
-    const seq = ++this.#seq;
-    const value = this.#value();
     const sentAt = Date.now();
+    if (this.opts.scenario === 'device-reboot' && !this.opts.stream && sentAt - this.#rebootedAt >= 120_000) {
+      // A reboot: the device's counter starts again (its clock does not).
+      this.#rebootedAt = sentAt;
+      this.#seq = 0;
+      this.reboots++;
+    }
+    const v = this.opts.stream ? this.#vitals.value(this.#seq) : this.#vitals.value((sentAt - this.#t0) / 1000);
+    if (v === null && !this.opts.stream) return; // sensor gives no value: nothing to send
+    const value = v ?? READING_KINDS[this.opts.kind].min;
+    const seq = ++this.#seq;
     const payload = JSON.stringify({ v: 1, deviceId: this.opts.deviceId, patient: this.opts.patient, seq, kind: this.opts.kind, value, unit: READING_KINDS[this.opts.kind].unit, time: sentAt });
     this.#inflight++;
     this.#send(seq, value, sentAt, payload);
@@ -161,6 +158,8 @@ export class SimulatedMqttDevice {
 
   /** Readings published again after a failed publish. */
   resends = 0;
+  /** Simulated reboots (scenario device-reboot). */
+  reboots = 0;
 
   /** Stops publishing, waits (bounded) for outstanding PUBACKs, disconnects. */
   #stopped = false;
