@@ -2,28 +2,16 @@
 // request in a group is refused alone.
 import t from 'tap';
 import { ethers } from 'ethers';
-import { startAnvil } from '../contracts/anvil';
 import { AnchorClient, AnchorRevert } from '../contracts/clients';
-import { deployContracts, registerGateway, registerHospital, registerNode } from '../contracts/deploy';
 import { AnchorBatcher } from '../chain-node/anchor-batcher';
-import { blsKeygen, blsPopProve, blsPublicKey } from '../protocol/bls';
+import { testChain } from './chain.helpers';
 
 t.test('anchors of several gateways go out together, each gateway still in order', async (t) => {
-  const anvil = await startAnvil();
-  t.teardown(() => anvil.stop());
-  const provider = new ethers.JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, pollingInterval: 50 });
-  t.teardown(() => provider.destroy());
-  const [admin, hosp, operator] = await Promise.all([0, 1, 2].map((i) => provider.getSigner(i)));
-  const d = await deployContracts(admin!);
-  await registerHospital(admin!, d.registry, 'h', await hosp!.getAddress());
-  const key = (b: number) => {
-    const sk = blsKeygen(new Uint8Array(48).fill(b));
-    return { blsPublicKey: blsPublicKey(sk), pop: blsPopProve(sk) };
-  };
-  await registerNode(admin!, d.registry, { id: 'n', operator: await operator!.getAddress(), ...key(1), x25519PublicKey: new Uint8Array(32).fill(1) });
+  const chain = await testChain(t);
+  const d = chain.deployment;
   const gws = ['gw-a', 'gw-b', 'gw-c', 'gw-d', 'gw-e'];
-  for (const [i, g] of gws.entries()) await registerGateway(hosp!, d.registry, { id: g, hospital: 'h', ...key(10 + i) });
-  const batcher = new AnchorBatcher(new AnchorClient(operator!, d.anchor));
+  for (const [i, g] of gws.entries()) await chain.addGateway(g, 10 + i);
+  const batcher = new AnchorBatcher(new AnchorClient(chain.operator, d.anchor));
   const h = (s: string): Uint8Array => ethers.getBytes(ethers.id(s));
   const req = (g: string, seq: number, prev: Uint8Array) => ({ gatewayId: g, seq, prevHash: prev, headerHash: h(`${g}/${seq}`), root: h(`root ${g}/${seq}`), count: 10 });
 
