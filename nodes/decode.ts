@@ -64,7 +64,7 @@ export = function register(RED: NodeAPI): void {
           refuse(send, msg, msg.payload, RED._('mcps-decode.errors.not-bytes', { type: typeof msg.payload }));
           return finish();
         }
-        if (!deviceId || !patient) {
+        if (!deviceId || !patient || deviceId.startsWith('${') || patient.startsWith('${')) {
           refuse(send, msg, msg.payload, RED._('mcps-decode.errors.no-device'));
           return finish();
         }

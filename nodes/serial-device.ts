@@ -40,8 +40,9 @@ export = function register(RED: NodeAPI): void {
       parsed = parseSerialSettings({ path: def.port, baud: def.baud, format: def.format });
     }
     const problems = 'problems' in parsed ? parsed.problems.map((p) => RED._(`mcps-serial-device.errors.${p.key}`, p.params)) : [];
-    if (!deviceId) problems.push(RED._('mcps-serial-device.errors.no-device'));
-    if (!patient) problems.push(RED._('mcps-serial-device.errors.no-patient'));
+    // Node-RED leaves "${NAME}" as it is when NAME is not set: never label readings with that.
+    if (!deviceId || deviceId.startsWith('${')) problems.push(RED._('mcps-serial-device.errors.no-device'));
+    if (!patient || patient.startsWith('${')) problems.push(RED._('mcps-serial-device.errors.no-patient'));
     if (problems.length > 0 || !('settings' in parsed)) {
       node.status({ fill: 'red', shape: 'ring', text: problems[0]! });
       node.error(`mcps-serial-device: ${problems.join('; ')}`);

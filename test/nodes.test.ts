@@ -115,6 +115,12 @@ t.test('mcps-serial-port: invalid settings name themselves in the device node\'s
   await helper.unload();
   await helper.load([serialPortNode, serialNode], [{ id: 'sd', type: 'mcps-serial-device', serial: 'missing', deviceId: 'oxi-1', patient: 'p-1', wires: [[], []] }]);
   t.match(lastStatus(helper.getNode('sd')), { fill: 'red', text: /errors\.no-config/ }, 'a missing config node is named');
+  await helper.unload();
+  await helper.load([serialPortNode, serialNode], [
+    { id: 'port', type: 'mcps-serial-port', path: '/dev/null', baud: 9600, dataBits: 8, parity: 'none', stopBits: 1, format: 'nonin-df7', reconnectMs: 2000 },
+    { id: 'sd', type: 'mcps-serial-device', serial: 'port', deviceId: '${MCPS_UNSET_ID}', patient: 'p-1', wires: [[], []] },
+  ]);
+  t.match(lastStatus(helper.getNode('sd')), { fill: 'red', text: /errors\.no-device/ }, 'an unset ${VAR} is not taken as a device id');
 });
 
 t.test('mcps-serial-device: configuration errors (flows from before the port config node)', async (t) => {
