@@ -98,6 +98,12 @@ the same index in different groups is the same bed.
 Kinds: spo2, pulse_rate, heart_rate, resp_rate, body_temp, nibp_systolic, nibp_diastolic, nibp_mean,
 glucose, perfusion_index, infusion_rate, volume_infused.
 Scenarios: normal, desaturation, tachycardia, bradycardia, hypotension, sensor-off, device-reboot.
+Faults (MQTT groups), seeded and counted, e.g. "faults": [{ "type": "drop", "probability": 0.1 }]:
+  drop, duplicate, reorder, out-of-range   with "probability" per reading (default 0.05)
+  clock-skew                               "skewMs" (default 60000; may be negative), from the start
+  clock-jump                               "probability" and "skewMs": the clock jumps and stays
+  disconnect                               "everyS" (default 10): the TCP connection is cut
+The send log marks faulty readings; verify counts deliberately invalid ones as "refused as expected".
 The file is checked before anything starts; every error names its place (e.g. /devices/2/kind).
 Ready-made: ${'`'}mcps sim list${'`'}; give their name instead of a path.`);
 

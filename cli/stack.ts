@@ -19,6 +19,7 @@ import type { ChainNodeConfig } from '../chain-node/config';
 import { openPtyPair, type PtyPair } from '../device-sim/pty';
 import { expandScenario, type Scenario } from '../device-sim/scenario';
 import type { ClinicalScenario } from '../device-sim/physiology';
+import type { FaultSpec } from '../device-sim/faults';
 import { startSimulator, type SimStats } from '../device-sim/simulator';
 import { loadOrCreateKey } from '../common/key-file';
 import { blsPopVerify } from '../protocol/bls';
@@ -171,11 +172,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     // 4. device logins, the oximeter's pseudo-terminal, the gateway
     const owner = await loadOrCreateOwnerKey(data);
-    const simDevices: Array<{ deviceId: string; patient: string; kind: ReadingKind; password: string; seed: number; ratePerS?: number; scenario?: ClinicalScenario }> = [];
+    const simDevices: Array<{ deviceId: string; patient: string; kind: ReadingKind; password: string; seed: number; ratePerS?: number; scenario?: ClinicalScenario; faults?: FaultSpec[] }> = [];
     const scenarioDevices = opts.scenario ? expandScenario(opts.scenario) : null;
     if (scenarioDevices) {
       for (const d of scenarioDevices.filter((x) => x.transport === 'mqtt')) {
-        simDevices.push({ deviceId: d.deviceId, patient: d.patient, kind: d.kind!, password: randomBytes(18).toString('base64url'), seed: d.seed, ratePerS: d.ratePerS, scenario: d.scenario });
+        simDevices.push({ deviceId: d.deviceId, patient: d.patient, kind: d.kind!, password: randomBytes(18).toString('base64url'), seed: d.seed, ratePerS: d.ratePerS, scenario: d.scenario, faults: d.faults });
       }
     } else {
       simDevices.push(
@@ -259,6 +260,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         ratePerS: d.ratePerS ?? opts.mqttRatePerS ?? 2,
         seed: d.seed,
         scenario: d.scenario,
+        faults: d.faults,
         ...(opts.stream ? { stream: { total: opts.stream.readingsPerDevice, maxInflight: opts.stream.maxInflight, maxRatePerS: opts.stream.maxRatePerS } } : {}),
       })),
       sendLogPath,

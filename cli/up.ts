@@ -79,6 +79,7 @@ export async function runUp(opts: UpOptions): Promise<number> {
       duplicates: report.duplicates,
       proof_failures: report.proofFailures,
       rejected: drained.gateway.readingsRejected,
+      ...(Object.keys(drained.sim.faults).length > 0 ? { refused_as_expected: report.refusedAsExpected, faults_injected: drained.sim.faults } : {}),
       last_tx: drained.gateway.lastTx,
     };
     process.stdout.write(JSON.stringify(summary) + '\n');

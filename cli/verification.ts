@@ -28,6 +28,8 @@ export interface SentReading {
   readonly acked: boolean;
   /** The device's clock in the reading, where the format carries one that identifies it (MQTT). */
   readonly deviceTime?: number | null;
+  /** Sent invalid on purpose (fault injection): the gateway must refuse it, not anchor it. */
+  readonly expectRefused?: boolean;
 }
 
 export interface VerifyReport {
@@ -39,6 +41,8 @@ export interface VerifyReport {
   proofFailures: number;
   /** Readings anchored that the send log does not list (e.g. from devices outside the simulator). */
   unexpected: number;
+  /** Readings sent invalid on purpose and refused by the gateway, as they should be. */
+  refusedAsExpected: number;
   problems: string[];
 }
 
@@ -93,7 +97,14 @@ export async function verifyRun(input: { sent: readonly SentReading[]; anchors: 
 
   const counts = new Map<string, number>();
   for (const r of anchoredReadings) counts.set(anchoredKey(r), (counts.get(anchoredKey(r)) ?? 0) + 1);
-  const expected = input.sent.filter((s) => s.acked);
+  const expected = input.sent.filter((s) => s.acked && !s.expectRefused);
+  let refusedAsExpected = 0;
+  for (const s of input.sent.filter((x) => x.expectRefused)) {
+    if (counts.has(key(s))) {
+      proofFailures++;
+      if (problems.length < 50) problems.push(`anchored although invalid on purpose: ${s.deviceId} seq ${s.deviceSeq} ${s.kind}`);
+    } else refusedAsExpected++;
+  }
   const expectedKeys = new Set(expected.map(key));
   let missing = 0;
   for (const s of expected) {
@@ -108,5 +119,5 @@ export async function verifyRun(input: { sent: readonly SentReading[]; anchors: 
     if (n > 1) duplicates += n - 1;
     if (!expectedKeys.has(k)) unexpected++;
   }
-  return { sent: expected.length, anchored: anchoredReadings.length, batches, missing, duplicates, proofFailures, unexpected, problems };
+  return { sent: expected.length, anchored: anchoredReadings.length, batches, missing, duplicates, proofFailures, unexpected, refusedAsExpected, problems };
 }

@@ -14,7 +14,7 @@ export async function collectAndVerify(a: { rpcUrl: string; anchorAddress: strin
   const provider = new ethers.JsonRpcProvider(a.rpcUrl, undefined, { staticNetwork: true });
   try {
     const anchors = await readAnchors(provider, a.anchorAddress, a.deployBlock);
-    const sent = readSendLog(a.sendLogPath).map((e) => ({ deviceId: e.deviceId, deviceSeq: e.deviceSeq, kind: e.kind, acked: e.acked, deviceTime: e.transport === 'mqtt' ? e.sentAt : null }));
+    const sent = readSendLog(a.sendLogPath).map((e) => ({ deviceId: e.deviceId, deviceSeq: e.deviceSeq, kind: e.kind, acked: e.acked, deviceTime: e.transport === 'mqtt' ? (e.deviceTime ?? e.sentAt) : null, expectRefused: e.expect === 'refused' }));
     return await verifyRun({ sent, anchors, store: a.store, owner: a.owner });
   } finally {
     provider.destroy();
@@ -41,10 +41,11 @@ export async function verifyCommand(dataDir: string): Promise<number> {
     ['duplicates', report.duplicates],
     ['proof failures', report.proofFailures],
     ['unexpected readings', report.unexpected],
+    ['refused as expected', report.refusedAsExpected],
   ];
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(22)} ${v}\n`);
   for (const p of report.problems.slice(0, 20)) process.stdout.write(`  ! ${p}\n`);
   const { problems: _problems, ...figures } = report;
-  process.stdout.write(JSON.stringify({ sent: figures.sent, anchored: figures.anchored, batches: figures.batches, missing: figures.missing, duplicates: figures.duplicates, proof_failures: figures.proofFailures, unexpected: figures.unexpected }) + '\n');
+  process.stdout.write(JSON.stringify({ sent: figures.sent, anchored: figures.anchored, batches: figures.batches, missing: figures.missing, duplicates: figures.duplicates, proof_failures: figures.proofFailures, unexpected: figures.unexpected, refused_as_expected: figures.refusedAsExpected }) + '\n');
   return report.missing === 0 && report.duplicates === 0 && report.proofFailures === 0 ? 0 : 1;
 }

@@ -19,6 +19,7 @@ import Ajv from 'ajv';
 import { readFileSync } from 'node:fs';
 import { READING_KINDS, type ReadingKind } from '../protocol/reading';
 import { CLINICAL_SCENARIOS, type ClinicalScenario } from './physiology';
+import { MQTT_FAULTS, type FaultSpec } from './faults';
 
 export interface ScenarioGroup {
   transport: 'mqtt' | 'serial';
@@ -34,6 +35,8 @@ export interface ScenarioGroup {
   patientPrefix?: string;
   patient?: string;
   scenario?: ClinicalScenario;
+  /** Faults to inject into every device of the group (MQTT devices; device-sim/faults.ts). */
+  faults?: FaultSpec[];
 }
 
 export interface Scenario {
@@ -52,6 +55,7 @@ export interface SimDeviceSpec {
   ratePerS: number;
   scenario: ClinicalScenario;
   seed: number;
+  faults: FaultSpec[];
 }
 
 const schema = {
@@ -82,6 +86,20 @@ const schema = {
           patientPrefix: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,40}$' },
           patient: { type: 'string', minLength: 1, maxLength: 64 },
           scenario: { enum: [...CLINICAL_SCENARIOS] },
+          faults: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['type'],
+              properties: {
+                type: { enum: [...MQTT_FAULTS] },
+                probability: { type: 'number', minimum: 0, maximum: 1 },
+                everyS: { type: 'number', minimum: 1 },
+                skewMs: { type: 'integer', minimum: -86400000, maximum: 86400000 },
+              },
+            },
+          },
         },
       },
     },
@@ -107,6 +125,7 @@ export function parseScenario(x: unknown, where = 'scenario'): Scenario {
       if (g.format && formats.has(g.format)) problems.push(`${at} a second ${g.format} device: the default flow has one port per format`);
       if (g.format) formats.add(g.format);
       if (g.ratePerS !== undefined) problems.push(`${at} serial devices send at their format's own rate; "ratePerS" is for MQTT devices`);
+      if (g.faults) problems.push(`${at} "faults" in scenario files are for MQTT devices (byte faults on serial streams are exercised by the decoder tests)`);
     }
   });
   const ids = new Set<string>();
@@ -144,6 +163,7 @@ export function expandScenario(s: Scenario): SimDeviceSpec[] {
         ratePerS: g.ratePerS ?? 1,
         scenario: g.scenario ?? 'normal',
         seed: (s.seed * 1_000_003 + gi * 100_019 + i) >>> 0,
+        faults: g.faults ?? [],
       });
     }
   });

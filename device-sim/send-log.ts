@@ -17,6 +17,12 @@ export interface SendLogEntry {
   transport: 'serial' | 'mqtt';
   /** Why a reading was not acknowledged (the device gave up on it, e.g. when stopped). */
   error?: string;
+  /** The device clock in the message, where it differs from sentAt (a clock fault). */
+  deviceTime?: number;
+  /** Faults injected into this reading (device-sim/faults.ts), comma-separated. */
+  fault?: string;
+  /** What the gateway should do with it; "refused" for deliberately invalid readings. */
+  expect?: 'anchored' | 'refused';
 }
 
 export class SendLog {

@@ -4,6 +4,7 @@
  */
 import type { ReadingKind } from '../protocol/reading';
 import type { ClinicalScenario } from './physiology';
+import type { FaultSpec } from './faults';
 import { encodeDf7Packet } from './devices/nonin-df7-encoder';
 import { encodeMasimoLine } from './devices/masimo-ascii-encoder';
 import { SimulatedMqttDevice } from './devices/mqtt-device';
@@ -17,12 +18,14 @@ export interface SimStats {
   /** Readings acknowledged (MQTT PUBACK; serial: accepted by the tty). */
   acked: number;
   bySource: Record<string, number>;
+  /** Faults injected so far, by type (device-sim/faults.ts), over all devices. */
+  faults: Record<string, number>;
 }
 
 export interface SimulatorOptions {
   /** Serial oximeters on pseudo-terminals: Nonin DF7 (binary, 3 packets/s, the default) or Masimo ASCII 1 (a line a second). */
   serial: Array<{ pty: PtyPair; deviceId: string; patient: string; seed: number; format?: 'nonin-df7' | 'masimo-ascii' }>;
-  mqtt: Array<{ url: string; deviceId: string; password: string; patient: string; kind: ReadingKind; ratePerS: number; seed: number; stream?: { total: number; maxInflight: number; maxRatePerS?: number }; scenario?: ClinicalScenario }>;
+  mqtt: Array<{ url: string; deviceId: string; password: string; patient: string; kind: ReadingKind; ratePerS: number; seed: number; stream?: { total: number; maxInflight: number; maxRatePerS?: number }; scenario?: ClinicalScenario; faults?: FaultSpec[] }>;
   sendLogPath: string;
   /** Time multiplier for the serial devices (1 = real time: 3 packets/s). */
   speed?: number;
@@ -40,7 +43,7 @@ export interface RunningSimulator {
 
 export async function startSimulator(opts: SimulatorOptions): Promise<RunningSimulator> {
   const log = new SendLog(opts.sendLogPath);
-  const stats: SimStats = { sent: 0, acked: 0, bySource: { serial: 0, mqtt: 0 } };
+  const stats: SimStats = { sent: 0, acked: 0, bySource: { serial: 0, mqtt: 0 }, faults: {} };
   let stopping = false;
   const serialLoops: Array<Promise<void>> = [];
 
@@ -83,7 +86,20 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
       const d = await SimulatedMqttDevice.connect({
         ...m,
         onResult: (r) => {
-          log.add({ deviceId: r.deviceId, patient: r.patient, kind: r.kind, value: r.value, deviceSeq: r.deviceSeq, sentAt: r.sentAt, acked: r.acked, transport: 'mqtt', ...(r.error ? { error: r.error } : {}) });
+          log.add({
+            deviceId: r.deviceId,
+            patient: r.patient,
+            kind: r.kind,
+            value: r.value,
+            deviceSeq: r.deviceSeq,
+            sentAt: r.sentAt,
+            acked: r.acked,
+            transport: 'mqtt',
+            ...(r.deviceTime !== r.sentAt ? { deviceTime: r.deviceTime } : {}),
+            ...(r.error ? { error: r.error } : {}),
+            ...(r.fault ? { fault: r.fault } : {}),
+            ...(r.expect ? { expect: r.expect } : {}),
+          });
           stats.sent++;
           if (r.acked) {
             stats.acked++;
@@ -103,8 +119,13 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   for (const d of devices) d.start();
 
   let final: Promise<SimStats> | null = null;
+  const snapshot = (): SimStats => {
+    const faults: Record<string, number> = {};
+    for (const d of devices) for (const [k, n] of Object.entries(d.faultCounts)) faults[k] = (faults[k] ?? 0) + n;
+    return { ...stats, bySource: { ...stats.bySource }, faults };
+  };
   return {
-    stats: () => ({ ...stats, bySource: { ...stats.bySource } }),
+    stats: snapshot,
     finished: async () => {
       await Promise.all(devices.map((d) => d.finished()));
     },
@@ -114,7 +135,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
         await Promise.all(serialLoops);
         await Promise.all(devices.map((d) => d.stop()));
         await log.close();
-        return { ...stats, bySource: { ...stats.bySource } };
+        return snapshot();
       })()),
   };
 }

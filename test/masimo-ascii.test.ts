@@ -68,6 +68,15 @@ t.test('refusals name the line and the field, and the next good line still decod
   t.match((long[0] as { reason: string }).reason, /600 bytes without a line end \(limit 512\)/, 'a stream with no line ends is refused, memory stays bounded');
 });
 
+t.test('a line cut short is refused and the line glued to it still decodes', async (t) => {
+  const d = new MasimoAsciiDecoder({ source: '/dev/ttyS1' });
+  const evs = d.push(Buffer.from(RADICAL7.slice(0, 50) + RADICAL5, 'latin1'));
+  t.equal(evs.length, 2);
+  t.match((evs[0] as { reason: string }).reason, /^\/dev\/ttyS1 line 1: 50 bytes cut off before a new line began \("12\/01\/05 11:56:29/);
+  t.same((evs[1] as Ok).values, [{ kind: 'spo2', value: 97 }, { kind: 'pulse_rate', value: 64 }, { kind: 'perfusion_index', value: 11.82 }]);
+  t.same(d.counters, { lines: 1, badLines: 1 });
+});
+
 t.test('what the simulator prints, the decoder reads back', async (t) => {
   fc.assert(
     fc.property(

@@ -12,6 +12,7 @@ import { readSendLog } from '../device-sim/send-log';
 import { openEnvelope } from '../gateway/envelope';
 import { decodeHeader, decodePayload, recomputeRoot } from '../protocol/batch';
 import { startStack } from '../cli/stack';
+import { loadScenario } from '../device-sim/scenario';
 
 t.test('every reading sent is anchored exactly once and roots match the chain', async (t) => {
   const data = mkdtempSync(join(tmpdir(), 'mcps-stack-'));
@@ -58,4 +59,28 @@ t.test('every reading sent is anchored exactly once and roots match the chain', 
   const report = await stack.verify();
   t.match(report, { missing: 0, duplicates: 0, proofFailures: 0, sent: sent.length, anchored: sent.length });
   t.notOk(childLog.some((l) => / error /.test(l)), 'no errors logged by the children');
+});
+
+t.test('the faults scenario end to end: verify keeps deliberately invalid readings apart, nothing acknowledged is lost', async (t) => {
+  const data = mkdtempSync(join(tmpdir(), 'mcps-stack-faults-'));
+  t.teardown(() => rmSync(data, { recursive: true, force: true }));
+  const scenario = loadScenario(join(__dirname, '..', '..', 'device-sim', 'scenarios', 'faults.json'));
+  // Faster than the shipped file so a short run sees every fault: more faults, a cut every 3 s.
+  for (const g of scenario.devices) for (const f of g.faults ?? []) {
+    if (f.probability !== undefined) f.probability = Math.max(f.probability, 0.3);
+    if (f.everyS !== undefined) f.everyS = 3;
+  }
+  const stack = await startStack({ data, editorPort: 0, mqttPort: 0, nodePort: 0, scenario });
+  t.teardown(() => stack.stop());
+  await new Promise((r) => setTimeout(r, 8000));
+  const { sim, gateway } = await stack.drain();
+  for (const f of ['drop', 'duplicate', 'reorder', 'out-of-range', 'clock-jump', 'disconnect']) t.ok((sim.faults[f] ?? 0) > 0, `${f}: ${sim.faults[f]} injected`);
+  const log = readSendLog(stack.sendLogPath);
+  const refused = log.filter((e) => e.expect === 'refused');
+  t.equal(gateway.readingsRejected, refused.length, 'every out-of-range reading refused by the gateway, and nothing else');
+  t.ok(log.some((e) => e.deviceTime !== undefined && e.deviceTime < e.sentAt - 3_000_000), 'the skewed clock is in the send log');
+  const report = await stack.verify();
+  t.match(report, { missing: 0, duplicates: 0, proofFailures: 0, refusedAsExpected: refused.length });
+  t.equal(report.sent, log.filter((e) => e.acked && e.expect !== 'refused').length);
+  t.equal(report.anchored, report.sent, 'every acknowledged valid reading anchored once');
 });

@@ -7,6 +7,7 @@ import mqtt from 'mqtt';
 import { READING_KINDS, type ReadingKind } from '../../protocol/reading';
 import { SeededRandom } from '../random';
 import { VitalSigns, type ClinicalScenario } from '../physiology';
+import { FaultPlan, type FaultSpec } from '../faults';
 
 export interface MqttDeviceOptions {
   url: string;
@@ -23,7 +24,26 @@ export interface MqttDeviceOptions {
   stream?: { total: number; maxInflight: number; maxRatePerS?: number };
   /** The clinical scenario its values follow (device-sim/physiology.ts); default normal. */
   scenario?: ClinicalScenario;
-  onResult: (r: { deviceId: string; patient: string; kind: ReadingKind; value: number; deviceSeq: number; sentAt: number; acked: boolean; error?: string }) => void;
+  /** Faults to inject (device-sim/faults.ts), seeded from `seed`. */
+  faults?: FaultSpec[];
+  onResult: (r: MqttSendResult) => void;
+}
+
+export interface MqttSendResult {
+  deviceId: string;
+  patient: string;
+  kind: ReadingKind;
+  value: number;
+  deviceSeq: number;
+  sentAt: number;
+  /** The time in the message (the device clock, skewed when a clock fault is on). */
+  deviceTime: number;
+  acked: boolean;
+  error?: string;
+  /** Faults applied to this reading, comma-separated. */
+  fault?: string;
+  /** What the gateway should do with it: anchor it (default) or refuse it (out-of-range). */
+  expect?: 'anchored' | 'refused';
 }
 
 export class SimulatedMqttDevice {
@@ -31,6 +51,15 @@ export class SimulatedMqttDevice {
   readonly #rng: SeededRandom;
   #seq = 0;
   readonly #vitals: VitalSigns;
+  readonly #faults: FaultPlan | null;
+  #disconnectTimer: NodeJS.Timeout | null = null;
+  /** A reading held back by the reorder fault, sent after the next one. */
+  #held: (() => void) | null = null;
+
+  /** Counts of the faults injected so far. */
+  get faultCounts(): Record<string, number> {
+    return { ...(this.#faults?.counts ?? {}) };
+  }
   readonly #t0 = Date.now();
   #rebootedAt = Date.now();
   #timer: NodeJS.Timeout | null = null;
@@ -41,6 +70,15 @@ export class SimulatedMqttDevice {
     this.#client = client;
     this.#rng = new SeededRandom(opts.seed);
     this.#vitals = new VitalSigns(opts.kind, opts.scenario ?? 'normal', new SeededRandom(opts.seed ^ 0x5eed));
+    this.#faults = opts.faults && opts.faults.length > 0 ? new FaultPlan(opts.faults, opts.seed) : null;
+    const every = this.#faults?.disconnectEveryS;
+    if (every) {
+      // Cut the TCP connection without a DISCONNECT packet, as a cable pull or a Wi-Fi drop does.
+      this.#disconnectTimer = setInterval(() => {
+        this.#faults!.countDisconnect();
+        (client as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+      }, every * 1000);
+    }
   }
 
   static async connect(opts: MqttDeviceOptions): Promise<SimulatedMqttDevice> {
@@ -130,11 +168,33 @@ export class SimulatedMqttDevice {
     }
     const v = this.opts.stream ? this.#vitals.value(this.#seq) : this.#vitals.value((sentAt - this.#t0) / 1000);
     if (v === null && !this.opts.stream) return; // sensor gives no value: nothing to send
-    const value = v ?? READING_KINDS[this.opts.kind].min;
+    const k = READING_KINDS[this.opts.kind];
+    const f = this.#faults?.mqtt();
+    const value = f?.outOfRange ? k.max + 10 : (v ?? k.min);
     const seq = ++this.#seq;
-    const payload = JSON.stringify({ v: 1, deviceId: this.opts.deviceId, patient: this.opts.patient, seq, kind: this.opts.kind, value, unit: READING_KINDS[this.opts.kind].unit, time: sentAt });
+    const deviceTime = sentAt + (f?.clockOffsetMs ?? 0);
+    const fault = f && f.applied.length > 0 ? f.applied.join(',') : undefined;
+    const base = { deviceId: this.opts.deviceId, patient: this.opts.patient, kind: this.opts.kind, value, deviceSeq: seq, sentAt, deviceTime, ...(fault ? { fault } : {}), ...(f?.outOfRange ? { expect: 'refused' as const } : {}) };
+    if (f?.drop) {
+      this.opts.onResult({ ...base, acked: false, error: 'dropped by fault injection' });
+      return;
+    }
+    const payload = JSON.stringify({ v: 1, deviceId: this.opts.deviceId, patient: this.opts.patient, seq, kind: this.opts.kind, value, unit: k.unit, time: deviceTime });
     this.#inflight++;
-    this.#send(seq, value, sentAt, payload);
+    const go = (): void => {
+      this.#send(base, payload);
+      if (f?.duplicate) this.#client.publish(`mcps/devices/${this.opts.deviceId}/readings`, payload, { qos: 1 });
+    };
+    const held = this.#held;
+    this.#held = null;
+    // The last reading of a stream has no successor to be sent after: it goes out in order.
+    const last = this.opts.stream !== undefined && seq >= this.opts.stream.total;
+    if (f?.reorder && !held && !last) {
+      this.#held = go;
+      return;
+    }
+    go();
+    held?.();
   }
 
   /**
@@ -142,15 +202,15 @@ export class SimulatedMqttDevice {
    * messages it was replaying when the connection drops again) is sent again, the same bytes, until
    * it is acknowledged or the device is stopped. The gateway recognises the copies.
    */
-  #send(seq: number, value: number, sentAt: number, payload: string): void {
+  #send(base: Omit<MqttSendResult, 'acked' | 'error'>, payload: string): void {
     this.#client.publish(`mcps/devices/${this.opts.deviceId}/readings`, payload, { qos: 1 }, (err) => {
       if (err && !this.#stopped) {
         this.resends++;
-        setTimeout(() => this.#send(seq, value, sentAt, payload), 250);
+        setTimeout(() => this.#send(base, payload), 250);
         return;
       }
       this.#inflight--;
-      this.opts.onResult({ deviceId: this.opts.deviceId, patient: this.opts.patient, kind: this.opts.kind, value, deviceSeq: seq, sentAt, acked: !err, error: err?.message });
+      this.opts.onResult({ ...base, acked: !err, ...(err ? { error: err.message } : {}) });
       if (this.#inflight === 0) this.#idle.splice(0).forEach((f) => f());
       if (this.opts.stream && this.#timer === null && !this.#stopped) this.#pump();
     });
@@ -165,7 +225,12 @@ export class SimulatedMqttDevice {
   #stopped = false;
 
   async stop(timeoutMs = 5000): Promise<void> {
+    // A reading still held back by the reorder fault goes out now.
+    const held = this.#held;
+    this.#held = null;
+    held?.();
     this.#stopped = true;
+    if (this.#disconnectTimer) clearInterval(this.#disconnectTimer);
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#pumpTimer) clearTimeout(this.#pumpTimer);
     this.#timer = null;

@@ -45,6 +45,8 @@ export const MASIMO_EXC_BITS: Readonly<Record<number, string>> = {
 };
 
 const MAX_LINE = 512;
+/** Where a line starts: its date and time. Used to find a line glued to the tail of a cut-off one. */
+const LINE_START = /\d{2}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} /g;
 const LINE = /^(\d{2})\/(\d{2})\/(\d{2}) (\d{2}):(\d{2}):(\d{2})((?: [A-Z][A-Z0-9]*=\S+)+) ?$/;
 
 const bits = (mask: number, names: Readonly<Record<number, string>>): string[] =>
@@ -81,15 +83,32 @@ export class MasimoAsciiDecoder implements SerialDecoder {
         }
         return out;
       }
-      const line = this.#buf.slice(0, nl).replace(/\r$/, '');
+      let line = this.#buf.slice(0, nl).replace(/\r$/, '');
       this.#buf = this.#buf.slice(nl + 1);
       if (line.trim() === '') continue;
+      // A line cut short (a loose connector, a device reset) has no line end, so the next line is
+      // glued to it. Refuse the fragment and keep the whole line that follows it.
+      const start = this.#lastLineStart(line);
+      if (start > 0) {
+        this.#lineNo++;
+        this.counters.badLines++;
+        const fragment = line.slice(0, start);
+        out.push({ type: 'error', reason: `${this.opts.source} line ${this.#lineNo}: ${start} bytes cut off before a new line began ("${fragment.slice(0, 40).replace(/[^\x20-\x7e]/g, '.')}${fragment.length > 40 ? '…' : ''}"); dropped`, raw: Buffer.from(fragment, 'latin1') });
+        line = line.slice(start);
+      }
       this.#lineNo++;
       const ev = this.#line(line);
       if (ev.type === 'error') this.counters.badLines++;
       else this.counters.lines++;
       out.push(ev);
     }
+  }
+
+  #lastLineStart(line: string): number {
+    let last = 0;
+    LINE_START.lastIndex = 0;
+    for (let m = LINE_START.exec(line); m; m = LINE_START.exec(line)) last = m.index;
+    return last;
   }
 
   #line(line: string): DecodedEvent {
