@@ -90,7 +90,7 @@ transport, at which rate, in which clinical scenario, from which seed:
     ]
   }
 
-Each group: transport "mqtt" (needs "kind") or "serial" (needs "format": nonin-df7 or masimo-ascii;
+Each group: transport "mqtt" (needs "kind") or "serial" (needs "format": nonin-df7, masimo-ascii or contec-cms50d;
 one device per format, on the ports the default flow reads); count (default 1); first (index of the
 first device, default 1); ratePerS (MQTT, default 1); idPrefix; patientPrefix (default "p-") or one
 patient for all; scenario. Device i is <idPrefix><i> for patient <patientPrefix><i> (4 digits), so

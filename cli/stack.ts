@@ -20,6 +20,10 @@ import { openPtyPair, type PtyPair } from '../device-sim/pty';
 import { expandScenario, type Scenario } from '../device-sim/scenario';
 import type { ClinicalScenario } from '../device-sim/physiology';
 import type { FaultSpec } from '../device-sim/faults';
+import type { SerialFormat } from '../gateway/serial-settings';
+
+/** The environment variables (…_PORT, …_ID, …_PATIENT) through which the default flow's serial ports are set, per format. */
+export const SERIAL_ENV_PREFIX: Record<SerialFormat, string> = { 'nonin-df7': 'MCPS_OXIMETER', 'masimo-ascii': 'MCPS_MASIMO', 'contec-cms50d': 'MCPS_CONTEC' };
 import { startSimulator, type SimStats } from '../device-sim/simulator';
 import { loadOrCreateKey } from '../common/key-file';
 import { blsPopVerify } from '../protocol/bls';
@@ -197,6 +201,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         ? [
             { deviceId: 'oxi-bed1', patient: 'p-0001', seed: 7, format: 'nonin-df7' as const },
             { deviceId: 'oxi-bed2', patient: 'p-0002', seed: 8, format: 'masimo-ascii' as const },
+            { deviceId: 'oxi-bed3', patient: 'p-0003', seed: 9, format: 'contec-cms50d' as const },
           ]
         : [];
     mkdirSync(gatewayDir, { recursive: true, mode: 0o700 });
@@ -212,7 +217,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     }
     const serialPorts: Record<string, string> = {};
     for (const { spec, pty } of ptys) {
-      const v = spec.format === 'nonin-df7' ? 'MCPS_OXIMETER' : 'MCPS_MASIMO';
+      const v = SERIAL_ENV_PREFIX[spec.format];
       Object.assign(serialPorts, { [`${v}_PORT`]: pty.path, [`${v}_ID`]: spec.deviceId, [`${v}_PATIENT`]: spec.patient });
     }
     const gwCfg: GatewayConfig = {

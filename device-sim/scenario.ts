@@ -20,13 +20,14 @@ import { readFileSync } from 'node:fs';
 import { READING_KINDS, type ReadingKind } from '../protocol/reading';
 import { CLINICAL_SCENARIOS, type ClinicalScenario } from './physiology';
 import { MQTT_FAULTS, type FaultSpec } from './faults';
+import { SERIAL_FORMATS, type SerialFormat } from '../gateway/serial-settings';
 
 export interface ScenarioGroup {
   transport: 'mqtt' | 'serial';
   /** MQTT devices: the vital sign they report. */
   kind?: ReadingKind;
   /** Serial devices: the wire format (at most one device per format: the default flow has one port for each). */
-  format?: 'nonin-df7' | 'masimo-ascii';
+  format?: SerialFormat;
   count?: number;
   /** Index of the group's first device (default 1): beds 3–4 of a ward in their own group keep their numbers. */
   first?: number;
@@ -51,7 +52,7 @@ export interface SimDeviceSpec {
   patient: string;
   transport: 'mqtt' | 'serial';
   kind: ReadingKind | null;
-  format: 'nonin-df7' | 'masimo-ascii' | null;
+  format: SerialFormat | null;
   ratePerS: number;
   scenario: ClinicalScenario;
   seed: number;
@@ -78,7 +79,7 @@ const schema = {
         properties: {
           transport: { enum: ['mqtt', 'serial'] },
           kind: { enum: Object.keys(READING_KINDS) },
-          format: { enum: ['nonin-df7', 'masimo-ascii'] },
+          format: { enum: [...SERIAL_FORMATS] },
           count: { type: 'integer', minimum: 1, maximum: 100000 },
           first: { type: 'integer', minimum: 1, maximum: 9999 },
           ratePerS: { type: 'number', exclusiveMinimum: 0, maximum: 1000 },
@@ -122,7 +123,7 @@ export function parseScenario(x: unknown, where = 'scenario'): Scenario {
     if (g.transport === 'serial') {
       if (!g.format) problems.push(`${at} a serial device group needs "format"`);
       if ((g.count ?? 1) !== 1) problems.push(`${at} serial devices come one per group (the default flow reads one port per format)`);
-      if (g.format && formats.has(g.format)) problems.push(`${at} a second ${g.format} device: the default flow has one port per format`);
+      if (g.format && formats.has(g.format)) problems.push(`${at} a second ${g.format} device: the default flow reads one port per format`);
       if (g.format) formats.add(g.format);
       if (g.ratePerS !== undefined) problems.push(`${at} serial devices send at their format's own rate; "ratePerS" is for MQTT devices`);
       if (g.faults) problems.push(`${at} "faults" in scenario files are for MQTT devices (byte faults on serial streams are exercised by the decoder tests)`);

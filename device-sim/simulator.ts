@@ -7,6 +7,8 @@ import type { ClinicalScenario } from './physiology';
 import type { FaultSpec } from './faults';
 import { encodeDf7Packet } from './devices/nonin-df7-encoder';
 import { encodeMasimoLine } from './devices/masimo-ascii-encoder';
+import { encodeContecSecond } from './devices/contec-cms50d-encoder';
+import type { SerialFormat } from '../gateway/serial-settings';
 import { SimulatedMqttDevice } from './devices/mqtt-device';
 import { PulseOximeterModel } from './devices/pulse-oximeter';
 import type { PtyPair } from './pty';
@@ -23,8 +25,8 @@ export interface SimStats {
 }
 
 export interface SimulatorOptions {
-  /** Serial oximeters on pseudo-terminals: Nonin DF7 (binary, 3 packets/s, the default) or Masimo ASCII 1 (a line a second). */
-  serial: Array<{ pty: PtyPair; deviceId: string; patient: string; seed: number; format?: 'nonin-df7' | 'masimo-ascii' }>;
+  /** Serial oximeters on pseudo-terminals: Nonin DF7 (binary, 3 packets/s, the default), Masimo ASCII 1 (a line a second) or Contec CMS50D+ (60 frames/s, a value a second). */
+  serial: Array<{ pty: PtyPair; deviceId: string; patient: string; seed: number; format?: SerialFormat }>;
   mqtt: Array<{ url: string; deviceId: string; password: string; patient: string; kind: ReadingKind; ratePerS: number; seed: number; stream?: { total: number; maxInflight: number; maxRatePerS?: number }; scenario?: ClinicalScenario; faults?: FaultSpec[] }>;
   sendLogPath: string;
   /** Time multiplier for the serial devices (1 = real time: 3 packets/s). */
@@ -49,21 +51,35 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
 
   for (const s of opts.serial) {
     const model = new PulseOximeterModel(s.seed);
-    const masimo = s.format === 'masimo-ascii';
-    const period = (masimo ? 1000 : 1000 / PACKETS_PER_S) / (opts.speed ?? 1);
+    const format = s.format ?? 'nonin-df7';
+    // Nonin: a packet every 1/3 s. Masimo: a line a second. Contec: a second of frames (60) in three
+    // writes of 20, so the line carries bytes all the time as the device's does.
+    const period = (format === 'nonin-df7' ? 1000 / PACKETS_PER_S : 1000) / (opts.speed ?? 1);
     serialLoops.push(
       (async () => {
         const start = Date.now();
         for (let packet = 1; !stopping; packet++) {
-          const sample = model.next();
           const sentAt = Date.now();
           let sent: Array<[ReadingKind, number]>;
-          if (masimo) {
+          if (format === 'masimo-ascii') {
+            const sample = model.next();
             // Perfusion index from the pleth's swing, as the device derives it (AC/DC in %).
             const pi = Number((((Math.max(...sample.pleth) - Math.min(...sample.pleth)) / 32768) * 10).toFixed(2));
             await s.pty.write(encodeMasimoLine({ time: sentAt - (sentAt % 1000), spo2: sample.spo2, bpm: sample.pulseRate, pi, alarm: 0, exc: 0 }));
             sent = [['spo2', sample.spo2], ['pulse_rate', sample.pulseRate], ['perfusion_index', pi]];
+          } else if (format === 'contec-cms50d') {
+            // A second of the model (three 1/3 s steps, 75 pleth samples), the last step's numerics.
+            const steps = [model.next(), model.next(), model.next()];
+            const last = steps[2]!;
+            const bytes = encodeContecSecond({ spo2: last.spo2, pulseRate: last.pulseRate, pleth: steps.flatMap((x) => x.pleth) });
+            // The whole second goes out even when stopping: the send log lists it.
+            for (let k = 0; k < 3; k++) {
+              await s.pty.write(bytes.subarray(k * 100, (k + 1) * 100));
+              if (k < 2) await new Promise((r) => setTimeout(r, period / 3));
+            }
+            sent = [['spo2', last.spo2], ['pulse_rate', last.pulseRate]];
           } else {
+            const sample = model.next();
             await s.pty.write(encodeDf7Packet({ spo2: sample.spo2, pulseRate: sample.pulseRate, pleth: sample.pleth }));
             sent = [['spo2', sample.spo2], ['pulse_rate', sample.pulseRate]];
           }

@@ -3,7 +3,7 @@
  * what SerialLink and the decoders need, with one message per problem. Pure: used by the
  * mcps-serial-port config node and by the legacy fields of mcps-serial-device.
  */
-export const SERIAL_FORMATS = ['nonin-df7', 'masimo-ascii'] as const;
+export const SERIAL_FORMATS = ['nonin-df7', 'masimo-ascii', 'contec-cms50d'] as const;
 export type SerialFormat = (typeof SERIAL_FORMATS)[number];
 
 export interface SerialSettings {
@@ -32,7 +32,9 @@ export type SettingsProblem = { key: string; params?: Record<string, string> };
 export function parseSerialSettings(x: SerialSettingsInput): { settings: SerialSettings } | { problems: SettingsProblem[] } {
   const problems: SettingsProblem[] = [];
   const path = String(x.path ?? '').trim();
-  if (!path || path.startsWith('${')) problems.push({ key: 'no-port' });
+  const unset = /^\$\{(\w+)\}$/.exec(path);
+  if (unset) problems.push({ key: 'unset-port', params: { name: unset[1]! } });
+  else if (!path || path.startsWith('${')) problems.push({ key: 'no-port' });
   const baud = Number(x.baud ?? 9600);
   if (!Number.isInteger(baud) || baud < 300 || baud > 4_000_000) problems.push({ key: 'baud', params: { baud: String(x.baud) } });
   const dataBits = Number(x.dataBits ?? 8);

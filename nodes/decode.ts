@@ -5,6 +5,7 @@
  * Formats:
  *   nonin-df7     a Nonin data format 7 byte stream (msg.payload Buffer, any chunking);
  *   masimo-ascii  Masimo ASCII 1 lines (Buffer or string, any chunking);
+ *   contec-cms50d Contec CMS50D+ live stream (Buffer, any chunking);
  *                 for both, one decoder per msg.topic, so several devices can share the node;
  *   mcps-json  the mcps MQTT reading payload (docs/devices.md), as a Buffer, string or object.
  * Output 1: one message per reading (msg.payload = the reading; with msg.journalId when the gateway

@@ -43,6 +43,19 @@ export = function register(RED: NodeAPI): void {
     // Node-RED leaves "${NAME}" as it is when NAME is not set: never label readings with that.
     if (!deviceId || deviceId.startsWith('${')) problems.push(RED._('mcps-serial-device.errors.no-device'));
     if (!patient || patient.startsWith('${')) problems.push(RED._('mcps-serial-device.errors.no-patient'));
+    // A flow shipped for several devices (the default one reads three oximeters) is deployed on a
+    // box that has only some of them: ports, ids and patients left as unset variables mean "no
+    // device here", a warning and an idle node, not an error.
+    const unset = [
+      ...('problems' in parsed ? parsed.problems.filter((p) => p.key === 'unset-port').map((p) => p.params!.name!) : []),
+      ...[deviceId, patient].map((v) => /^\$\{(\w+)\}$/.exec(v)?.[1]).filter((x): x is string => x !== undefined),
+    ];
+    const portUnset = 'problems' in parsed && parsed.problems.some((p) => p.key === 'unset-port');
+    if (portUnset && problems.length === unset.length) {
+      node.status({ fill: 'grey', shape: 'ring', text: RED._('mcps-serial-device.status.not-configured', { names: unset.join(', ') }) });
+      node.warn(`mcps-serial-device: ${RED._('mcps-serial-device.status.not-configured', { names: unset.join(', ') })}; idle`);
+      return;
+    }
     if (problems.length > 0 || !('settings' in parsed)) {
       node.status({ fill: 'red', shape: 'ring', text: problems[0]! });
       node.error(`mcps-serial-device: ${problems.join('; ')}`);

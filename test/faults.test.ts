@@ -9,6 +9,7 @@ import { SimulatedMqttDevice, type MqttSendResult } from '../device-sim/devices/
 import { FaultPlan, type FaultSpec } from '../device-sim/faults';
 import { encodeDf7Packet } from '../device-sim/devices/nonin-df7-encoder';
 import { encodeMasimoLine } from '../device-sim/devices/masimo-ascii-encoder';
+import { encodeContecSecond } from '../device-sim/devices/contec-cms50d-encoder';
 import { decoderFor } from '../gateway/decoders/serial-decoder';
 import type { Reading } from '../protocol/reading';
 import { testRuntime } from './gateway-runtime.helpers';
@@ -117,3 +118,26 @@ for (const fault of ['drop', 'corrupt', 'truncate', 'burst', 'duplicate'] as con
     }
   });
 }
+
+// The Contec CMS50D+ stream has no checksum: only the sync bit and the value ranges tell a damaged
+// frame. Removing bytes (drop, truncate) or repeating them can never invent a value; flipped bits and
+// noise can, when they happen to form a well-shaped frame. The test shows both and counts the second.
+t.test('serial faults on the Contec CMS50D+ stream (no checksum)', async (t) => {
+  const seconds = Array.from({ length: 60 }, (_, i) => encodeContecSecond({ spo2: 90 + (i % 10), pulseRate: 60 + i, pleth: Array.from({ length: 75 }, (_, k) => Math.sin(k / 5)) }));
+  const sentPulses = new Set(seconds.map((_, i) => 60 + i));
+  for (const fault of ['drop', 'duplicate', 'truncate', 'corrupt', 'burst'] as const) {
+    const plan = new FaultPlan([{ type: fault, probability: 0.2 }], 11);
+    const dec = decoderFor('contec-cms50d', 'tty');
+    const events = [];
+    for (const s of seconds) for (const c of plan.bytes(s).chunks) events.push(...dec.push(c));
+    const groups = events.filter((e) => e.type === 'readings');
+    const pulses = groups.flatMap((e) => (e.type === 'readings' ? e.values.filter((v) => v.kind === 'pulse_rate').map((v) => v.value) : []));
+    const forged = pulses.filter((p) => !sentPulses.has(p)).length;
+    const refusals = events.filter((e) => e.type === 'error');
+    t.ok((plan.counts[fault] ?? 0) > 0, `${fault}: ${plan.counts[fault]} seconds hit, ${groups.length} groups decoded, ${refusals.length} refusals`);
+    t.ok(refusals.every((e) => e.type === 'error' && /^tty byte \d+: /.test(e.reason)), `${fault}: each refusal names the port and the byte`);
+    if (fault === 'drop' || fault === 'duplicate' || fault === 'truncate') t.equal(forged, 0, `${fault}: every decoded pulse rate is one that was sent`);
+    else t.comment(`${fault}: ${forged} of ${pulses.length} decoded pulse rates were forged by damage that kept a frame's shape (the format has no checksum)`);
+    if (fault === 'truncate' || fault === 'corrupt' || fault === 'burst') t.ok(refusals.length > 0, `${fault}: damage refused`);
+  }
+});

@@ -121,12 +121,18 @@ t.test('mcps-serial-port: invalid settings name themselves in the device node\'s
     { id: 'sd', type: 'mcps-serial-device', serial: 'port', deviceId: '${MCPS_UNSET_ID}', patient: 'p-1', wires: [[], []] },
   ]);
   t.match(lastStatus(helper.getNode('sd')), { fill: 'red', text: /errors\.no-device/ }, 'an unset ${VAR} is not taken as a device id');
+  await helper.unload();
+  await helper.load([serialPortNode, serialNode], [
+    { id: 'port', type: 'mcps-serial-port', path: '${MCPS_UNSET_PORT}', baud: 9600, dataBits: 8, parity: 'none', stopBits: 1, format: 'nonin-df7', reconnectMs: 2000 },
+    { id: 'sd', type: 'mcps-serial-device', serial: 'port', deviceId: '${MCPS_UNSET_ID}', patient: '${MCPS_UNSET_PATIENT}', wires: [[], []] },
+  ]);
+  t.match(lastStatus(helper.getNode('sd')), { fill: 'grey', text: /status\.not-configured/ }, 'a port left as an unset variable: no device on this box, an idle node and a warning');
 });
 
 t.test('mcps-serial-device: configuration errors (flows from before the port config node)', async (t) => {
   await helper.load(serialNode, [{ id: 'sd', type: 'mcps-serial-device', port: '', baud: 9600, format: 'nonin-df7', deviceId: 'oxi-1', patient: 'p-1', wires: [[], []] }]);
   t.match(lastStatus(helper.getNode('sd')), { fill: 'red', shape: 'ring' }, 'no port');
   await helper.unload();
-  await helper.load(serialNode, [{ id: 'sd', type: 'mcps-serial-device', port: '/dev/null', baud: 9600, format: 'contec-cms50d', deviceId: 'oxi-1', patient: 'p-1', wires: [[], []] }]);
+  await helper.load(serialNode, [{ id: 'sd', type: 'mcps-serial-device', port: '/dev/null', baud: 9600, format: 'philips-mib', deviceId: 'oxi-1', patient: 'p-1', wires: [[], []] }]);
   t.match(lastStatus(helper.getNode('sd')), { fill: 'red', shape: 'ring' }, 'unknown format');
 });

@@ -8,6 +8,7 @@ import { READING_KINDS, type Reading, type ReadingKind } from '../../protocol/re
 import type { SerialFormat } from '../serial-settings';
 import { MasimoAsciiDecoder } from './masimo-ascii';
 import { NoninDf7Decoder } from './nonin-df7';
+import { ContecCms50dDecoder } from './contec-cms50d';
 
 export type DecodedEvent =
   | {
@@ -51,6 +52,8 @@ export function decoderFor(format: SerialFormat, source: string): SerialDecoder 
       return new NoninDf7Adapter(source);
     case 'masimo-ascii':
       return new MasimoAsciiDecoder({ source });
+    case 'contec-cms50d':
+      return new ContecCms50dDecoder({ source });
   }
 }
 
