@@ -37,11 +37,12 @@ program
   .option('--node-port <port>', 'chain node HTTP port on 127.0.0.1', port, 7545)
   .option('--no-status', 'no live status line (plain log lines instead)')
   .option('--scenario <file|name>', 'simulated devices from a scenario file instead of the built-in set (see mcps sim --help)')
+  .option('--record <file>', 'record what the gateway receives (serial bytes, MQTT messages, with times) to this JSONL file, for mcps sim replay')
   .addHelpText('after', `
 Exit code with --duration: 0 only if every reading the simulator sent is anchored exactly once
 (missing = 0 and duplicates = 0). Ports 0 pick free ones. The editor login is written to
 <data>/gateway/editor-credentials.json (mode 0600).`)
-  .action(async (opts: { duration?: number; data: string; editorPort: number; mqttPort: number; nodePort: number; status: boolean; scenario?: string }) => {
+  .action(async (opts: { duration?: number; data: string; editorPort: number; mqttPort: number; nodePort: number; status: boolean; scenario?: string; record?: string }) => {
     const { runUp } = require('./up') as typeof import('./up');
     const { resolveScenario } = require('./sim') as typeof import('./sim');
     process.exitCode = await runUp({ ...opts, scenario: opts.scenario ? resolveScenario(opts.scenario) : undefined });
@@ -117,11 +118,47 @@ sim
   .option('--mqtt-port <port>', 'MQTT broker port on 127.0.0.1 (0: any free one)', port, 0)
   .option('--node-port <port>', 'chain node HTTP port on 127.0.0.1 (0: any free one)', port, 0)
   .option('--no-status', 'no live status line (plain log lines instead)')
-  .action(async (file: string, o: { duration?: number; data: string; editorPort: number; mqttPort: number; nodePort: number; status: boolean }) => {
+  .option('--record <file>', 'record what the gateway receives to this JSONL file, for mcps sim replay')
+  .action(async (file: string, o: { duration?: number; data: string; editorPort: number; mqttPort: number; nodePort: number; status: boolean; record?: string }) => {
     const { resolveScenario } = require('./sim') as typeof import('./sim');
     const { runUp } = require('./up') as typeof import('./up');
     const scenario = resolveScenario(file);
     process.exitCode = await runUp({ ...o, duration: o.duration ?? scenario.durationS ?? 60, scenario });
+  });
+
+sim
+  .command('replay')
+  .description('play a recording (from mcps up --record) or a CSV series into a fresh local stack at the recorded pace, Nx, or as fast as possible; then drain, verify end to end and print a JSON summary')
+  .argument('<file>', 'a recording (.jsonl) or a CSV series (.csv)')
+  .option('--speed <n>', 'play N times faster than recorded (1 = real time)', positiveNumber, 1)
+  .option('--max', 'as fast as the gateway takes it (no waits; MQTT with 256 messages in flight)')
+  .option('--kind <kind>', 'CSV: the reading kind of the value column (e.g. heart_rate)')
+  .option('--device <id>', 'CSV: the device id that sends it', 'csv-device')
+  .option('--patient <pseudonym>', 'CSV: the patient pseudonym', 'p-csv')
+  .option('--time-column <name>', 'CSV: the time column (epoch ms, ISO 8601, or seconds from the start)', 'time')
+  .option('--value-column <name>', 'CSV: the value column', 'value')
+  .option('--duration <seconds>', 'stop after this many seconds even if not finished', positiveNumber)
+  .option('--data <dir>', 'data directory', process.env.MCPS_DATA_DIR ?? '.mcps')
+  .option('--editor-port <port>', 'Node-RED editor port on 127.0.0.1 (0: any free one)', port, 0)
+  .option('--mqtt-port <port>', 'MQTT broker port on 127.0.0.1 (0: any free one)', port, 0)
+  .option('--node-port <port>', 'chain node HTTP port on 127.0.0.1 (0: any free one)', port, 0)
+  .option('--no-status', 'no progress bar (plain progress lines every 5 s instead)')
+  .addHelpText('after', `
+A recording is what a gateway received, written by ${'`'}mcps up --record FILE${'`'} (or the gateway's
+"record" setting): serial bytes per port and MQTT messages, each with its arrival time. Replay
+keeps the inter-arrival times (divided by --speed): serial bytes go onto a pseudo-terminal of their
+format, which the default flow reads; MQTT messages come from each device's own login with QoS 1.
+A CSV series (header line; --time-column and --value-column) is played as MQTT readings of one
+device (--kind, --device, --patient). On a terminal a progress bar shows count, rate and time left;
+otherwise a plain line every 5 s. The last line of stdout is the JSON summary (as mcps sim run, plus
+replayed / of); exit 0 only if nothing played is missing or duplicated on chain.`)
+  .action(async (file: string, o: { speed: number; max?: boolean; kind?: string; device: string; patient: string; timeColumn: string; valueColumn: string; duration?: number; data: string; editorPort: number; mqttPort: number; nodePort: number; status: boolean }) => {
+    const { loadReplaySource } = require('../device-sim/recording') as typeof import('../device-sim/recording');
+    const { READING_KINDS } = require('../protocol/reading') as typeof import('../protocol/reading');
+    const { runUp } = require('./up') as typeof import('./up');
+    if (file.toLowerCase().endsWith('.csv') && (!o.kind || !(o.kind in READING_KINDS))) throw new InvalidArgumentError(`a CSV series needs --kind, one of ${Object.keys(READING_KINDS).join(', ')}`);
+    const recording = loadReplaySource(file, o.kind ? { kind: o.kind as keyof typeof READING_KINDS, deviceId: o.device, patient: o.patient, timeColumn: o.timeColumn, valueColumn: o.valueColumn } : undefined);
+    process.exitCode = await runUp({ ...o, replay: { recording, speed: o.max ? 'max' : o.speed } });
   });
 
 sim

@@ -25,6 +25,8 @@ import type { SerialFormat } from '../gateway/serial-settings';
 /** The environment variables (…_PORT, …_ID, …_PATIENT) through which the default flow's serial ports are set, per format. */
 export const SERIAL_ENV_PREFIX: Record<SerialFormat, string> = { 'nonin-df7': 'MCPS_OXIMETER', 'masimo-ascii': 'MCPS_MASIMO', 'contec-cms50d': 'MCPS_CONTEC' };
 import { startSimulator, type SimStats } from '../device-sim/simulator';
+import { startReplay } from '../device-sim/replayer';
+import { recordingDevices, type Recording } from '../device-sim/recording';
 import { loadOrCreateKey } from '../common/key-file';
 import { blsPopVerify } from '../protocol/bls';
 import type { ReadingKind } from '../protocol/reading';
@@ -62,8 +64,10 @@ export interface StackOptions {
   stream?: { readingsPerDevice: number; maxInflight: number; maxRatePerS?: number };
   /** Devices from a scenario file instead of the built-in set (device-sim/scenario.ts). */
   scenario?: Scenario;
-  /** Extra gateway settings (storage budget, sweep age). */
-  gateway?: Pick<GatewayConfig, 'storage' | 'orphanAfterS'>;
+  /** Extra gateway settings (storage budget, sweep age, recording). */
+  gateway?: Pick<GatewayConfig, 'storage' | 'orphanAfterS' | 'record'>;
+  /** Play a recording (or CSV series) instead of simulating devices (device-sim/replayer.ts). */
+  replay?: { recording: Recording; speed: number | 'max' };
 }
 
 export type StackRole = 'gateway' | 'chain-node';
@@ -178,7 +182,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const owner = await loadOrCreateOwnerKey(data);
     const simDevices: Array<{ deviceId: string; patient: string; kind: ReadingKind; password: string; seed: number; ratePerS?: number; scenario?: ClinicalScenario; faults?: FaultSpec[] }> = [];
     const scenarioDevices = opts.scenario ? expandScenario(opts.scenario) : null;
-    if (scenarioDevices) {
+    const replayDevices = opts.replay ? recordingDevices(opts.replay.recording) : null;
+    if (replayDevices) {
+      for (const d of replayDevices.mqtt) simDevices.push({ deviceId: d.deviceId, patient: d.patient, kind: d.kind, password: randomBytes(18).toString('base64url'), seed: 0 });
+    } else if (scenarioDevices) {
       for (const d of scenarioDevices.filter((x) => x.transport === 'mqtt')) {
         simDevices.push({ deviceId: d.deviceId, patient: d.patient, kind: d.kind!, password: randomBytes(18).toString('base64url'), seed: d.seed, ratePerS: d.ratePerS, scenario: d.scenario, faults: d.faults });
       }
@@ -195,7 +202,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       simDevices.length = opts.mqttDevices ?? 2;
     }
     // Serial oximeters: the scenario's (one per format at most), or the built-in pair.
-    const serialSpecs = scenarioDevices
+    const serialSpecs = replayDevices
+      ? replayDevices.serial.map((d) => ({ deviceId: d.deviceId, patient: d.patient, seed: 0, format: d.format }))
+      : scenarioDevices
       ? scenarioDevices.filter((x) => x.transport === 'serial').map((d) => ({ deviceId: d.deviceId, patient: d.patient, seed: d.seed, format: d.format! }))
       : opts.serial ?? true
         ? [
@@ -254,7 +263,16 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await new Promise((r) => setTimeout(r, 100));
     }
     const sendLogPath = join(data, 'sim', 'send-log.jsonl');
-    const sim = await startSimulator({
+    const sim = opts.replay
+      ? await startReplay({
+          recording: opts.replay.recording,
+          speed: opts.replay.speed,
+          serialPorts: new Map(ptys.map(({ spec, pty }) => [spec.format, pty])),
+          mqttUrl: `mqtt://127.0.0.1:${gwReady.mqttPort}`,
+          mqttDevices: simDevices.map((d) => ({ deviceId: d.deviceId, password: d.password, patient: d.patient })),
+          sendLogPath,
+        })
+      : await startSimulator({
       serial: ptys.map(({ spec, pty }) => ({ pty, deviceId: spec.deviceId, patient: spec.patient, seed: spec.seed, format: spec.format })),
       mqtt: simDevices.map((d) => ({
         url: `mqtt://127.0.0.1:${gwReady.mqttPort}`,

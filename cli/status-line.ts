@@ -14,6 +14,10 @@ export class StatusLine {
   #shown = false;
   constructor(readonly stream: NodeJS.WriteStream = process.stdout, readonly enabled = true) {}
 
+  get isTTY(): boolean {
+    return this.stream.isTTY === true;
+  }
+
   update(text: string): void {
     if (!this.enabled) return;
     if (this.stream.isTTY) {

@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { startStack, type Stack } from './stack';
 import { formatStatus, StatusLine } from './status-line';
 import type { Scenario } from '../device-sim/scenario';
+import type { Recording } from '../device-sim/recording';
+import { formatProgress } from './progress';
+import { resolve } from 'node:path';
 
 export { loadOrCreateOwnerKey } from './stack';
 
@@ -21,6 +24,10 @@ export interface UpOptions {
   status: boolean;
   /** A scenario file's devices instead of the built-in set. */
   scenario?: Scenario;
+  /** Play a recording instead of simulating devices; stops when it has been played. */
+  replay?: { recording: Recording; speed: number | 'max' };
+  /** Record what the gateway receives to this JSONL file (for `mcps sim replay`). */
+  record?: string;
 }
 
 export async function runUp(opts: UpOptions): Promise<number> {
@@ -49,6 +56,8 @@ export async function runUp(opts: UpOptions): Promise<number> {
       mqttPort: opts.mqttPort,
       nodePort: opts.nodePort,
       scenario: opts.scenario,
+      ...(opts.replay ? { replay: opts.replay } : {}),
+      ...(opts.record ? { gateway: { record: { path: resolve(opts.record) } } } : {}),
       log: (m) => log('info', m),
       onChildLog: (line) => {
         status.clear();
@@ -59,8 +68,19 @@ export async function runUp(opts: UpOptions): Promise<number> {
     log('info', `Node-RED editor: ${s.editorUrl} (user and password in ${s.editorCredentialsPath})`);
     log('info', `MQTT broker: mqtt://127.0.0.1:${s.mqttPort} (device logins: ${devicesPath(join(s.data, 'gateway'))}); chain node: ${s.nodeUrl}; data: ${s.data}`);
     if (interrupted) stopRequested();
-    const ticker = setInterval(() => status.update(formatStatus(s.gatewayMetrics(), s.simStats().acked)), 250);
+    const line = (): string => {
+      const sim = s.simStats();
+      const st = formatStatus(s.gatewayMetrics(), sim.acked);
+      return sim.progress ? `${formatProgress(sim.progress, Date.now(), status.isTTY)} | ${st}` : st;
+    };
+    const ticker = setInterval(() => status.update(line()), 250);
     const timer = opts.duration ? setTimeout(() => stopRequested(), opts.duration * 1000) : null;
+    if (opts.replay) {
+      void s.simFinished().then(() => {
+        status.update(line());
+        stopRequested();
+      });
+    }
     await stopSignal;
     if (timer) clearTimeout(timer);
     const drained = await s.drain();
@@ -79,6 +99,7 @@ export async function runUp(opts: UpOptions): Promise<number> {
       duplicates: report.duplicates,
       proof_failures: report.proofFailures,
       rejected: drained.gateway.readingsRejected,
+      ...(drained.sim.progress ? { replayed: drained.sim.progress.done, of: drained.sim.progress.total } : {}),
       ...(Object.keys(drained.sim.faults).length > 0 ? { refused_as_expected: report.refusedAsExpected, faults_injected: drained.sim.faults } : {}),
       last_tx: drained.gateway.lastTx,
     };

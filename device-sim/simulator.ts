@@ -22,6 +22,8 @@ export interface SimStats {
   bySource: Record<string, number>;
   /** Faults injected so far, by type (device-sim/faults.ts), over all devices. */
   faults: Record<string, number>;
+  /** A replay's progress: recorded entries played of the total. */
+  progress?: { done: number; total: number; startedAt: number };
 }
 
 export interface SimulatorOptions {

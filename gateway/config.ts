@@ -26,6 +26,8 @@ export interface GatewayConfig {
   storage?: { budgetMB?: number; fsync?: boolean };
   /** Batch windows: unsealed journal entries older than this are sealed by the sweep (default 300 s). */
   orphanAfterS?: number;
+  /** Record what arrives (serial bytes, MQTT messages, with times) to this JSONL file for `mcps sim replay`; stops at maxMB (default 512). */
+  record?: { path: string; maxMB?: number };
 }
 
 const hostPort = {
@@ -65,6 +67,12 @@ const schema = {
       properties: { budgetMB: { type: 'number', exclusiveMinimum: 0 }, fsync: { type: 'boolean' } },
     },
     orphanAfterS: { type: 'number', minimum: 1 },
+    record: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['path'],
+      properties: { path: { type: 'string', minLength: 1 }, maxMB: { type: 'number', exclusiveMinimum: 0 } },
+    },
   },
 } as const;
 

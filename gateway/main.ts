@@ -3,6 +3,7 @@
  * embedded Node-RED with our nodes and the default flow. `mcps gateway --config FILE` runs it as a
  * process; `mcps up` forks that process and talks to it over IPC.
  */
+import { Recorder } from './recorder';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { loadOrCreateKey } from '../common/key-file';
@@ -97,6 +98,7 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
   const carried = store.pending();
   for (const item of carried) outbox.enqueue(item);
   if (carried.length > 0) log('info', `outbox: ${carried.length} sealed batches from before the restart (from ${carried[0]!.seq})`);
+  const recorder = cfg.record ? new Recorder(cfg.record.path, { gatewayId: cfg.gatewayId, maxBytes: (cfg.record.maxMB ?? 512) * 1e6, log }) : null;
   const runtime: GatewayRuntime = new GatewayRuntime({
     gatewayId: cfg.gatewayId,
     broker: null,
@@ -108,6 +110,7 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
     outbox,
     log,
     orphanAfterMs: (cfg.orphanAfterS ?? 300) * 1000,
+    recorder,
   });
   // What a crash left in the journal (readings accepted but not sealed) is sealed now, before new
   // readings arrive: into the next batches, in the order it was accepted.
@@ -122,6 +125,7 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
     outbox.stop();
     await sealWorker.close();
     db.close();
+    await recorder?.close();
     throw err;
   }
   runtime.attachBroker(broker);
@@ -145,6 +149,7 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
     await broker.close();
     await sealWorker.close();
     db.close();
+    await recorder?.close();
     throw err;
   }
   await broker.listen();
@@ -164,6 +169,8 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
       await sealWorker.close();
       provider.destroy();
       db.close();
+      await recorder?.close();
+    await recorder?.close();
     },
   };
 }

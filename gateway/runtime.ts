@@ -10,6 +10,8 @@
  * sealed from the journal by `sweepJournal`: at start, and when they have waited `orphanAfterMs`.
  * Counters live here so the status line and `mcps up` see one truth.
  */
+import type { Recorder } from './recorder';
+import type { SerialFormat } from './serial-settings';
 import { EventEmitter } from 'node:events';
 import type { Reading } from '../protocol/reading';
 import type { SignedReceipt } from '../protocol/submission';
@@ -62,6 +64,8 @@ export interface GatewayRuntimeParts {
   orphanAfterMs?: number;
   /** Readings per batch when the sweep seals (default 500). */
   sweepBatchSize?: number;
+  /** Records what arrives, for replay (`record` in the gateway config); none by default. */
+  recorder?: Recorder | null;
 }
 
 export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
@@ -142,6 +146,7 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
    * keeps the message.
    */
   async ingestMqtt(topic: string, device: string, payload: Buffer): Promise<void> {
+    this.parts.recorder?.mqtt({ topic, deviceId: device, payload });
     let reading: Reading;
     try {
       reading = readingFromMqtt(topic, payload, device, this.devices.get(device)?.patient, Date.now());
@@ -153,6 +158,11 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
     }
     const res = await this.ingest(reading, dedupeKey(reading));
     if ('journalId' in res) this.emit('mqtt-reading', { topic, reading, journalId: res.journalId });
+  }
+
+  /** Bytes as they came from a serial port, for the recording (if one is on). */
+  recordSerial(e: { format: SerialFormat; deviceId: string; patient: string; data: Uint8Array }): void {
+    this.parts.recorder?.serial(e);
   }
 
   reject(d: DeadLetter): void {

@@ -77,6 +77,7 @@ export = function register(RED: NodeAPI): void {
       reconnectMs: port.reconnectMs,
       onData: (chunk) => {
         const receivedAt = Date.now();
+        rt?.recordSerial({ format: port.format, deviceId, patient, data: chunk });
         for (const ev of decoder.push(chunk)) {
           if (ev.type === 'readings') {
             for (const r of eventReadings(ev, { deviceId, patient, receivedAt })) {
