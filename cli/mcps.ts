@@ -91,9 +91,11 @@ transport, at which rate, in which clinical scenario, from which seed:
     ]
   }
 
-Each group: transport "mqtt" (needs "kind") or "serial" (needs "format": nonin-df7, masimo-ascii or contec-cms50d;
-one device per format, on the ports the default flow reads); count (default 1); first (index of the
-first device, default 1); ratePerS (MQTT, default 1); idPrefix; patientPrefix (default "p-") or one
+Each group: transport "mqtt" (needs "kind"), "serial" (needs "format": nonin-df7, masimo-ascii or
+contec-cms50d; one device per format, on the ports the default flow reads) or "hl7" (a bedside
+monitor sending heart rate, SpO2, respiration, temperature and NIBP as HL7 ORU^R01 over MLLP, waiting
+for each ACK); count (default 1); first (index of the first device, default 1); ratePerS (MQTT
+readings or HL7 messages per second, default 1); idPrefix; patientPrefix (default "p-") or one
 patient for all; scenario. Device i is <idPrefix><i> for patient <patientPrefix><i> (4 digits), so
 the same index in different groups is the same bed.
 Kinds: spo2, pulse_rate, heart_rate, resp_rate, body_temp, nibp_systolic, nibp_diastolic, nibp_mean,

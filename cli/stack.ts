@@ -201,7 +201,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       }
       simDevices.length = opts.mqttDevices ?? 2;
     }
-    // Serial oximeters: the scenario's (one per format at most), or the built-in pair.
+    // HL7 monitors (ORU^R01 over MLLP): the scenario's, or one built-in bedside monitor.
+    const hl7Monitors: Array<{ deviceId: string; patient: string; seed: number; ratePerS: number; scenario?: ClinicalScenario; password: string }> = (
+      replayDevices ? replayDevices.hl7.map((d) => ({ ...d, seed: 0, ratePerS: 0 })) : scenarioDevices ? scenarioDevices.filter((x) => x.transport === 'hl7').map((d) => ({ deviceId: d.deviceId, patient: d.patient, seed: d.seed, ratePerS: d.ratePerS, scenario: d.scenario })) : opts.serial ?? true ? [{ deviceId: 'mon-bed4', patient: 'p-0004', seed: 11, ratePerS: 0.5 }] : []
+    ).map((m) => ({ ...m, password: randomBytes(18).toString('base64url') }));
+    // Serial oximeters: the scenario's (one per format at most), or the built-in set.
     const serialSpecs = replayDevices
       ? replayDevices.serial.map((d) => ({ deviceId: d.deviceId, patient: d.patient, seed: 0, format: d.format }))
       : scenarioDevices
@@ -215,8 +219,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         : [];
     mkdirSync(gatewayDir, { recursive: true, mode: 0o700 });
     // Hashed on the thread pool, side by side: a 1000-device scenario would take 40 s one by one.
-    const hashes = await Promise.all(simDevices.map((d) => hashPasswordAsync(d.password)));
-    new DeviceCredentials(simDevices.map((d, i) => ({ id: d.deviceId, patient: d.patient, passwordHash: hashes[i]! }))).save(devicesPath(gatewayDir));
+    // HL7 monitors are registered too (their id and patient are checked); MLLP has no login, so
+    // their password is never used.
+    const registered = [...simDevices, ...hl7Monitors];
+    const hashes = await Promise.all(registered.map((d) => hashPasswordAsync(d.password)));
+    new DeviceCredentials(registered.map((d, i) => ({ id: d.deviceId, patient: d.patient, passwordHash: hashes[i]! }))).save(devicesPath(gatewayDir));
     // Serial oximeters on pseudo-terminals, one per format, on the ports the default flow reads.
     const ptys: Array<{ spec: (typeof serialSpecs)[number]; pty: PtyPair }> = [];
     for (const spec of serialSpecs) {
@@ -225,6 +232,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       ptys.push({ spec, pty });
     }
     const serialPorts: Record<string, string> = {};
+    // The HL7 listener's port, taken by the default flow's HL7 node as ${MCPS_HL7_PORT}.
+    const hl7Port = hl7Monitors.length > 0 || replayDevices ? await freePort() : null;
+    if (hl7Port !== null) serialPorts.MCPS_HL7_PORT = String(hl7Port);
     for (const { spec, pty } of ptys) {
       const v = SERIAL_ENV_PREFIX[spec.format];
       Object.assign(serialPorts, { [`${v}_PORT`]: pty.path, [`${v}_ID`]: spec.deviceId, [`${v}_PATIENT`]: spec.patient });
@@ -270,6 +280,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           serialPorts: new Map(ptys.map(({ spec, pty }) => [spec.format, pty])),
           mqttUrl: `mqtt://127.0.0.1:${gwReady.mqttPort}`,
           mqttDevices: simDevices.map((d) => ({ deviceId: d.deviceId, password: d.password, patient: d.patient })),
+          ...(hl7Port !== null ? { hl7: { host: '127.0.0.1', port: hl7Port } } : {}),
           sendLogPath,
         })
       : await startSimulator({
@@ -286,6 +297,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         faults: d.faults,
         ...(opts.stream ? { stream: { total: opts.stream.readingsPerDevice, maxInflight: opts.stream.maxInflight, maxRatePerS: opts.stream.maxRatePerS } } : {}),
       })),
+      hl7: hl7Monitors.map((m) => ({ host: '127.0.0.1', port: hl7Port!, deviceId: m.deviceId, patient: m.patient, seed: m.seed, ratePerS: m.ratePerS, ...(m.scenario ? { scenario: m.scenario } : {}) })),
       sendLogPath,
     });
     let simStopped: SimStats | null = null;

@@ -49,9 +49,9 @@ export interface VerifyReport {
 const eq = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 // A device that reboots starts its sequence numbers again: where a reading carries the device's
-// clock (MQTT), the clock is part of its identity, as in the gateway's dedupe key.
+// clock (MQTT, HL7), the clock is part of its identity, as in the gateway's dedupe key.
 const key = (r: { deviceId: string; deviceSeq: number; kind: string; deviceTime?: number | null }): string => `${r.deviceId}\u0000${r.deviceSeq}\u0000${r.kind}\u0000${r.deviceTime ?? ''}`;
-const anchoredKey = (r: Reading): string => key({ ...r, deviceTime: r.source === 'mqtt' ? r.deviceTime : null });
+const anchoredKey = (r: Reading): string => key({ ...r, deviceTime: r.source === 'serial' ? null : r.deviceTime });
 
 export async function verifyRun(input: { sent: readonly SentReading[]; anchors: readonly AnchoredBatch[]; store: BatchStore; owner: OwnerKeyPair }): Promise<VerifyReport> {
   const problems: string[] = [];

@@ -14,7 +14,7 @@ export async function collectAndVerify(a: { rpcUrl: string; anchorAddress: strin
   const provider = new ethers.JsonRpcProvider(a.rpcUrl, undefined, { staticNetwork: true });
   try {
     const anchors = await readAnchors(provider, a.anchorAddress, a.deployBlock);
-    const sent = readSendLog(a.sendLogPath).map((e) => ({ deviceId: e.deviceId, deviceSeq: e.deviceSeq, kind: e.kind, acked: e.acked, deviceTime: e.transport === 'mqtt' ? (e.deviceTime ?? e.sentAt) : null, expectRefused: e.expect === 'refused' }));
+    const sent = readSendLog(a.sendLogPath).map((e) => ({ deviceId: e.deviceId, deviceSeq: e.deviceSeq, kind: e.kind, acked: e.acked, deviceTime: e.transport === 'serial' ? null : (e.deviceTime ?? e.sentAt), expectRefused: e.expect === 'refused' }));
     return await verifyRun({ sent, anchors, store: a.store, owner: a.owner });
   } finally {
     provider.destroy();

@@ -1,11 +1,13 @@
 /**
  * Recordings of what a gateway received (`mcps up --record FILE`, written by gateway/recorder.ts)
  * and CSV series, read back for `mcps sim replay`. A recording is JSONL: a header line, then one
- * line per chunk of bytes from a serial port or per MQTT message, each with the time it arrived:
+ * line per chunk of bytes from a serial port, per MQTT message or per HL7 message, each with the
+ * time it arrived:
  *
  *   {"mcpsRecording":1,"gatewayId":"gw-ward1","startedAt":1764000000000}
  *   {"t":1764000000120,"src":"serial","format":"nonin-df7","deviceId":"oxi-bed1","patient":"p-0001","data":"gAAA…"}
  *   {"t":1764000000250,"src":"mqtt","topic":"mcps/devices/temp-bed1/readings","deviceId":"temp-bed1","payload":"{\"v\":1,…}"}
+ *   {"t":1764000000300,"src":"hl7","peer":"10.1.2.3:50112","message":"MSH|^~\\&|mon-bed4^…\rPID|…"}
  *
  * A CSV series (comma, semicolon or tab separated) has a header with a time column and a value column (names chosen with --time-column /
  * --value-column, default "time" and "value"); times are epoch milliseconds, ISO 8601, or seconds
@@ -15,10 +17,12 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { READING_KINDS, type ReadingKind } from '../protocol/reading';
 import { SERIAL_FORMATS, type SerialFormat } from '../gateway/serial-settings';
+import { parseHl7 } from '../gateway/hl7/hl7-message';
 
 export type RecordedEntry =
   | { t: number; src: 'serial'; format: SerialFormat; deviceId: string; patient: string; data: string }
-  | { t: number; src: 'mqtt'; topic: string; deviceId: string; payload: string };
+  | { t: number; src: 'mqtt'; topic: string; deviceId: string; payload: string }
+  | { t: number; src: 'hl7'; message: string };
 
 export interface Recording {
   gatewayId: string | null;
@@ -49,6 +53,11 @@ export function parseRecording(text: string, file: string): Recording {
       return;
     }
     if (typeof x.t !== 'number' || !Number.isFinite(x.t) || x.t < 0) return void problems.push(`${at}: "t" must be a time in epoch milliseconds`);
+    if (x.src === 'hl7') {
+      if (typeof x.message !== 'string' || x.message === '') return void problems.push(`${at}: "message" must be the HL7 message text`);
+      entries.push({ t: x.t, src: 'hl7', message: x.message });
+      return;
+    }
     if (typeof x.deviceId !== 'string' || !DEVICE_ID.test(x.deviceId)) return void problems.push(`${at}: "deviceId" missing or not a device id`);
     if (x.src === 'serial') {
       if (!(SERIAL_FORMATS as readonly unknown[]).includes(x.format)) return void problems.push(`${at}: "format" ${JSON.stringify(x.format)} is not one of ${SERIAL_FORMATS.join(', ')}`);
@@ -59,7 +68,7 @@ export function parseRecording(text: string, file: string): Recording {
       if (typeof x.topic !== 'string' || x.topic === '') return void problems.push(`${at}: "topic" missing`);
       if (typeof x.payload !== 'string') return void problems.push(`${at}: "payload" must be the message text`);
       entries.push({ t: x.t, src: 'mqtt', topic: x.topic, deviceId: x.deviceId, payload: x.payload });
-    } else problems.push(`${at}: "src" must be "serial" or "mqtt", not ${JSON.stringify(x.src)}`);
+    } else problems.push(`${at}: "src" must be "serial", "mqtt" or "hl7", not ${JSON.stringify(x.src)}`);
   });
   if (problems.length > 0) throw new Error(`${file}: ${problems.length >= 20 ? 'at least ' : ''}${problems.length} problem${problems.length === 1 ? '' : 's'}:\n  ${problems.join('\n  ')}`);
   if (entries.length === 0) throw new Error(`${file}: no recorded entries`);
@@ -130,11 +139,15 @@ function failCsv(file: string): never {
 }
 
 /** The devices a recording needs: MQTT logins (with the patient in their readings) and serial ports by format. */
-export function recordingDevices(r: Recording): { mqtt: Array<{ deviceId: string; patient: string; kind: ReadingKind }>; serial: Array<{ deviceId: string; patient: string; format: SerialFormat }> } {
+export function recordingDevices(r: Recording): { mqtt: Array<{ deviceId: string; patient: string; kind: ReadingKind }>; serial: Array<{ deviceId: string; patient: string; format: SerialFormat }>; hl7: Array<{ deviceId: string; patient: string }> } {
   const mqtt = new Map<string, { deviceId: string; patient: string; kind: ReadingKind }>();
   const serial = new Map<string, { deviceId: string; patient: string; format: SerialFormat }>();
+  const hl7 = new Map<string, { deviceId: string; patient: string }>();
   for (const e of r.entries) {
-    if (e.src === 'serial') serial.set(e.format, { deviceId: e.deviceId, patient: e.patient, format: e.format });
+    if (e.src === 'hl7') {
+      const who = hl7Sender(e.message);
+      if (who && DEVICE_ID.test(who.deviceId) && !hl7.has(who.deviceId)) hl7.set(who.deviceId, who);
+    } else if (e.src === 'serial') serial.set(e.format, { deviceId: e.deviceId, patient: e.patient, format: e.format });
     else if (!mqtt.has(e.deviceId) || mqtt.get(e.deviceId)!.patient === 'p-unknown') {
       let patient = 'p-unknown';
       let kind: ReadingKind = 'heart_rate';
@@ -148,5 +161,16 @@ export function recordingDevices(r: Recording): { mqtt: Array<{ deviceId: string
       mqtt.set(e.deviceId, { deviceId: e.deviceId, patient, kind });
     }
   }
-  return { mqtt: [...mqtt.values()], serial: [...serial.values()] };
+  return { mqtt: [...mqtt.values()], serial: [...serial.values()], hl7: [...hl7.values()] };
+}
+
+/** MSH-3.1 and PID-3.1 of an HL7 message, if it has them. */
+export function hl7Sender(message: string): { deviceId: string; patient: string } | null {
+  try {
+    const m = parseHl7(message);
+    const pid = m.first('PID');
+    return { deviceId: m.value(m.first('MSH')!, 3), patient: pid ? m.value(pid, 3) : '' };
+  } catch {
+    return null;
+  }
 }

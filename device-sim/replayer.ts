@@ -16,6 +16,11 @@ import type { SerialFormat } from '../gateway/serial-settings';
 import type { PtyPair } from './pty';
 import type { Recording } from './recording';
 import { SendLog } from './send-log';
+import { hl7Sender } from './recording';
+import { connect, type Socket } from 'node:net';
+import { MllpDecoder, mllpFrame } from '../gateway/hl7/mllp';
+import { parseHl7 } from '../gateway/hl7/hl7-message';
+import { decodeOruR01 } from '../gateway/hl7/oru-r01';
 import type { RunningSimulator, SimStats } from './simulator';
 
 export interface ReplayOptions {
@@ -25,6 +30,8 @@ export interface ReplayOptions {
   mqttUrl: string;
   /** Logins of the recording's MQTT devices. */
   mqttDevices: ReadonlyArray<{ deviceId: string; password: string; patient: string }>;
+  /** The gateway's MLLP listener, for recorded HL7 messages. */
+  hl7?: { host: string; port: number };
   sendLogPath: string;
 }
 
@@ -110,6 +117,35 @@ export async function startReplay(o: ReplayOptions): Promise<RunningSimulator> {
     stats.progress!.done++;
   };
 
+  // HL7: one MLLP connection per monitor, one message at a time, each waiting for its ACK (sent
+  // again after 5 s without one, or after the connection drops), as the monitor did.
+  const hl7Links = new Map<string, Hl7Link>();
+  const sendHl7 = (e: Extract<(typeof entries)[number], { src: 'hl7' }>): void => {
+    const who = hl7Sender(e.message);
+    const id = who?.deviceId ?? '?';
+    let link = hl7Links.get(id);
+    if (!link) hl7Links.set(id, (link = new Hl7Link(o.hl7!.host, o.hl7!.port)));
+    inflight++;
+    void link.send(e.message).then((ack) => {
+      if (who) {
+        try {
+          const r = decodeOruR01(parseHl7(e.message), { receivedAt: Date.now(), patientOf: () => who.patient });
+          if (r.ok) {
+            for (const x of r.readings) log.add({ deviceId: x.deviceId, patient: x.patient, kind: x.kind, value: x.value, deviceSeq: x.deviceSeq, sentAt: Date.now(), acked: ack !== null, transport: 'hl7', ...(x.deviceTime !== null ? { deviceTime: x.deviceTime } : {}), ...(ack === null ? { error: 'no ACK' } : {}) });
+            stats.sent += r.readings.length;
+            if (ack !== null) {
+              stats.acked += r.readings.length;
+              stats.bySource.hl7 = (stats.bySource.hl7 ?? 0) + r.readings.length;
+            }
+          }
+        } catch {
+          // not a message the gateway can read: it answers AR, nothing to expect
+        }
+      }
+      settled();
+    });
+  };
+
   let resolveDone: () => void = () => undefined;
   const allDone = new Promise<void>((r) => (resolveDone = r));
   const play = (async () => {
@@ -124,6 +160,7 @@ export async function startReplay(o: ReplayOptions): Promise<RunningSimulator> {
       }
       while (inflight >= MAX_IN_FLIGHT) await new Promise<void>((r) => waiters.push(r));
       if (e.src === 'mqtt') publish(e);
+      else if (e.src === 'hl7') sendHl7(e);
       else await writeSerial(e);
     }
     while (inflight > 0) await new Promise<void>((r) => waiters.push(r));
@@ -141,6 +178,7 @@ export async function startReplay(o: ReplayOptions): Promise<RunningSimulator> {
         waiters.splice(0).forEach((f) => f());
         waiters = [];
         await play;
+        for (const l of hl7Links.values()) l.close();
         for (const [id, c] of clients) {
           await c.publishAsync(`mcps/devices/${id}/status`, 'offline', { qos: 1, retain: true }).catch(() => undefined);
           await c.endAsync();
@@ -157,5 +195,65 @@ function safeJson(s: string): Record<string, unknown> | null {
     return typeof x === 'object' && x !== null ? (x as Record<string, unknown>) : null;
   } catch {
     return null;
+  }
+}
+
+/** One monitor's MLLP connection during a replay: messages in order, each until its ACK arrives. */
+class Hl7Link {
+  #socket: Socket | null = null;
+  #chain: Promise<unknown> = Promise.resolve();
+  #waiter: ((ack: string) => void) | null = null;
+  #closed = false;
+
+  constructor(readonly host: string, readonly port: number) {}
+
+  send(message: string): Promise<string | null> {
+    const p = this.#chain.then(() => this.#sendOne(message));
+    this.#chain = p;
+    return p;
+  }
+
+  async #sendOne(message: string): Promise<string | null> {
+    for (let attempt = 0; attempt < 20 && !this.#closed; attempt++) {
+      try {
+        const s = await this.#connected();
+        const ack = await new Promise<string | null>((resolve) => {
+          const timer = setTimeout(() => resolve(null), 5000);
+          this.#waiter = (a) => {
+            clearTimeout(timer);
+            resolve(a);
+          };
+          s.write(mllpFrame(message));
+        });
+        this.#waiter = null;
+        if (ack !== null) return ack;
+      } catch {
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    return null;
+  }
+
+  #connected(): Promise<Socket> {
+    if (this.#socket && !this.#socket.destroyed) return Promise.resolve(this.#socket);
+    return new Promise((resolve, reject) => {
+      const s = connect({ host: this.host, port: this.port }, () => {
+        this.#socket = s;
+        resolve(s);
+      });
+      const d = new MllpDecoder();
+      s.on('data', (c) => {
+        for (const ev of d.push(c)) if (ev.type === 'frame') this.#waiter?.(ev.data.toString('utf8'));
+      });
+      s.on('error', reject);
+      s.on('close', () => {
+        if (this.#socket === s) this.#socket = null;
+      });
+    });
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#socket?.destroy();
   }
 }

@@ -23,7 +23,8 @@ import { MQTT_FAULTS, type FaultSpec } from './faults';
 import { SERIAL_FORMATS, type SerialFormat } from '../gateway/serial-settings';
 
 export interface ScenarioGroup {
-  transport: 'mqtt' | 'serial';
+  /** mqtt: one vital sign per device; serial: an oximeter on a tty; hl7: a monitor sending ORU^R01 over MLLP. */
+  transport: 'mqtt' | 'serial' | 'hl7';
   /** MQTT devices: the vital sign they report. */
   kind?: ReadingKind;
   /** Serial devices: the wire format (at most one device per format: the default flow has one port for each). */
@@ -50,7 +51,7 @@ export interface Scenario {
 export interface SimDeviceSpec {
   deviceId: string;
   patient: string;
-  transport: 'mqtt' | 'serial';
+  transport: 'mqtt' | 'serial' | 'hl7';
   kind: ReadingKind | null;
   format: SerialFormat | null;
   ratePerS: number;
@@ -77,7 +78,7 @@ const schema = {
         additionalProperties: false,
         required: ['transport', 'idPrefix'],
         properties: {
-          transport: { enum: ['mqtt', 'serial'] },
+          transport: { enum: ['mqtt', 'serial', 'hl7'] },
           kind: { enum: Object.keys(READING_KINDS) },
           format: { enum: [...SERIAL_FORMATS] },
           count: { type: 'integer', minimum: 1, maximum: 100000 },
@@ -120,6 +121,10 @@ export function parseScenario(x: unknown, where = 'scenario'): Scenario {
     const at = `/devices/${i}`;
     if (g.transport === 'mqtt' && !g.kind) problems.push(`${at} an MQTT device group needs "kind"`);
     if (g.transport === 'mqtt' && g.format) problems.push(`${at} "format" is for serial devices`);
+    if (g.transport === 'hl7') {
+      if (g.kind || g.format) problems.push(`${at} an HL7 monitor reports all its vital signs; "kind" and "format" are not for it`);
+      if (g.faults) problems.push(`${at} "faults" are for MQTT devices`);
+    }
     if (g.transport === 'serial') {
       if (!g.format) problems.push(`${at} a serial device group needs "format"`);
       if ((g.count ?? 1) !== 1) problems.push(`${at} serial devices come one per group (the default flow reads one port per format)`);

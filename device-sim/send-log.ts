@@ -14,7 +14,7 @@ export interface SendLogEntry {
   deviceSeq: number;
   sentAt: number;
   acked: boolean;
-  transport: 'serial' | 'mqtt';
+  transport: 'serial' | 'mqtt' | 'hl7';
   /** Why a reading was not acknowledged (the device gave up on it, e.g. when stopped). */
   error?: string;
   /** The device clock in the message, where it differs from sentAt (a clock fault). */

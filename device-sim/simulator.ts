@@ -10,6 +10,7 @@ import { encodeMasimoLine } from './devices/masimo-ascii-encoder';
 import { encodeContecSecond } from './devices/contec-cms50d-encoder';
 import type { SerialFormat } from '../gateway/serial-settings';
 import { SimulatedMqttDevice } from './devices/mqtt-device';
+import { SimulatedHl7Monitor } from './devices/hl7-monitor';
 import { PulseOximeterModel } from './devices/pulse-oximeter';
 import type { PtyPair } from './pty';
 import { SendLog } from './send-log';
@@ -30,6 +31,8 @@ export interface SimulatorOptions {
   /** Serial oximeters on pseudo-terminals: Nonin DF7 (binary, 3 packets/s, the default), Masimo ASCII 1 (a line a second) or Contec CMS50D+ (60 frames/s, a value a second). */
   serial: Array<{ pty: PtyPair; deviceId: string; patient: string; seed: number; format?: SerialFormat }>;
   mqtt: Array<{ url: string; deviceId: string; password: string; patient: string; kind: ReadingKind; ratePerS: number; seed: number; stream?: { total: number; maxInflight: number; maxRatePerS?: number }; scenario?: ClinicalScenario; faults?: FaultSpec[] }>;
+  /** Bedside monitors sending HL7 ORU^R01 over MLLP to the gateway's listener. */
+  hl7?: Array<{ host: string; port: number; deviceId: string; patient: string; seed: number; ratePerS: number; scenario?: ClinicalScenario }>;
   sendLogPath: string;
   /** Time multiplier for the serial devices (1 = real time: 3 packets/s). */
   speed?: number;
@@ -47,7 +50,7 @@ export interface RunningSimulator {
 
 export async function startSimulator(opts: SimulatorOptions): Promise<RunningSimulator> {
   const log = new SendLog(opts.sendLogPath);
-  const stats: SimStats = { sent: 0, acked: 0, bySource: { serial: 0, mqtt: 0 }, faults: {} };
+  const stats: SimStats = { sent: 0, acked: 0, bySource: { serial: 0, mqtt: 0, hl7: 0 }, faults: {} };
   let stopping = false;
   const serialLoops: Array<Promise<void>> = [];
 
@@ -99,6 +102,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   }
 
   const devices: SimulatedMqttDevice[] = [];
+  const monitors: SimulatedHl7Monitor[] = [];
   try {
     for (const m of opts.mqtt) {
       const d = await SimulatedMqttDevice.connect({
@@ -127,14 +131,30 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
       });
       devices.push(d);
     }
+    for (const h of opts.hl7 ?? []) {
+      const m = await SimulatedHl7Monitor.connect({
+        ...h,
+        onResult: (r) => {
+          log.add({ deviceId: r.deviceId, patient: r.patient, kind: r.kind, value: r.value, deviceSeq: r.deviceSeq, sentAt: r.sentAt, deviceTime: r.deviceTime, acked: r.acked, transport: 'hl7', ...(r.error ? { error: r.error } : {}) });
+          stats.sent++;
+          if (r.acked) {
+            stats.acked++;
+            stats.bySource.hl7!++;
+          }
+        },
+      });
+      monitors.push(m);
+    }
   } catch (err) {
     stopping = true;
     await Promise.all(serialLoops);
+    await Promise.all(monitors.map((m) => m.stop(0)));
     await Promise.all(devices.map((d) => d.stop()));
     await log.close();
     throw err;
   }
   for (const d of devices) d.start();
+  for (const m of monitors) m.start();
 
   let final: Promise<SimStats> | null = null;
   const snapshot = (): SimStats => {
@@ -151,7 +171,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
       (final ??= (async () => {
         stopping = true;
         await Promise.all(serialLoops);
-        await Promise.all(devices.map((d) => d.stop()));
+        await Promise.all([...devices.map((d) => d.stop()), ...monitors.map((m) => m.stop())]);
         await log.close();
         return snapshot();
       })()),

@@ -1,6 +1,6 @@
 /**
- * Records what the gateway receives — every chunk of bytes from a serial port and every MQTT
- * reading message, accepted or refused, with the time it arrived — to a JSONL file that
+ * Records what the gateway receives — every chunk of bytes from a serial port, every MQTT reading
+ * message and every HL7 message over MLLP, accepted or refused, with the time it arrived — to a JSONL file that
  * `mcps sim replay` plays back (format: device-sim/recording.ts). For testers and for reproducing a
  * field problem; not part of the durability path (the journal is): lines are written asynchronously.
  * The file holds patient pseudonyms and values, so it is created 0600; it stops growing at
@@ -33,6 +33,10 @@ export class Recorder {
 
   mqtt(e: { topic: string; deviceId: string; payload: Buffer }): void {
     this.#write({ t: this.#now(), src: 'mqtt', topic: e.topic, deviceId: e.deviceId, payload: e.payload.toString('utf8') });
+  }
+
+  hl7(e: { peer: string; data: Uint8Array }): void {
+    this.#write({ t: this.#now(), src: 'hl7', peer: e.peer, message: Buffer.from(e.data).toString('utf8') });
   }
 
   #write(x: object): void {

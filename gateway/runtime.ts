@@ -160,6 +160,11 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
     if ('journalId' in res) this.emit('mqtt-reading', { topic, reading, journalId: res.journalId });
   }
 
+  /** An HL7 message as it came over MLLP, for the recording (if one is on). */
+  recordHl7(e: { peer: string; data: Uint8Array }): void {
+    this.parts.recorder?.hl7(e);
+  }
+
   /** Bytes as they came from a serial port, for the recording (if one is on). */
   recordSerial(e: { format: SerialFormat; deviceId: string; patient: string; data: Uint8Array }): void {
     this.parts.recorder?.serial(e);

@@ -1,4 +1,4 @@
-// Record and replay: the gateway's recording, the file parsers with errors that name their line,
+// Record and replay (serial, MQTT and HL7): the gateway's recording, the file parsers with errors that name their line,
 // the progress line, and the round trip on real parts — a stack records what its simulated devices
 // send, a second fresh stack replays the recording as fast as it can, and the same readings are
 // anchored there.
@@ -35,7 +35,7 @@ t.test('the recorder: a header, one line per arrival, 0600, and a size limit wit
   t.equal(logs.filter((l) => /reached its limit/.test(l)).length, 1, 'one warning');
   const parsed = parseRecording(readFileSync(file, 'utf8'), file);
   t.equal(parsed.gatewayId, 'gw-1');
-  t.same(recordingDevices(parsed), { mqtt: [{ deviceId: 'd-1', patient: 'p-unknown', kind: 'heart_rate' }], serial: [{ deviceId: 'oxi-1', patient: 'p-1', format: 'nonin-df7' }] });
+  t.same(recordingDevices(parsed), { mqtt: [{ deviceId: 'd-1', patient: 'p-unknown', kind: 'heart_rate' }], serial: [{ deviceId: 'oxi-1', patient: 'p-1', format: 'nonin-df7' }], hl7: [] });
 });
 
 t.test('recordings and CSV series: every problem names the file, the line and the field', async (t) => {
@@ -75,6 +75,7 @@ t.test('round trip on real parts: record a run, replay it into a fresh stack, th
       { transport: 'serial' as const, format: 'masimo-ascii' as const, idPrefix: 'oxi-bed', first: 2, patientPrefix: 'p-' },
       { transport: 'serial' as const, format: 'contec-cms50d' as const, idPrefix: 'oxi-bed', first: 3, patientPrefix: 'p-' },
       { transport: 'mqtt' as const, kind: 'heart_rate' as const, count: 3, ratePerS: 4, idPrefix: 'ecg-bed', patientPrefix: 'p-' },
+      { transport: 'hl7' as const, first: 5, ratePerS: 2, idPrefix: 'mon-bed', patientPrefix: 'p-' },
     ],
   };
   const first = await startStack({ data: join(dir, 'a'), editorPort: 0, mqttPort: 0, nodePort: 0, scenario, gateway: { record: { path: recording } } });
@@ -90,6 +91,7 @@ t.test('round trip on real parts: record a run, replay it into a fresh stack, th
   const devs = recordingDevices(rec);
   t.same(devs.serial.map((d) => d.format).sort(), ['contec-cms50d', 'masimo-ascii', 'nonin-df7'], 'all three serial ports recorded');
   t.same(devs.mqtt.map((d) => `${d.deviceId}/${d.patient}`).sort(), ['ecg-bed0001/p-0001', 'ecg-bed0002/p-0002', 'ecg-bed0003/p-0003']);
+  t.same(devs.hl7, [{ deviceId: 'mon-bed0005', patient: 'p-0005' }], 'the HL7 monitor recorded');
 
   const second = await startStack({ data: join(dir, 'b'), editorPort: 0, mqttPort: 0, nodePort: 0, replay: { recording: rec, speed: 'max' } });
   t.teardown(() => second.stop());

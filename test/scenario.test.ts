@@ -13,7 +13,7 @@ t.test('the ready-made scenarios load', async (t) => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
   t.same(files, ['faults.json', 'one-bed.json', 'stress-1000.json', 'ward-20.json']);
   const sizes = files.map((f) => expandScenario(loadScenario(join(dir, f))).length);
-  t.same(sizes, [8, 7, 1000, 87]);
+  t.same(sizes, [8, 7, 1000, 89]);
   const ward = expandScenario(loadScenario(join(dir, 'ward-20.json')));
   t.same(ward.filter((d) => d.patient === 'p-0003').map((d) => `${d.deviceId}:${d.kind ?? d.format}:${d.scenario}`), ['ecg-bed0003:heart_rate:normal', 'spo2-bed0003:spo2:desaturation', 'resp-bed0003:resp_rate:normal', 'temp-bed0003:body_temp:normal'], 'the same index in different groups is the same bed');
 });

@@ -1,0 +1,72 @@
+/**
+ * A TCP listener for HL7 v2 over MLLP: frames from each connection are handled one after another
+ * (so ACKs go back in order), each answered with the handler's ACK framed in MLLP. Bytes outside
+ * frames are reported, not fatal; a connection that sends nothing for `idleMs` is closed. MLLP has
+ * no authentication of its own: bind it to the ward network's address and register devices.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { MllpDecoder, mllpFrame } from './mllp';
+
+export interface MllpListenerOptions {
+  host: string;
+  port: number;
+  /** Handles one message; resolves to the ACK text, or null to send nothing. */
+  onMessage(frame: Buffer, peer: string): Promise<string | null>;
+  onProblem?(peer: string, reason: string): void;
+  onConnections?(n: number): void;
+  idleMs?: number;
+}
+
+export interface MllpListener {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startMllpListener(o: MllpListenerOptions): Promise<MllpListener> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    o.onConnections?.(sockets.size);
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const decoder = new MllpDecoder();
+    let chain = Promise.resolve();
+    socket.setTimeout(o.idleMs ?? 10 * 60_000, () => socket.destroy());
+    socket.on('data', (chunk) => {
+      for (const ev of decoder.push(chunk)) {
+        if (ev.type === 'error') {
+          o.onProblem?.(peer, ev.reason);
+          continue;
+        }
+        chain = chain.then(async () => {
+          try {
+            const ack = await o.onMessage(ev.data, peer);
+            if (ack !== null && !socket.destroyed) socket.write(mllpFrame(ack));
+          } catch (err) {
+            o.onProblem?.(peer, (err as Error).message);
+          }
+        });
+      }
+    });
+    socket.on('error', () => undefined); // a monitor unplugged: 'close' follows
+    socket.on('close', () => {
+      sockets.delete(socket);
+      o.onConnections?.(sockets.size);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  return {
+    port: typeof addr === 'object' && addr ? addr.port : o.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
