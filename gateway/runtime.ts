@@ -146,18 +146,32 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
    * keeps the message.
    */
   async ingestMqtt(topic: string, device: string, payload: Buffer): Promise<void> {
+    const r = await this.acceptMqtt(topic, device, payload);
+    if ('rejected' in r) this.emit('mqtt-rejected', { topic, payload, reason: r.rejected });
+    else if ('journalId' in r) this.emit('mqtt-reading', { topic, reading: r.reading, journalId: r.journalId });
+  }
+
+  /**
+   * One MQTT reading message, from the embedded broker or from an external one (mcps-mqtt-broker):
+   * validated against the device's registration, journaled (synced) when valid, kept aside as a dead
+   * letter when not. Resolves once the outcome is durable, so the caller acknowledges after it;
+   * rejects only when the reading could not be stored. A device the gateway does not know (possible
+   * on an external broker, whose logins are not ours) is refused.
+   */
+  async acceptMqtt(topic: string, device: string, payload: Buffer): Promise<{ reading: Reading; journalId: number } | { duplicate: true } | { rejected: string }> {
     this.parts.recorder?.mqtt({ topic, deviceId: device, payload });
     let reading: Reading;
     try {
-      reading = readingFromMqtt(topic, payload, device, this.devices.get(device)?.patient, Date.now());
+      const registered = this.devices.get(device);
+      if (!registered) throw new RangeError(`message on ${topic}: device "${device}" is not registered on this gateway`);
+      reading = readingFromMqtt(topic, payload, device, registered.patient, Date.now());
     } catch (err) {
       const reason = (err as Error).message;
       this.reject({ at: Date.now(), source: `mqtt:${topic}`, reason, raw: payload });
-      this.emit('mqtt-rejected', { topic, payload, reason });
-      return;
+      return { rejected: reason };
     }
     const res = await this.ingest(reading, dedupeKey(reading));
-    if ('journalId' in res) this.emit('mqtt-reading', { topic, reading, journalId: res.journalId });
+    return 'journalId' in res ? { reading, journalId: res.journalId } : res;
   }
 
   /** An HL7 message as it came over MLLP, for the recording (if one is on). */

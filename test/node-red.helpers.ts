@@ -9,7 +9,7 @@ export interface HelperNode {
 export interface Helper {
   init(runtimePath: string, settings?: Record<string, unknown>): void;
   settings(s: Record<string, unknown>): Record<string, unknown>;
-  load(nodes: unknown, flow: unknown[]): Promise<void>;
+  load(nodes: unknown, flow: unknown[], credentials?: Record<string, Record<string, string>>): Promise<void>;
   unload(): Promise<void>;
   getNode(id: string): HelperNode;
   startServer(cb: () => void): void;
