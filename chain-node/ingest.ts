@@ -55,6 +55,8 @@ export interface IngestCounters {
   accepted: number;
   duplicates: number;
   refused: number;
+  /** Batches another node had anchored, stored here as a copy with a receipt for that anchoring. */
+  replicated: number;
   /** Batches stored before a restart without a receipt, completed at start. */
   resumed: number;
 }
@@ -63,7 +65,7 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const eq = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 export class BatchIngest {
-  readonly counters: IngestCounters = { accepted: 0, duplicates: 0, refused: 0, resumed: 0 };
+  readonly counters: IngestCounters = { accepted: 0, duplicates: 0, refused: 0, resumed: 0, replicated: 0 };
   /** One queue per gateway: its batches are checked and anchored in order; gateways run side by side. */
   readonly #queues = new Map<string, Promise<unknown>>();
 
@@ -133,7 +135,16 @@ export class BatchIngest {
       }
     }
     const head = await this.opts.anchors.head(sub.gatewayId);
-    if (header.seq <= head.seq) throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId} is already anchored (head ${head.seq}) but not stored here`);
+    if (header.seq <= head.seq) {
+      // Anchored by another consortium node (the gateway failed over to us after that node
+      // anchored it but before its receipt arrived): if it is the same batch, keep a copy of the
+      // ciphertext and answer with a receipt naming that anchoring transaction.
+      const found = await this.opts.anchors.findAnchored(sub.gatewayId, header.seq);
+      if (!found || !eq(found.headerHash, hh)) throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId} is already anchored with another header (head ${head.seq})`);
+      this.opts.store.put(sub.gatewayId, header.seq, { submission: sub, receipt: null });
+      this.counters.replicated++;
+      return this.#receipt(sub, header, hh, found);
+    }
     if (header.seq !== head.seq + 1) throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId} leaves a gap: next expected ${head.seq + 1}`);
     if (!eq(header.prevHash, head.headerHash)) throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId}: previous hash ${hex(header.prevHash).slice(0, 16)}… does not match anchored head ${hex(head.headerHash).slice(0, 16)}…`);
 

@@ -3,6 +3,7 @@
  * embedded Node-RED with our nodes and the default flow. `mcps gateway --config FILE` runs it as a
  * process; `mcps up` forks that process and talks to it over IPC.
  */
+import { FailoverChainClient, type ChainTarget } from './failover-client';
 import { Recorder } from './recorder';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -46,6 +47,8 @@ export function devicesPath(dataDir: string): string {
 
 export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<RunningGateway> {
   for (const [name, path] of Object.entries(cfg.serialPorts ?? {})) process.env[name] = path;
+  // The default flow's mcps-chain-node shows (and a field engineer may extend) the configured node.
+  process.env.MCPS_CHAIN_NODES ??= `${cfg.chainNode.nodeId} ${cfg.chainNode.url}`;
   const identity = loadOrCreateBlsIdentity(gatewayKeyPath(cfg.dataDir), 'mcps/gateway-bls');
   if (identity.created) log('info', `created gateway key ${gatewayKeyPath(cfg.dataDir)} (0600)`);
   const devices = DeviceCredentials.load(devicesPath(cfg.dataDir));
@@ -69,7 +72,13 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
     log('warn', `mcl-wasm unavailable (${String(err)}); verifying receipts with noble`);
     return noblePairing;
   });
-  const client = new ChainNodeClient({ url: cfg.chainNode.url, nodeId: cfg.chainNode.nodeId, selfId: cfg.gatewayId, blsSecretKey: identity.secretKey, registry, verify: signatureVerifier(pairing, (n) => new Uint8Array(randomBytes(n)), SIG_DST) });
+  const verify = signatureVerifier(pairing, (n) => new Uint8Array(randomBytes(n)), SIG_DST);
+  const client = new ChainNodeClient({ url: cfg.chainNode.url, nodeId: cfg.chainNode.nodeId, selfId: cfg.gatewayId, blsSecretKey: identity.secretKey, registry, verify });
+  const chainClientFor = (targets: ChainTarget[]): FailoverChainClient =>
+    new FailoverChainClient(
+      targets.map((t) => ({ ...t, client: new ChainNodeClient({ url: t.url, nodeId: t.nodeId, selfId: cfg.gatewayId, blsSecretKey: identity.secretKey, registry, verify }) })),
+      { log },
+    );
   let lastErrorLogged = '';
   const outbox = new Outbox({
     client,
@@ -111,6 +120,8 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
     log,
     orphanAfterMs: (cfg.orphanAfterS ?? 300) * 1000,
     recorder,
+    chainClientFor,
+    defaultChainTargets: [{ nodeId: cfg.chainNode.nodeId, url: cfg.chainNode.url }],
   });
   // What a crash left in the journal (readings accepted but not sealed) is sealed now, before new
   // readings arrive: into the next batches, in the order it was accepted.

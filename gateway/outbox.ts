@@ -48,6 +48,15 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     return this.#queue.length;
   }
 
+  /** Where batches go from the next attempt on (a flow's chain-node configuration, or back to the default). */
+  setClient(client: OutboxOptions['client']): void {
+    this.#opts.client = client;
+  }
+
+  get client(): OutboxOptions['client'] {
+    return this.#opts.client;
+  }
+
   enqueue(item: OutboxItem): void {
     if (this.#stopped) throw new Error(`outbox stopped: batch ${item.seq} not accepted`);
     const last = this.#queue[this.#queue.length - 1];

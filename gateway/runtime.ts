@@ -10,6 +10,7 @@
  * sealed from the journal by `sweepJournal`: at start, and when they have waited `orphanAfterMs`.
  * Counters live here so the status line and `mcps up` see one truth.
  */
+import type { ChainTarget, FailoverChainClient } from './failover-client';
 import type { Recorder } from './recorder';
 import type { SerialFormat } from './serial-settings';
 import { EventEmitter } from 'node:events';
@@ -66,6 +67,10 @@ export interface GatewayRuntimeParts {
   sweepBatchSize?: number;
   /** Records what arrives, for replay (`record` in the gateway config); none by default. */
   recorder?: Recorder | null;
+  /** Builds a client for the given chain nodes with this gateway's identity (for mcps-chain-node). */
+  chainClientFor?: (targets: ChainTarget[]) => FailoverChainClient;
+  /** The chain nodes of the gateway's own configuration. */
+  defaultChainTargets?: ChainTarget[];
 }
 
 export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
@@ -172,6 +177,31 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
     }
     const res = await this.ingest(reading, dedupeKey(reading));
     return 'journalId' in res ? { reading, journalId: res.journalId } : res;
+  }
+
+  #defaultClient: Outbox['client'] | null = null;
+  #chainClient: FailoverChainClient | null = null;
+
+  /**
+   * The chain nodes batches go to, from a flow's mcps-chain-node configuration; null: back to the
+   * gateway configuration's. Takes effect from the outbox's next attempt.
+   */
+  useChainNodes(targets: ChainTarget[] | null): FailoverChainClient | null {
+    const outbox = this.parts.outbox;
+    this.#defaultClient ??= outbox.client;
+    if (targets === null || !this.parts.chainClientFor) {
+      outbox.setClient(this.#defaultClient);
+      this.#chainClient = null;
+      return null;
+    }
+    this.#chainClient = this.parts.chainClientFor(targets);
+    outbox.setClient(this.#chainClient);
+    return this.#chainClient;
+  }
+
+  /** The chain node batches currently go to, when a flow set them. */
+  get chainNode(): ChainTarget | null {
+    return this.#chainClient?.current ?? this.parts.defaultChainTargets?.[0] ?? null;
   }
 
   /** An HL7 message as it came over MLLP, for the recording (if one is on). */

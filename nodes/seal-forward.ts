@@ -2,6 +2,7 @@
  * Node "mcps-seal-forward": seals each batch (Merkle root, encryption for the data owner, BLS
  * signature) and queues it for the chain node. Output: one message per receipt from the chain node.
  */
+import type { ChainTarget } from '../gateway/failover-client';
 import type { Reading } from '../protocol/reading';
 import type { DoneFn, NodeAPI, NodeDef, NodeInstance, NodeMessage, SendFn } from './node-red-api';
 import { gatewayRuntime } from './runtime-access';
@@ -9,8 +10,15 @@ import { throttledStatus } from './status-throttle';
 import type { OutboxItem } from '../gateway/outbox';
 import type { SignedReceipt } from '../protocol/submission';
 
+interface SealForwardDef extends NodeDef {
+  /** An mcps-chain-node config node; empty: the chain node of the gateway's configuration. */
+  chainNode?: string;
+}
+
+type ChainNodeConfigNode = NodeInstance & { chainTargets?: { targets: ChainTarget[] } | { problem: string } | { unset: string } };
+
 export = function register(RED: NodeAPI): void {
-  function SealForwardNode(this: NodeInstance, def: NodeDef): void {
+  function SealForwardNode(this: NodeInstance, def: SealForwardDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const status = throttledStatus(node);
@@ -20,13 +28,31 @@ export = function register(RED: NodeAPI): void {
       node.on('input', (_msg: NodeMessage, _send: SendFn, done: DoneFn) => done(new Error(RED._('mcps-seal-forward.status.no-runtime'))));
       return;
     }
+    // Where batches go: the flow's mcps-chain-node configuration, else the gateway's own.
+    const cfgNode = def.chainNode ? (RED.nodes.getNode(def.chainNode) as ChainNodeConfigNode | null) : null;
+    const chosen = cfgNode?.chainTargets;
+    if (def.chainNode && (!chosen || 'problem' in chosen)) {
+      const why = chosen && 'problem' in chosen ? chosen.problem : RED._('mcps-seal-forward.errors.no-chain-config');
+      // Not sealing for a flow whose destination is wrong; the journal's sweep still seals these
+      // readings for the gateway configuration's chain node, so nothing is lost meanwhile.
+      node.status({ fill: 'red', shape: 'ring', text: why });
+      node.error(`mcps-seal-forward: ${why}`);
+      node.on('input', (_msg: NodeMessage, _send: SendFn, done: DoneFn) => done(new Error(why)));
+      return;
+    } else if (chosen && 'targets' in chosen) {
+      rt.useChainNodes(chosen.targets);
+    }
+    const target = (): string => {
+      const c = rt.chainNode;
+      return c ? `${c.nodeId}` : '?';
+    };
     const mine = new Set<number>();
     // A receipt can arrive before this node learns its batch's sequence number (a fast chain node
     // answers while the seal call is still returning): such receipts wait here, a bounded few.
     const early = new Map<number, SignedReceipt>();
     const emit = (seq: number, signed: SignedReceipt): void => {
       node.send({ topic: `batch/${seq}`, payload: signed.receipt, signature: signed.signature });
-      status.set(() => ({ fill: 'green', shape: 'dot', text: RED._('mcps-seal-forward.status.anchored', { seq, pending: rt.metrics.outboxPending }) }));
+      status.set(() => ({ fill: 'green', shape: 'dot', text: RED._('mcps-seal-forward.status.anchored', { seq, pending: rt.metrics.outboxPending, node: target() }) }));
     };
     const onReceipt = (item: OutboxItem, signed: SignedReceipt): void => {
       if (mine.delete(item.seq)) return emit(item.seq, signed);
@@ -65,6 +91,7 @@ export = function register(RED: NodeAPI): void {
       );
     });
     node.on('close', (_removed: boolean, done: () => void) => {
+      if (chosen && 'targets' in chosen) rt.useChainNodes(null);
       status.stop();
       rt.off('receipt', onReceipt);
       done();

@@ -63,3 +63,32 @@ t.test('stored-but-unanswered batches are completed once at start', async (t) =>
   t.equal((await client.head('gw-a')).seq, 2);
   t.match(logs.join('\n'), /refused batch from gw-a: batch 3 of gw-a: previous hash/);
 });
+
+t.test('failover: a batch another node anchored is stored here as a copy with a receipt for that transaction', async (t) => {
+  const chain = await testChain(t);
+  const gwSk = await chain.addGateway('gw-b', 2);
+  const owner = await generateOwnerKeyPair();
+  const keys = { blsSecretKey: gwSk, ownerPublicKey: owner.publicKey };
+  const client = new AnchorClient(chain.operator, chain.deployment.anchor);
+  const node = (name: string) => {
+    const dir = mkdtempSync(join(tmpdir(), `mcps-${name}-`));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const store = new BatchStore(dir);
+    return { store, ingest: new BatchIngest({ nodeId: name, blsSecretKey: chain.nodeSecretKey, registry: { gateway: async () => ({ blsPublicKey: blsPublicKey(gwSk), active: true }) }, anchors: new AnchorBatcher(client), store, log: () => undefined }) };
+  };
+  const a = node('node-a');
+  const b = node('node-b');
+  const b1 = await buildSealedBatch({ gatewayId: 'gw-b', seq: 1, prevHash: new Uint8Array(32), readings: [reading(1)] }, keys);
+  const ra = await a.ingest.submit(b1.submission);
+  // The gateway never saw node A's receipt and turned to node B with the same batch.
+  const rb = await b.ingest.submit(b1.submission);
+  t.equal(rb.receipt.txHash, ra.receipt.txHash, 'node B names the transaction node A sent');
+  t.equal(rb.receipt.nodeId, 'node-b');
+  t.equal(b.ingest.counters.replicated, 1);
+  t.same(b.store.get('gw-b', 1)?.submission, b1.submission, 'node B keeps a copy of the ciphertext');
+  t.equal((await client.head('gw-b')).seq, 1, 'anchored once');
+  // A different batch claiming that sequence number is refused.
+  const other = await buildSealedBatch({ gatewayId: 'gw-b', seq: 1, prevHash: new Uint8Array(32), readings: [reading(9)] }, keys);
+  const refusal = await node('node-c').ingest.submit(other.submission).then(() => null, (err: unknown) => err);
+  t.ok(refusal instanceof IngestError && refusal.status === 409 && /already anchored with another header/.test(refusal.message));
+});
