@@ -98,6 +98,9 @@ for each ACK); count (default 1); first (index of the first device, default 1); 
 readings or HL7 messages per second, default 1); idPrefix; patientPrefix (default "p-") or one
 patient for all; scenario. Device i is <idPrefix><i> for patient <patientPrefix><i> (4 digits), so
 the same index in different groups is the same bed.
+Or "model" instead of "kind": nibp (params cycleS), glucose (meanIntervalS), pump (rateMlH, reportS,
+vtbiMl, occlusionsPerHour), ecg (heart rate + 250 Hz lead II on …/waveform), e.g.
+  { "transport": "mqtt", "model": "nibp", "params": { "cycleS": 300 }, "idPrefix": "nibp-bed" }
 Kinds: spo2, pulse_rate, heart_rate, resp_rate, body_temp, nibp_systolic, nibp_diastolic, nibp_mean,
 glucose, perfusion_index, infusion_rate, volume_infused.
 Scenarios: normal, desaturation, tachycardia, bradycardia, hypotension, sensor-off, device-reboot.

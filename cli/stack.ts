@@ -20,6 +20,7 @@ import { openPtyPair, type PtyPair } from '../device-sim/pty';
 import { expandScenario, type Scenario } from '../device-sim/scenario';
 import type { ClinicalScenario } from '../device-sim/physiology';
 import type { FaultSpec } from '../device-sim/faults';
+import type { DeviceModelName, ModelParams } from '../device-sim/device-models';
 import type { SerialFormat } from '../gateway/serial-settings';
 
 /** The environment variables (…_PORT, …_ID, …_PATIENT) through which the default flow's serial ports are set, per format. */
@@ -180,14 +181,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     // 4. device logins, the oximeter's pseudo-terminal, the gateway
     const owner = await loadOrCreateOwnerKey(data);
-    const simDevices: Array<{ deviceId: string; patient: string; kind: ReadingKind; password: string; seed: number; ratePerS?: number; scenario?: ClinicalScenario; faults?: FaultSpec[] }> = [];
+    const simDevices: Array<{ deviceId: string; patient: string; kind: ReadingKind; password: string; seed: number; ratePerS?: number; scenario?: ClinicalScenario; faults?: FaultSpec[]; model?: DeviceModelName; modelParams?: ModelParams }> = [];
     const scenarioDevices = opts.scenario ? expandScenario(opts.scenario) : null;
     const replayDevices = opts.replay ? recordingDevices(opts.replay.recording) : null;
     if (replayDevices) {
       for (const d of replayDevices.mqtt) simDevices.push({ deviceId: d.deviceId, patient: d.patient, kind: d.kind, password: randomBytes(18).toString('base64url'), seed: 0 });
     } else if (scenarioDevices) {
       for (const d of scenarioDevices.filter((x) => x.transport === 'mqtt')) {
-        simDevices.push({ deviceId: d.deviceId, patient: d.patient, kind: d.kind!, password: randomBytes(18).toString('base64url'), seed: d.seed, ratePerS: d.ratePerS, scenario: d.scenario, faults: d.faults });
+        simDevices.push({ deviceId: d.deviceId, patient: d.patient, kind: d.kind ?? 'heart_rate', password: randomBytes(18).toString('base64url'), seed: d.seed, ratePerS: d.ratePerS, scenario: d.scenario, faults: d.faults, ...(d.model ? { model: d.model, modelParams: d.params } : {}) });
       }
     } else {
       simDevices.push(
@@ -295,6 +296,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         seed: d.seed,
         scenario: d.scenario,
         faults: d.faults,
+        ...(d.model ? { model: d.model, modelParams: d.modelParams } : {}),
         ...(opts.stream ? { stream: { total: opts.stream.readingsPerDevice, maxInflight: opts.stream.maxInflight, maxRatePerS: opts.stream.maxRatePerS } } : {}),
       })),
       hl7: hl7Monitors.map((m) => ({ host: '127.0.0.1', port: hl7Port!, deviceId: m.deviceId, patient: m.patient, seed: m.seed, ratePerS: m.ratePerS, ...(m.scenario ? { scenario: m.scenario } : {}) })),

@@ -20,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import { READING_KINDS, type ReadingKind } from '../protocol/reading';
 import { CLINICAL_SCENARIOS, type ClinicalScenario } from './physiology';
 import { MQTT_FAULTS, type FaultSpec } from './faults';
+import { DEVICE_MODELS, type DeviceModelName, type ModelParams } from './device-models';
 import { SERIAL_FORMATS, type SerialFormat } from '../gateway/serial-settings';
 
 export interface ScenarioGroup {
@@ -39,6 +40,9 @@ export interface ScenarioGroup {
   scenario?: ClinicalScenario;
   /** Faults to inject into every device of the group (MQTT devices; device-sim/faults.ts). */
   faults?: FaultSpec[];
+  /** MQTT devices that are more than one vital sign (device-sim/device-models.ts), instead of "kind". */
+  model?: DeviceModelName;
+  params?: ModelParams;
 }
 
 export interface Scenario {
@@ -58,6 +62,8 @@ export interface SimDeviceSpec {
   scenario: ClinicalScenario;
   seed: number;
   faults: FaultSpec[];
+  model: DeviceModelName | null;
+  params: ModelParams;
 }
 
 const schema = {
@@ -88,6 +94,19 @@ const schema = {
           patientPrefix: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,40}$' },
           patient: { type: 'string', minLength: 1, maxLength: 64 },
           scenario: { enum: [...CLINICAL_SCENARIOS] },
+          model: { enum: [...DEVICE_MODELS] },
+          params: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              cycleS: { type: 'number', minimum: 5 },
+              meanIntervalS: { type: 'number', minimum: 1 },
+              rateMlH: { type: 'number', minimum: 0, maximum: 2000 },
+              reportS: { type: 'number', minimum: 1 },
+              vtbiMl: { type: 'number', exclusiveMinimum: 0, maximum: 10000 },
+              occlusionsPerHour: { type: 'number', minimum: 0 },
+            },
+          },
           faults: {
             type: 'array',
             items: {
@@ -119,7 +138,11 @@ export function parseScenario(x: unknown, where = 'scenario'): Scenario {
   const formats = new Set<string>();
   x.devices.forEach((g, i) => {
     const at = `/devices/${i}`;
-    if (g.transport === 'mqtt' && !g.kind) problems.push(`${at} an MQTT device group needs "kind"`);
+    if (g.transport === 'mqtt' && !g.kind && !g.model) problems.push(`${at} an MQTT device group needs "kind" (one vital sign) or "model" (${DEVICE_MODELS.join(', ')})`);
+    if (g.kind && g.model) problems.push(`${at} "kind" or "model", not both`);
+    if (g.model && g.transport !== 'mqtt') problems.push(`${at} "model" is for MQTT devices`);
+    if (g.params && !g.model) problems.push(`${at} "params" go with a "model"`);
+    if (g.model && g.ratePerS !== undefined) problems.push(`${at} a "${g.model}" model keeps its own pace ("params"); "ratePerS" is for one vital sign`);
     if (g.transport === 'mqtt' && g.format) problems.push(`${at} "format" is for serial devices`);
     if (g.transport === 'hl7') {
       if (g.kind || g.format) problems.push(`${at} an HL7 monitor reports all its vital signs; "kind" and "format" are not for it`);
@@ -170,6 +193,8 @@ export function expandScenario(s: Scenario): SimDeviceSpec[] {
         scenario: g.scenario ?? 'normal',
         seed: (s.seed * 1_000_003 + gi * 100_019 + i) >>> 0,
         faults: g.faults ?? [],
+        model: g.model ?? null,
+        params: g.params ?? {},
       });
     }
   });

@@ -5,6 +5,7 @@
 import type { ReadingKind } from '../protocol/reading';
 import type { ClinicalScenario } from './physiology';
 import type { FaultSpec } from './faults';
+import type { DeviceModelName, ModelParams } from './device-models';
 import { encodeDf7Packet } from './devices/nonin-df7-encoder';
 import { encodeMasimoLine } from './devices/masimo-ascii-encoder';
 import { encodeContecSecond } from './devices/contec-cms50d-encoder';
@@ -30,7 +31,7 @@ export interface SimStats {
 export interface SimulatorOptions {
   /** Serial oximeters on pseudo-terminals: Nonin DF7 (binary, 3 packets/s, the default), Masimo ASCII 1 (a line a second) or Contec CMS50D+ (60 frames/s, a value a second). */
   serial: Array<{ pty: PtyPair; deviceId: string; patient: string; seed: number; format?: SerialFormat }>;
-  mqtt: Array<{ url: string; deviceId: string; password: string; patient: string; kind: ReadingKind; ratePerS: number; seed: number; stream?: { total: number; maxInflight: number; maxRatePerS?: number }; scenario?: ClinicalScenario; faults?: FaultSpec[] }>;
+  mqtt: Array<{ url: string; deviceId: string; password: string; patient: string; kind: ReadingKind; ratePerS: number; seed: number; stream?: { total: number; maxInflight: number; maxRatePerS?: number }; scenario?: ClinicalScenario; faults?: FaultSpec[]; model?: DeviceModelName; modelParams?: ModelParams }>;
   /** Bedside monitors sending HL7 ORU^R01 over MLLP to the gateway's listener. */
   hl7?: Array<{ host: string; port: number; deviceId: string; patient: string; seed: number; ratePerS: number; scenario?: ClinicalScenario }>;
   sendLogPath: string;

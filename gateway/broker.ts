@@ -15,8 +15,9 @@ import { DeviceCredentials } from './device-credentials';
 
 export const READINGS_TOPIC = 'mcps/devices/+/readings';
 
+/** The device a topic belongs to: its readings (journaled, anchored), its online/offline status, its alarm events and waveform packets (passed to flows, not anchored). */
 export function deviceTopicOwner(topic: string): string | undefined {
-  const m = /^mcps\/devices\/([^/]+)\/(readings|status)$/.exec(topic);
+  const m = /^mcps\/devices\/([^/]+)\/(readings|status|alarms|waveform)$/.exec(topic);
   return m ? m[1] : undefined;
 }
 

@@ -1,7 +1,7 @@
 // The gateway's MQTT broker over real TCP: per-device logins and topic ACLs.
 import t from 'tap';
 import mqtt from 'mqtt';
-import { startBroker } from '../gateway/broker';
+import { deviceTopicOwner, startBroker } from '../gateway/broker';
 import { DeviceCredentials, hashPassword } from '../gateway/device-credentials';
 
 const creds = new DeviceCredentials([
@@ -49,4 +49,14 @@ t.test('devices need their own credentials and may publish only to their own top
   t.teardown(() => sub.endAsync(true));
   const granted = await sub.subscribeAsync('mcps/devices/temp-bed1/#', { qos: 1 }).catch((e: Error) => e);
   t.ok(granted instanceof Error || (Array.isArray(granted) && granted[0]?.qos === 128), "subscribing to another device's topics is refused");
+});
+
+t.test('a device owns its readings, status, alarms and waveform topics, and nothing else', async (t) => {
+  t.equal(deviceTopicOwner('mcps/devices/pump-1/readings'), 'pump-1');
+  t.equal(deviceTopicOwner('mcps/devices/pump-1/status'), 'pump-1');
+  t.equal(deviceTopicOwner('mcps/devices/pump-1/alarms'), 'pump-1');
+  t.equal(deviceTopicOwner('mcps/devices/ecg-1/waveform'), 'ecg-1');
+  t.equal(deviceTopicOwner('mcps/devices/ecg-1/config'), undefined);
+  t.equal(deviceTopicOwner('mcps/devices/ecg-1/readings/extra'), undefined);
+  t.equal(deviceTopicOwner('$SYS/broker'), undefined);
 });

@@ -8,6 +8,7 @@ import { READING_KINDS, type ReadingKind } from '../../protocol/reading';
 import { SeededRandom } from '../random';
 import { VitalSigns, type ClinicalScenario } from '../physiology';
 import { FaultPlan, type FaultSpec } from '../faults';
+import { makeDeviceModel, type DeviceModelName, type ModelParams } from '../device-models';
 
 export interface MqttDeviceOptions {
   url: string;
@@ -26,6 +27,9 @@ export interface MqttDeviceOptions {
   scenario?: ClinicalScenario;
   /** Faults to inject (device-sim/faults.ts), seeded from `seed`. */
   faults?: FaultSpec[];
+  /** A device model (NIBP cycle, glucose meter, infusion pump, ECG) instead of one vital sign at ratePerS. */
+  model?: DeviceModelName;
+  modelParams?: ModelParams;
   onResult: (r: MqttSendResult) => void;
 }
 
@@ -114,6 +118,7 @@ export class SimulatedMqttDevice {
 
   start(): void {
     if (this.opts.stream) return this.#pump();
+    if (this.opts.model) return this.#startModel(this.opts.model);
     const period = 1000 / this.opts.ratePerS;
     const started = Date.now();
     let n = 0;
@@ -158,6 +163,28 @@ export class SimulatedMqttDevice {
     return new Promise((r) => this.#finished.push(r));
   }
 
+  #startModel(name: DeviceModelName): void {
+    const model = makeDeviceModel(name, this.opts.seed, this.opts.scenario ?? 'normal', this.opts.modelParams);
+    const period = model.tickS * 1000;
+    let n = 0;
+    const tick = (): void => {
+      const now = Date.now();
+      const out = model.step((now - this.#t0) / 1000);
+      for (const r of out.readings) this.#publishReading(r.kind, r.value, now);
+      for (const e of out.events) {
+        // Waveforms at QoS 0 (a lost packet is a gap, not worth a resend); alarms at QoS 1.
+        this.#client.publish(`mcps/devices/${this.opts.deviceId}/${e.topic}`, JSON.stringify({ v: 1, deviceId: this.opts.deviceId, patient: this.opts.patient, time: now, ...e.body }), { qos: e.topic === 'alarms' ? 1 : 0 });
+        this.events[e.topic]++;
+      }
+      n++;
+      this.#timer = setTimeout(tick, Math.max(0, this.#t0 + n * period - Date.now()));
+    };
+    tick();
+  }
+
+  /** Side-channel messages sent by a device model. */
+  readonly events = { alarms: 0, waveform: 0 };
+
   #publishOne(): void {
     const sentAt = Date.now();
     if (this.opts.scenario === 'device-reboot' && !this.opts.stream && sentAt - this.#rebootedAt >= 120_000) {
@@ -168,18 +195,22 @@ export class SimulatedMqttDevice {
     }
     const v = this.opts.stream ? this.#vitals.value(this.#seq) : this.#vitals.value((sentAt - this.#t0) / 1000);
     if (v === null && !this.opts.stream) return; // sensor gives no value: nothing to send
-    const k = READING_KINDS[this.opts.kind];
+    this.#publishReading(this.opts.kind, v ?? READING_KINDS[this.opts.kind].min, sentAt);
+  }
+
+  #publishReading(kind: ReadingKind, v: number, sentAt: number): void {
+    const k = READING_KINDS[kind];
     const f = this.#faults?.mqtt();
-    const value = f?.outOfRange ? k.max + 10 : (v ?? k.min);
+    const value = f?.outOfRange ? k.max + 10 : v;
     const seq = ++this.#seq;
     const deviceTime = sentAt + (f?.clockOffsetMs ?? 0);
     const fault = f && f.applied.length > 0 ? f.applied.join(',') : undefined;
-    const base = { deviceId: this.opts.deviceId, patient: this.opts.patient, kind: this.opts.kind, value, deviceSeq: seq, sentAt, deviceTime, ...(fault ? { fault } : {}), ...(f?.outOfRange ? { expect: 'refused' as const } : {}) };
+    const base = { deviceId: this.opts.deviceId, patient: this.opts.patient, kind, value, deviceSeq: seq, sentAt, deviceTime, ...(fault ? { fault } : {}), ...(f?.outOfRange ? { expect: 'refused' as const } : {}) };
     if (f?.drop) {
       this.opts.onResult({ ...base, acked: false, error: 'dropped by fault injection' });
       return;
     }
-    const payload = JSON.stringify({ v: 1, deviceId: this.opts.deviceId, patient: this.opts.patient, seq, kind: this.opts.kind, value, unit: k.unit, time: deviceTime });
+    const payload = JSON.stringify({ v: 1, deviceId: this.opts.deviceId, patient: this.opts.patient, seq, kind, value, unit: k.unit, time: deviceTime });
     this.#inflight++;
     const go = (): void => {
       this.#send(base, payload);
