@@ -49,6 +49,8 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
   for (const [name, path] of Object.entries(cfg.serialPorts ?? {})) process.env[name] = path;
   // The default flow's mcps-chain-node shows (and a field engineer may extend) the configured node.
   process.env.MCPS_CHAIN_NODES ??= `${cfg.chainNode.nodeId} ${cfg.chainNode.url}`;
+  process.env.MCPS_GATEWAY_ID ??= cfg.gatewayId;
+  process.env.MCPS_REGISTRY ??= cfg.chain.registry;
   const identity = loadOrCreateBlsIdentity(gatewayKeyPath(cfg.dataDir), 'mcps/gateway-bls');
   if (identity.created) log('info', `created gateway key ${gatewayKeyPath(cfg.dataDir)} (0600)`);
   const devices = DeviceCredentials.load(devicesPath(cfg.dataDir));
@@ -122,6 +124,15 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
     recorder,
     chainClientFor,
     defaultChainTargets: [{ nodeId: cfg.chainNode.nodeId, url: cfg.chainNode.url }],
+    identity: {
+      gatewayId: cfg.gatewayId,
+      publicKey: identity.publicKey,
+      registry: cfg.chain.registry,
+      lookup: (id) => {
+        registry.invalidate(id);
+        return registry.fetch(id);
+      },
+    },
   });
   // What a crash left in the journal (readings accepted but not sealed) is sealed now, before new
   // readings arrive: into the next batches, in the order it was accepted.

@@ -30,6 +30,8 @@ export interface GatewayMetrics {
   lastError: string | null;
   /** Serial ports currently open (the simulator waits for them before it starts sending). */
   serialPortsOpen: number;
+  /** This gateway's key in the on-chain registry, as last checked (a flow's gateway identity node checks it). */
+  registration: 'unknown' | 'registered' | 'not-registered' | 'other-key' | 'revoked' | 'not-a-gateway';
 }
 
 export function newMetrics(): GatewayMetrics {
@@ -55,5 +57,6 @@ export function newMetrics(): GatewayMetrics {
     lastTx: null,
     lastError: null,
     serialPortsOpen: 0,
+    registration: 'unknown',
   };
 }

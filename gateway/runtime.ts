@@ -10,6 +10,8 @@
  * sealed from the journal by `sweepJournal`: at start, and when they have waited `orphanAfterMs`.
  * Counters live here so the status line and `mcps up` see one truth.
  */
+import { registrationState, type IdentityFacts, type RegistrationState } from './identity-check';
+import type { RegistryRecord } from '../protocol/handshake/registry';
 import type { ChainTarget, FailoverChainClient } from './failover-client';
 import type { Recorder } from './recorder';
 import type { SerialFormat } from './serial-settings';
@@ -71,6 +73,8 @@ export interface GatewayRuntimeParts {
   chainClientFor?: (targets: ChainTarget[]) => FailoverChainClient;
   /** The chain nodes of the gateway's own configuration. */
   defaultChainTargets?: ChainTarget[];
+  /** Who this gateway is, and how to look it up in the registry (for mcps-gateway-identity). */
+  identity?: IdentityFacts & { lookup(id: string): Promise<RegistryRecord | undefined> };
 }
 
 export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
@@ -202,6 +206,20 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
   /** The chain node batches currently go to, when a flow set them. */
   get chainNode(): ChainTarget | null {
     return this.#chainClient?.current ?? this.parts.defaultChainTargets?.[0] ?? null;
+  }
+
+  get identity(): IdentityFacts | null {
+    const i = this.parts.identity;
+    return i ? { gatewayId: i.gatewayId, publicKey: i.publicKey, registry: i.registry } : null;
+  }
+
+  /** This gateway's entry in the on-chain registry, read now, against its own key. */
+  async checkRegistration(): Promise<{ state: RegistrationState; epoch?: number }> {
+    const i = this.parts.identity;
+    if (!i) throw new Error('this runtime has no identity to check');
+    const r = registrationState(await i.lookup(i.gatewayId), i);
+    this.metrics.registration = r.state;
+    return r;
   }
 
   /** An HL7 message as it came over MLLP, for the recording (if one is on). */

@@ -2,6 +2,7 @@
  * Node "mcps-seal-forward": seals each batch (Merkle root, encryption for the data owner, BLS
  * signature) and queues it for the chain node. Output: one message per receipt from the chain node.
  */
+import { identityMismatch, shortKey } from '../gateway/identity-check';
 import type { ChainTarget } from '../gateway/failover-client';
 import type { Reading } from '../protocol/reading';
 import type { DoneFn, NodeAPI, NodeDef, NodeInstance, NodeMessage, SendFn } from './node-red-api';
@@ -13,7 +14,11 @@ import type { SignedReceipt } from '../protocol/submission';
 interface SealForwardDef extends NodeDef {
   /** An mcps-chain-node config node; empty: the chain node of the gateway's configuration. */
   chainNode?: string;
+  /** An mcps-gateway-identity config node: the gateway this flow is for. */
+  identity?: string;
 }
+
+type IdentityConfigNode = NodeInstance & { identity?: { gatewayId: string; registry: string; problems: string[] } };
 
 type ChainNodeConfigNode = NodeInstance & { chainTargets?: { targets: ChainTarget[] } | { problem: string } | { unset: string } };
 
@@ -27,6 +32,19 @@ export = function register(RED: NodeAPI): void {
       node.status({ fill: 'red', shape: 'ring', text: RED._('mcps-seal-forward.status.no-runtime') });
       node.on('input', (_msg: NodeMessage, _send: SendFn, done: DoneFn) => done(new Error(RED._('mcps-seal-forward.status.no-runtime'))));
       return;
+    }
+    // Which gateway the flow is for: sealing under another gateway's flow is refused, not guessed.
+    if (def.identity) {
+      const idNode = RED.nodes.getNode(def.identity) as IdentityConfigNode | null;
+      const self = rt.identity;
+      const problems = !idNode?.identity ? [RED._('mcps-seal-forward.errors.no-identity-config')] : [...idNode.identity.problems, ...(self ? identityMismatch(idNode.identity, self) : [])];
+      if (problems.length > 0) {
+        const why = problems.join('; ');
+        node.status({ fill: 'red', shape: 'ring', text: why });
+        node.error(`mcps-seal-forward: ${why}`);
+        node.on('input', (_msg: NodeMessage, _send: SendFn, done: DoneFn) => done(new Error(why)));
+        return;
+      }
     }
     // Where batches go: the flow's mcps-chain-node configuration, else the gateway's own.
     const cfgNode = def.chainNode ? (RED.nodes.getNode(def.chainNode) as ChainNodeConfigNode | null) : null;
@@ -61,6 +79,29 @@ export = function register(RED: NodeAPI): void {
     };
     rt.on('receipt', onReceipt);
     node.status({ fill: 'yellow', shape: 'ring', text: RED._('mcps-seal-forward.status.waiting') });
+    // Is this gateway's key the one the registry has? Shown before the first batch, logged if not.
+    const self = rt.identity;
+    if (self) {
+      let closed = false;
+      node.on('close', () => void (closed = true));
+      rt.checkRegistration().then(
+        (r) => {
+          if (closed) return;
+          const text = RED._(`mcps-seal-forward.identity.${r.state}`, { id: self.gatewayId, key: shortKey(self.publicKey), epoch: String(r.epoch ?? '') });
+          if (r.state === 'registered') {
+            status.set(() => ({ fill: 'yellow', shape: 'ring', text }));
+            node.log(`registry check: ${text}`);
+          }
+          else {
+            status.set(() => ({ fill: 'red', shape: 'ring', text }));
+            node.warn(`mcps-seal-forward: ${text}; batches wait in the outbox until the registry accepts this gateway`);
+          }
+        },
+        (err: Error) => {
+          if (!closed) node.warn(`mcps-seal-forward: the registry could not be read (${err.message}); batches are sealed and wait in the outbox`);
+        },
+      );
+    }
     node.on('input', (msg: NodeMessage, _send: SendFn, done: DoneFn) => {
       const readings = msg.payload;
       if (!Array.isArray(readings) || readings.length === 0) return done(new Error(RED._('mcps-seal-forward.errors.not-a-batch')));

@@ -59,6 +59,7 @@ t.test('every reading sent is anchored exactly once and roots match the chain', 
   const report = await stack.verify();
   t.match(report, { missing: 0, duplicates: 0, proofFailures: 0, sent: sent.length, anchored: sent.length });
   t.notOk(childLog.some((l) => / error /.test(l)), 'no errors logged by the children');
+  t.equal(gateway.registration, 'registered', 'the flow\'s gateway identity checked against the on-chain registry: registered');
 });
 
 t.test('the faults scenario end to end: verify keeps deliberately invalid readings apart, nothing acknowledged is lost', async (t) => {

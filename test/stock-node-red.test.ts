@@ -41,7 +41,7 @@ t.test('a stock Node-RED loads the mcps palette and runs a flow with it', async 
   const nodes = (await (await fetch(`${url}/nodes`, { headers: { accept: 'application/json' } })).json()) as Array<{ module: string; types: string[]; enabled: boolean; loaded: boolean; err?: string }>;
   const ours = nodes.filter((n) => n.module === 'mcps-edge');
   const types = ours.flatMap((n) => n.types).sort();
-  t.same(types, ['mcps-anchor-status', 'mcps-batch', 'mcps-chain-node', 'mcps-decode', 'mcps-hl7-device', 'mcps-mqtt-broker', 'mcps-mqtt-device', 'mcps-seal-forward', 'mcps-serial-device', 'mcps-serial-port'], 'our node types are registered');
+  t.same(types, ['mcps-anchor-status', 'mcps-batch', 'mcps-chain-node', 'mcps-decode', 'mcps-gateway-identity', 'mcps-hl7-device', 'mcps-mqtt-broker', 'mcps-mqtt-device', 'mcps-seal-forward', 'mcps-serial-device', 'mcps-serial-port'], 'our node types are registered');
   t.same(ours.filter((n) => !n.enabled || n.err).map((n) => `${n.types.join(',')}: ${n.err}`), [], 'loaded without errors');
   const help = await (await fetch(`${url}/nodes`, { headers: { accept: 'text/html' } })).text();
   t.match(help, /data-help-name="mcps-batch"/, 'the editor gets our templates and help');
