@@ -104,7 +104,8 @@ vtbiMl, occlusionsPerHour), ecg (heart rate + 250 Hz lead II on …/waveform), e
 Kinds: spo2, pulse_rate, heart_rate, resp_rate, body_temp, nibp_systolic, nibp_diastolic, nibp_mean,
 glucose, perfusion_index, infusion_rate, volume_infused.
 Scenarios: normal, desaturation, tachycardia, bradycardia, hypotension, sensor-off, device-reboot.
-Faults (MQTT groups), seeded and counted, e.g. "faults": [{ "type": "drop", "probability": 0.1 }]:
+Faults (MQTT groups, or at the top for all of them), seeded and counted, e.g.
+"faults": [{ "type": "drop", "probability": 0.1 }]:
   drop, duplicate, reorder, out-of-range   with "probability" per reading (default 0.05)
   clock-skew                               "skewMs" (default 60000; may be negative), from the start
   clock-jump                               "probability" and "skewMs": the clock jumps and stays

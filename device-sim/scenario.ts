@@ -49,6 +49,8 @@ export interface Scenario {
   name: string;
   seed: number;
   durationS?: number;
+  /** Faults for every MQTT device whose group names none of its own. */
+  faults?: FaultSpec[];
   devices: ScenarioGroup[];
 }
 
@@ -66,6 +68,21 @@ export interface SimDeviceSpec {
   params: ModelParams;
 }
 
+const FAULTS_SCHEMA = {
+  type: 'array',
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['type'],
+    properties: {
+      type: { enum: [...MQTT_FAULTS] },
+      probability: { type: 'number', minimum: 0, maximum: 1 },
+      everyS: { type: 'number', minimum: 1 },
+      skewMs: { type: 'integer', minimum: -86400000, maximum: 86400000 },
+    },
+  },
+} as const;
+
 const schema = {
   type: 'object',
   additionalProperties: false,
@@ -76,6 +93,7 @@ const schema = {
     description: { type: 'string' },
     seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
     durationS: { type: 'number', exclusiveMinimum: 0 },
+    faults: FAULTS_SCHEMA,
     devices: {
       type: 'array',
       minItems: 1,
@@ -107,20 +125,7 @@ const schema = {
               occlusionsPerHour: { type: 'number', minimum: 0 },
             },
           },
-          faults: {
-            type: 'array',
-            items: {
-              type: 'object',
-              additionalProperties: false,
-              required: ['type'],
-              properties: {
-                type: { enum: [...MQTT_FAULTS] },
-                probability: { type: 'number', minimum: 0, maximum: 1 },
-                everyS: { type: 'number', minimum: 1 },
-                skewMs: { type: 'integer', minimum: -86400000, maximum: 86400000 },
-              },
-            },
-          },
+          faults: FAULTS_SCHEMA,
         },
       },
     },
@@ -192,7 +197,7 @@ export function expandScenario(s: Scenario): SimDeviceSpec[] {
         ratePerS: g.ratePerS ?? 1,
         scenario: g.scenario ?? 'normal',
         seed: (s.seed * 1_000_003 + gi * 100_019 + i) >>> 0,
-        faults: g.faults ?? [],
+        faults: g.faults ?? (g.transport === 'mqtt' ? (s.faults ?? []) : []),
         model: g.model ?? null,
         params: g.params ?? {},
       });

@@ -15,6 +15,14 @@ import { SimulatedHl7Monitor } from './devices/hl7-monitor';
 import { PulseOximeterModel } from './devices/pulse-oximeter';
 import type { PtyPair } from './pty';
 import { SendLog } from './send-log';
+import { LinePacer, type LineSettings } from './line-pacer';
+
+/** The serial settings each simulated device's line runs at (as the gateway's port is configured). */
+export const LINE_SETTINGS: Record<SerialFormat, LineSettings> = {
+  'nonin-df7': { baud: 9600, dataBits: 8, parity: 'none', stopBits: 1 },
+  'masimo-ascii': { baud: 9600, dataBits: 8, parity: 'none', stopBits: 1 },
+  'contec-cms50d': { baud: 19200, dataBits: 8, parity: 'odd', stopBits: 1 },
+};
 
 export interface SimStats {
   /** Readings sent. */
@@ -58,6 +66,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   for (const s of opts.serial) {
     const model = new PulseOximeterModel(s.seed);
     const format = s.format ?? 'nonin-df7';
+    // The device's own line: Nonin and Masimo 9600 8N1, Contec 19200 8O1.
+    const line = new LinePacer(s.pty, LINE_SETTINGS[format], opts.speed ?? 1);
     // Nonin: a packet every 1/3 s. Masimo: a line a second. Contec: a second of frames (60) in three
     // writes of 20, so the line carries bytes all the time as the device's does.
     const period = (format === 'nonin-df7' ? 1000 / PACKETS_PER_S : 1000) / (opts.speed ?? 1);
@@ -71,7 +81,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
             const sample = model.next();
             // Perfusion index from the pleth's swing, as the device derives it (AC/DC in %).
             const pi = Number((((Math.max(...sample.pleth) - Math.min(...sample.pleth)) / 32768) * 10).toFixed(2));
-            await s.pty.write(encodeMasimoLine({ time: sentAt - (sentAt % 1000), spo2: sample.spo2, bpm: sample.pulseRate, pi, alarm: 0, exc: 0 }));
+            await line.write(encodeMasimoLine({ time: sentAt - (sentAt % 1000), spo2: sample.spo2, bpm: sample.pulseRate, pi, alarm: 0, exc: 0 }));
             sent = [['spo2', sample.spo2], ['pulse_rate', sample.pulseRate], ['perfusion_index', pi]];
           } else if (format === 'contec-cms50d') {
             // A second of the model (three 1/3 s steps, 75 pleth samples), the last step's numerics.
@@ -80,13 +90,13 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
             const bytes = encodeContecSecond({ spo2: last.spo2, pulseRate: last.pulseRate, pleth: steps.flatMap((x) => x.pleth) });
             // The whole second goes out even when stopping: the send log lists it.
             for (let k = 0; k < 3; k++) {
-              await s.pty.write(bytes.subarray(k * 100, (k + 1) * 100));
+              await line.write(bytes.subarray(k * 100, (k + 1) * 100));
               if (k < 2) await new Promise((r) => setTimeout(r, period / 3));
             }
             sent = [['spo2', last.spo2], ['pulse_rate', last.pulseRate]];
           } else {
             const sample = model.next();
-            await s.pty.write(encodeDf7Packet({ spo2: sample.spo2, pulseRate: sample.pulseRate, pleth: sample.pleth }));
+            await line.write(encodeDf7Packet({ spo2: sample.spo2, pulseRate: sample.pulseRate, pleth: sample.pleth }));
             sent = [['spo2', sample.spo2], ['pulse_rate', sample.pulseRate]];
           }
           for (const [kind, value] of sent) {

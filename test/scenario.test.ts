@@ -33,6 +33,25 @@ t.test('errors name their place', async (t) => {
   t.match(bad({ name: 'x', seed: 1, devices: [{ transport: 'serial', idPrefix: 'a', format: 'nonin-df7' }, { transport: 'serial', idPrefix: 'b', format: 'nonin-df7' }] }), /\/devices\/1 a second nonin-df7 device/);
   t.match(bad({ name: 'x', seed: 1, devices: [{ transport: 'mqtt', idPrefix: 'a', kind: 'spo2', count: 2 }, { transport: 'mqtt', idPrefix: 'a', kind: 'spo2', first: 2 }] }), /device id a0002 comes twice/);
   t.match(bad({ name: 'x', seed: 1, devices: [{ transport: 'mqtt', idPrefix: 'a', kind: 'spo2', rate: 2 }] }), /must NOT have additional properties \(rate\)/);
+  t.match(bad({ name: 'x', seed: 1, devices: [{ transport: 'mqtt', idPrefix: 'a', model: 'nibp', kind: 'spo2' }] }), /"kind" or "model", not both/);
+  t.match(bad({ name: 'x', seed: 1, devices: [{ transport: 'mqtt', idPrefix: 'a', model: 'pump', params: { rateMlH: 5000 } }] }), /\/devices\/0\/params\/rateMlH must be <= 2000/);
+  t.match(bad({ name: 'x', seed: 1, devices: [{ transport: 'hl7', idPrefix: 'm', kind: 'spo2' }] }), /an HL7 monitor reports all its vital signs/);
+  t.match(bad({ name: 'x', seed: 1, faults: [{ type: 'corrupt' }], devices: [{ transport: 'mqtt', idPrefix: 'a', kind: 'spo2' }] }), /\/faults\/0\/type must be equal to one of the allowed values/);
+});
+
+t.test('faults for the whole scenario go to every MQTT device without its own', async (t) => {
+  const s = parseScenario({
+    name: 'x',
+    seed: 1,
+    faults: [{ type: 'drop', probability: 0.1 }],
+    devices: [
+      { transport: 'mqtt', idPrefix: 'a', kind: 'spo2' },
+      { transport: 'mqtt', idPrefix: 'b', kind: 'spo2', faults: [{ type: 'duplicate' }] },
+      { transport: 'serial', idPrefix: 'c', format: 'nonin-df7' },
+      { transport: 'hl7', idPrefix: 'd' },
+    ],
+  });
+  t.same(expandScenario(s).map((d) => `${d.deviceId}:${d.faults.map((f) => f.type).join('+')}`), ['a0001:drop', 'b0001:duplicate', 'c0001:', 'd0001:']);
 });
 
 t.test('vital signs follow the clinical scenario, the same for the same seed', async (t) => {
