@@ -7,7 +7,7 @@
  *   mcps verify [--data DIR]      compare what the simulator sent with what is anchored
  *   mcps drill [options]          the crash drill: SIGKILLs during a stream, then verify
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 
 function positiveNumber(v: string): number {
   const n = Number(v);
@@ -75,6 +75,15 @@ program
     process.exitCode = await verifyCommand(opts.data);
   });
 
+/** Options every command that starts a fresh local stack shares. */
+function dataOption(): Option {
+  return new Option('--data <dir>', 'data directory').default(process.env.MCPS_DATA_DIR ?? '.mcps');
+}
+
+function portOption(name: string, what: string): Option {
+  return new Option(`--${name} <port>`, `${what} on 127.0.0.1 (0: any free one)`).argParser(port).default(0);
+}
+
 const sim = program
   .command('sim')
   .description('the device simulator: run scenario files against the local stack, check them, list the ready-made ones')
@@ -118,11 +127,11 @@ sim
   .command('run')
   .description('run a scenario against a fresh local stack (chain, contracts, chain node, gateway), then drain, verify end to end and print a JSON summary; exit 0 only if nothing sent is missing or duplicated')
   .argument('<file|name>', 'scenario file, or the name of a ready-made one (mcps sim list)')
+  .addOption(dataOption())
+  .addOption(portOption('editor-port', 'Node-RED editor port'))
+  .addOption(portOption('mqtt-port', 'MQTT broker port'))
+  .addOption(portOption('node-port', 'chain node HTTP port'))
   .option('--duration <seconds>', 'how long the devices run (default: the scenario\'s durationS, else 60)', positiveNumber)
-  .option('--data <dir>', 'data directory', process.env.MCPS_DATA_DIR ?? '.mcps')
-  .option('--editor-port <port>', 'Node-RED editor port on 127.0.0.1 (0: any free one)', port, 0)
-  .option('--mqtt-port <port>', 'MQTT broker port on 127.0.0.1 (0: any free one)', port, 0)
-  .option('--node-port <port>', 'chain node HTTP port on 127.0.0.1 (0: any free one)', port, 0)
   .option('--no-status', 'no live status line (plain log lines instead)')
   .option('--record <file>', 'record what the gateway receives to this JSONL file, for mcps sim replay')
   .action(async (file: string, o: { duration?: number; data: string; editorPort: number; mqttPort: number; nodePort: number; status: boolean; record?: string }) => {
@@ -136,6 +145,10 @@ sim
   .command('replay')
   .description('play a recording (from mcps up --record) or a CSV series into a fresh local stack at the recorded pace, Nx, or as fast as possible; then drain, verify end to end and print a JSON summary')
   .argument('<file>', 'a recording (.jsonl) or a CSV series (.csv)')
+  .addOption(dataOption())
+  .addOption(portOption('editor-port', 'Node-RED editor port'))
+  .addOption(portOption('mqtt-port', 'MQTT broker port'))
+  .addOption(portOption('node-port', 'chain node HTTP port'))
   .option('--speed <n>', 'play N times faster than recorded (1 = real time)', positiveNumber, 1)
   .option('--max', 'as fast as the gateway takes it (no waits; MQTT with 256 messages in flight)')
   .option('--kind <kind>', 'CSV: the reading kind of the value column (e.g. heart_rate)')
@@ -144,10 +157,6 @@ sim
   .option('--time-column <name>', 'CSV: the time column (epoch ms, ISO 8601, or seconds from the start)', 'time')
   .option('--value-column <name>', 'CSV: the value column', 'value')
   .option('--duration <seconds>', 'stop after this many seconds even if not finished', positiveNumber)
-  .option('--data <dir>', 'data directory', process.env.MCPS_DATA_DIR ?? '.mcps')
-  .option('--editor-port <port>', 'Node-RED editor port on 127.0.0.1 (0: any free one)', port, 0)
-  .option('--mqtt-port <port>', 'MQTT broker port on 127.0.0.1 (0: any free one)', port, 0)
-  .option('--node-port <port>', 'chain node HTTP port on 127.0.0.1 (0: any free one)', port, 0)
   .option('--no-status', 'no progress bar (plain progress lines every 5 s instead)')
   .addHelpText('after', `
 A recording is what a gateway received, written by ${'`'}mcps up --record FILE${'`'} (or the gateway's

@@ -13,20 +13,12 @@ import { parseHl7 } from '../../gateway/hl7/hl7-message';
 import { SeededRandom } from '../random';
 import { VitalSigns, type ClinicalScenario } from '../physiology';
 import { encodeOruR01, mllpWrap } from './hl7-oru-encoder';
+import type { MqttSendResult } from './mqtt-device';
 
 export const MONITOR_KINDS: ReadingKind[] = ['heart_rate', 'spo2', 'resp_rate', 'body_temp', 'nibp_systolic', 'nibp_diastolic', 'nibp_mean'];
 
-export interface Hl7SendResult {
-  deviceId: string;
-  patient: string;
-  kind: ReadingKind;
-  value: number;
-  deviceSeq: number;
-  sentAt: number;
-  deviceTime: number;
-  acked: boolean;
-  error?: string;
-}
+/** What the send log gets per reading: as for an MQTT device, without the MQTT fault fields. */
+export type Hl7SendResult = Omit<MqttSendResult, 'fault' | 'expect'>;
 
 export interface Hl7MonitorOptions {
   host: string;
