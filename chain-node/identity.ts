@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ethers } from 'ethers';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { loadOrCreateKey } from '../common/key-file';
-import { loadOrCreateBlsIdentity, type BlsIdentity } from '../gateway/identity';
+import { loadOrCreateBlsIdentity, type BlsIdentity } from '../gateway/identity/identity';
 
 export interface ChainNodeIdentity {
   readonly bls: BlsIdentity;

@@ -21,7 +21,7 @@ import { expandScenario, type Scenario } from '../device-sim/scenario';
 import type { ClinicalScenario } from '../device-sim/physiology';
 import type { FaultSpec } from '../device-sim/faults';
 import type { DeviceModelName, ModelParams } from '../device-sim/device-models';
-import type { SerialFormat } from '../gateway/serial-settings';
+import type { SerialFormat } from '../gateway/ingest/serial-settings';
 
 /** The environment variables (…_PORT, …_ID, …_PATIENT) through which the default flow's serial ports are set, per format. */
 export const SERIAL_ENV_PREFIX: Record<SerialFormat, string> = { 'nonin-df7': 'MCPS_OXIMETER', 'masimo-ascii': 'MCPS_MASIMO', 'contec-cms50d': 'MCPS_CONTEC' };
@@ -32,9 +32,9 @@ import { loadOrCreateKey } from '../common/key-file';
 import { blsPopVerify } from '../protocol/bls';
 import type { ReadingKind } from '../protocol/reading';
 import type { GatewayConfig } from '../gateway/config';
-import { DeviceCredentials, hashPasswordAsync } from '../gateway/device-credentials';
-import { generateOwnerKeyPair, type OwnerKeyPair } from '../gateway/envelope';
-import { gatewayKeyPath, loadOrCreateBlsIdentity } from '../gateway/identity';
+import { DeviceCredentials, hashPasswordAsync } from '../gateway/ingest/device-credentials';
+import { generateOwnerKeyPair, type OwnerKeyPair } from '../gateway/sealing/envelope';
+import { gatewayKeyPath, loadOrCreateBlsIdentity } from '../gateway/identity/identity';
 import { devicesPath } from '../gateway/main';
 import { newMetrics, type GatewayMetrics } from '../gateway/metrics';
 import { forkChild, type Child } from './children';

@@ -12,7 +12,7 @@ import { decodeHeader, decodePayload, headerHash, recomputeRoot } from '../proto
 import { sha256 } from '../protocol/hash';
 import type { Reading } from '../protocol/reading';
 import type { BatchStore } from '../chain-node/batch-store';
-import { openEnvelope, type OwnerKeyPair } from '../gateway/envelope';
+import { openEnvelope, type OwnerKeyPair } from '../gateway/sealing/envelope';
 
 export interface AnchoredBatch {
   readonly gatewayId: string;

@@ -7,7 +7,7 @@ import { ethers } from 'ethers';
 import { BatchStore } from '../chain-node/batch-store';
 import { readAnchors, readDeployment } from '../contracts/deploy';
 import { readSendLog } from '../device-sim/send-log';
-import type { OwnerKeyPair } from '../gateway/envelope';
+import type { OwnerKeyPair } from '../gateway/sealing/envelope';
 import { verifyRun, type VerifyReport } from './verification';
 
 export async function collectAndVerify(a: { rpcUrl: string; anchorAddress: string; deployBlock: number; store: BatchStore; sendLogPath: string; owner: OwnerKeyPair }): Promise<VerifyReport> {

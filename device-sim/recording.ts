@@ -1,5 +1,5 @@
 /**
- * Recordings of what a gateway received (`mcps up --record FILE`, written by gateway/recorder.ts)
+ * Recordings of what a gateway received (`mcps up --record FILE`, written by gateway/ingest/recorder.ts)
  * and CSV series, read back for `mcps sim replay`. A recording is JSONL: a header line, then one
  * line per chunk of bytes from a serial port, per MQTT message or per HL7 message, each with the
  * time it arrived:
@@ -16,8 +16,8 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { READING_KINDS, type ReadingKind } from '../protocol/reading';
-import { SERIAL_FORMATS, type SerialFormat } from '../gateway/serial-settings';
-import { parseHl7 } from '../gateway/hl7/hl7-message';
+import { SERIAL_FORMATS, type SerialFormat } from '../gateway/ingest/serial-settings';
+import { parseHl7 } from '../gateway/ingest/hl7/hl7-message';
 
 export type RecordedEntry =
   | { t: number; src: 'serial'; format: SerialFormat; deviceId: string; patient: string; data: string }

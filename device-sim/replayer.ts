@@ -10,17 +10,17 @@
  * readings they hold is the decoder's reading of them, sequence numbers included).
  */
 import mqtt from 'mqtt';
-import { decoderFor, eventReadings, type SerialDecoder } from '../gateway/decoders/serial-decoder';
-import { readingFromMqtt } from '../gateway/mqtt-reading';
-import type { SerialFormat } from '../gateway/serial-settings';
+import { decoderFor, eventReadings, type SerialDecoder } from '../gateway/ingest/decoders/serial-decoder';
+import { readingFromMqtt } from '../gateway/ingest/mqtt-reading';
+import type { SerialFormat } from '../gateway/ingest/serial-settings';
 import type { PtyPair } from './pty';
 import type { Recording } from './recording';
 import { SendLog } from './send-log';
 import { hl7Sender } from './recording';
 import { connect, type Socket } from 'node:net';
-import { MllpDecoder, mllpFrame } from '../gateway/hl7/mllp';
-import { parseHl7 } from '../gateway/hl7/hl7-message';
-import { decodeOruR01 } from '../gateway/hl7/oru-r01';
+import { MllpDecoder, mllpFrame } from '../gateway/ingest/hl7/mllp';
+import { parseHl7 } from '../gateway/ingest/hl7/hl7-message';
+import { decodeOruR01 } from '../gateway/ingest/hl7/oru-r01';
 import type { RunningSimulator, SimStats } from './simulator';
 
 export interface ReplayOptions {

@@ -21,7 +21,7 @@ import { READING_KINDS, type ReadingKind } from '../protocol/reading';
 import { CLINICAL_SCENARIOS, type ClinicalScenario } from './physiology';
 import { MQTT_FAULTS, type FaultSpec } from './faults';
 import { DEVICE_MODELS, type DeviceModelName, type ModelParams } from './device-models';
-import { SERIAL_FORMATS, type SerialFormat } from '../gateway/serial-settings';
+import { SERIAL_FORMATS, type SerialFormat } from '../gateway/ingest/serial-settings';
 
 export interface ScenarioGroup {
   /** mqtt: one vital sign per device; serial: an oximeter on a tty; hl7: a monitor sending ORU^R01 over MLLP. */

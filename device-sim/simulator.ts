@@ -9,7 +9,7 @@ import type { DeviceModelName, ModelParams } from './device-models';
 import { encodeDf7Packet } from './devices/nonin-df7-encoder';
 import { encodeMasimoLine } from './devices/masimo-ascii-encoder';
 import { encodeContecSecond } from './devices/contec-cms50d-encoder';
-import type { SerialFormat } from '../gateway/serial-settings';
+import type { SerialFormat } from '../gateway/ingest/serial-settings';
 import { SimulatedMqttDevice } from './devices/mqtt-device';
 import { SimulatedHl7Monitor } from './devices/hl7-monitor';
 import { PulseOximeterModel } from './devices/pulse-oximeter';

@@ -3,30 +3,30 @@
  * embedded Node-RED with our nodes and the default flow. `mcps gateway --config FILE` runs it as a
  * process; `mcps up` forks that process and talks to it over IPC.
  */
-import { FailoverChainClient, type ChainTarget } from './failover-client';
-import { Recorder } from './recorder';
+import { FailoverChainClient, type ChainTarget } from './chain/failover-client';
+import { Recorder } from './ingest/recorder';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { loadOrCreateKey } from '../common/key-file';
-import { startBroker, type GatewayBroker } from './broker';
+import { startBroker, type GatewayBroker } from './ingest/broker';
 import { ethers } from 'ethers';
 import { ChainRegistry } from '../contracts/chain-registry';
 import { RegistryClient } from '../contracts/clients';
-import { ChainNodeClient } from './chain-client';
+import { ChainNodeClient } from './chain/chain-client';
 import type { GatewayConfig } from './config';
-import { DeadLetterFile } from './dead-letter';
-import { DeviceCredentials } from './device-credentials';
-import { loadOrCreateEditorCredentials } from './editor-credentials';
-import { gatewayKeyPath, loadOrCreateBlsIdentity } from './identity';
-import { startNodeRed, type NodeRedHost } from './node-red-host';
-import { Outbox } from './outbox';
+import { DeadLetterFile } from './ingest/dead-letter';
+import { DeviceCredentials } from './ingest/device-credentials';
+import { loadOrCreateEditorCredentials } from './host/editor-credentials';
+import { gatewayKeyPath, loadOrCreateBlsIdentity } from './identity/identity';
+import { startNodeRed, type NodeRedHost } from './host/node-red-host';
+import { Outbox } from './outbox/outbox';
 import { GatewayRuntime, type LogFn } from './runtime';
-import { Sealer } from './sealer';
-import { SealWorker } from './seal-worker';
-import { OutboxStore } from './outbox-store';
-import { ReadingJournal } from './journal';
-import { openStateDb, stateDbBytes } from './state-db';
-import { StorageBudget } from './storage-budget';
+import { Sealer } from './sealing/sealer';
+import { SealWorker } from './sealing/seal-worker';
+import { OutboxStore } from './outbox/outbox-store';
+import { ReadingJournal } from './journal/journal';
+import { openStateDb, stateDbBytes } from './journal/state-db';
+import { StorageBudget } from './journal/storage-budget';
 import { statSync } from 'node:fs';
 import { mclPairing } from '../common/mcl-pairing';
 import { noblePairing, signatureVerifier } from '../protocol/handshake';

@@ -10,23 +10,23 @@
  * sealed from the journal by `sweepJournal`: at start, and when they have waited `orphanAfterMs`.
  * Counters live here so the status line and `mcps up` see one truth.
  */
-import { registrationState, type IdentityFacts, type RegistrationState } from './identity-check';
+import { registrationState, type IdentityFacts, type RegistrationState } from './identity/identity-check';
 import type { RegistryRecord } from '../protocol/handshake/registry';
-import type { ChainTarget, FailoverChainClient } from './failover-client';
-import type { Recorder } from './recorder';
-import type { SerialFormat } from './serial-settings';
+import type { ChainTarget, FailoverChainClient } from './chain/failover-client';
+import type { Recorder } from './ingest/recorder';
+import type { SerialFormat } from './ingest/serial-settings';
 import { EventEmitter } from 'node:events';
 import type { Reading } from '../protocol/reading';
 import type { SignedReceipt } from '../protocol/submission';
-import type { GatewayBroker } from './broker';
-import type { DeadLetter, DeadLetterFile } from './dead-letter';
-import type { DeviceCredentials } from './device-credentials';
-import { dedupeKey, type ReadingJournal } from './journal';
+import type { GatewayBroker } from './ingest/broker';
+import type { DeadLetter, DeadLetterFile } from './ingest/dead-letter';
+import type { DeviceCredentials } from './ingest/device-credentials';
+import { dedupeKey, type ReadingJournal } from './journal/journal';
 import { newMetrics, type GatewayMetrics } from './metrics';
-import { readingFromMqtt } from './mqtt-reading';
-import type { Outbox, OutboxItem } from './outbox';
-import type { SealEntry, Sealer } from './sealer';
-import { StorageFullError, type StorageBudget } from './storage-budget';
+import { readingFromMqtt } from './ingest/mqtt-reading';
+import type { Outbox, OutboxItem } from './outbox/outbox';
+import type { SealEntry, Sealer } from './sealing/sealer';
+import { StorageFullError, type StorageBudget } from './journal/storage-budget';
 
 export type LogFn = (level: 'info' | 'warn' | 'error', msg: string) => void;
 

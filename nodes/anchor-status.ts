@@ -3,7 +3,7 @@
  * Output 1: one message per receipt (anchored batch). Output 2: one message per failed submission
  * (the batch stays queued and is retried), so an alert can fire when the chain node is away.
  */
-import type { OutboxItem } from '../gateway/outbox';
+import type { OutboxItem } from '../gateway/outbox/outbox';
 import type { SignedReceipt } from '../protocol/submission';
 import type { NodeAPI, NodeDef, NodeInstance } from './node-red-api';
 import { gatewayRuntime } from './runtime-access';

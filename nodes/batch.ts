@@ -5,8 +5,8 @@
  * Output: msg.payload = the readings of one closed batch, in arrival order; msg.journalIds = their
  * journal ids (the seal node takes them out of the journal when it seals the batch).
  */
-import { BatchWindow } from '../gateway/batch-window';
-import type { SealEntry } from '../gateway/sealer';
+import { BatchWindow } from '../gateway/sealing/batch-window';
+import type { SealEntry } from '../gateway/sealing/sealer';
 import type { Reading } from '../protocol/reading';
 import type { DoneFn, NodeAPI, NodeDef, NodeInstance, NodeMessage, SendFn } from './node-red-api';
 import { gatewayRuntime } from './runtime-access';

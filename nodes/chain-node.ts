@@ -4,7 +4,7 @@
  * one when the current one keeps failing. Each node is authenticated by the two-way handshake
  * against its key in the on-chain registry, so nothing secret is configured here.
  */
-import { parseChainTargets } from '../gateway/failover-client';
+import { parseChainTargets } from '../gateway/chain/failover-client';
 import type { NodeAPI, NodeDef, NodeInstance } from './node-red-api';
 
 export = function register(RED: NodeAPI): void {

@@ -12,10 +12,10 @@
  * runtime journaled it). Output 2: refused input with msg.error naming what was wrong. Every input
  * message is completed exactly once, after its readings are sent.
  */
-import { decoderFor, eventReadings, type SerialDecoder } from '../gateway/decoders/serial-decoder';
-import { SERIAL_FORMATS, type SerialFormat } from '../gateway/serial-settings';
-import { deviceTopicOwner } from '../gateway/broker';
-import { readingFromMqtt } from '../gateway/mqtt-reading';
+import { decoderFor, eventReadings, type SerialDecoder } from '../gateway/ingest/decoders/serial-decoder';
+import { SERIAL_FORMATS, type SerialFormat } from '../gateway/ingest/serial-settings';
+import { deviceTopicOwner } from '../gateway/ingest/broker';
+import { readingFromMqtt } from '../gateway/ingest/mqtt-reading';
 import type { Reading } from '../protocol/reading';
 import type { DoneFn, NodeAPI, NodeDef, NodeInstance, NodeMessage, SendFn } from './node-red-api';
 import { gatewayRuntime } from './runtime-access';

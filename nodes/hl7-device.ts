@@ -4,10 +4,10 @@
  * the ACK goes back, so an AA means "kept". Output 1: one canonical reading per observation, with
  * msg.journalId. Output 2: refused messages and observations with the reason (also dead letters).
  * Devices are those registered on the gateway (devices.json): MSH-3 is the device id, PID-3 its
- * patient. The parsing and decisions live in gateway/hl7/ (tested without Node-RED).
+ * patient. The parsing and decisions live in gateway/ingest/hl7/ (tested without Node-RED).
  */
-import { Hl7Intake } from '../gateway/hl7/hl7-intake';
-import { startMllpListener, type MllpListener } from '../gateway/hl7/mllp-listener';
+import { Hl7Intake } from '../gateway/ingest/hl7/hl7-intake';
+import { startMllpListener, type MllpListener } from '../gateway/ingest/hl7/mllp-listener';
 import type { NodeAPI, NodeDef, NodeInstance } from './node-red-api';
 import { gatewayRuntime } from './runtime-access';
 import { throttledStatus } from './status-throttle';

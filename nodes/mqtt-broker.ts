@@ -5,7 +5,7 @@
  * the credentials file, never in the flow JSON).
  */
 import type { NodeAPI, NodeDef, NodeInstance } from './node-red-api';
-import { parseBrokerSettings } from '../gateway/mqtt-broker-settings';
+import { parseBrokerSettings } from '../gateway/ingest/mqtt-broker-settings';
 
 export = function register(RED: NodeAPI): void {
   function MqttBrokerNode(this: NodeInstance, def: NodeDef & { url?: string; clientId?: string }): void {

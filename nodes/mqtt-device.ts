@@ -13,11 +13,11 @@
  * broker's logins and ACLs are its own.
  */
 import mqtt from 'mqtt';
-import { topicMatches } from '../gateway/topic-filter';
-import { readingFromMqtt } from '../gateway/mqtt-reading';
+import { topicMatches } from '../gateway/ingest/topic-filter';
+import { readingFromMqtt } from '../gateway/ingest/mqtt-reading';
 import type { MqttReadingEvent, MqttRejectedEvent } from '../gateway/runtime';
 import type { NodeAPI, NodeDef, NodeInstance } from './node-red-api';
-import type { MqttBrokerSettings } from '../gateway/mqtt-broker-settings';
+import type { MqttBrokerSettings } from '../gateway/ingest/mqtt-broker-settings';
 import { gatewayRuntime } from './runtime-access';
 import { throttledStatus } from './status-throttle';
 

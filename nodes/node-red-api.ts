@@ -56,5 +56,5 @@ export interface NodeAPI {
 /** The mcps-serial-port config node as serial device nodes see it (nodes/serial-port.ts). */
 export interface SerialPortConfigNode extends NodeInstance {
   /** The validated settings, or the problems (message keys) that stop the port from opening. */
-  readonly portSettings: { settings: import('../gateway/serial-settings').SerialSettings } | { problems: import('../gateway/serial-settings').SettingsProblem[] };
+  readonly portSettings: { settings: import('../gateway/ingest/serial-settings').SerialSettings } | { problems: import('../gateway/ingest/serial-settings').SettingsProblem[] };
 }

@@ -2,13 +2,13 @@
  * Node "mcps-seal-forward": seals each batch (Merkle root, encryption for the data owner, BLS
  * signature) and queues it for the chain node. Output: one message per receipt from the chain node.
  */
-import { identityMismatch, shortKey } from '../gateway/identity-check';
-import type { ChainTarget } from '../gateway/failover-client';
+import { identityMismatch, shortKey } from '../gateway/identity/identity-check';
+import type { ChainTarget } from '../gateway/chain/failover-client';
 import type { Reading } from '../protocol/reading';
 import type { DoneFn, NodeAPI, NodeDef, NodeInstance, NodeMessage, SendFn } from './node-red-api';
 import { gatewayRuntime } from './runtime-access';
 import { throttledStatus } from './status-throttle';
-import type { OutboxItem } from '../gateway/outbox';
+import type { OutboxItem } from '../gateway/outbox/outbox';
 import type { SignedReceipt } from '../protocol/submission';
 
 interface SealForwardDef extends NodeDef {

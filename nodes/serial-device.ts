@@ -4,9 +4,9 @@
  * refused frames with the reason and the raw bytes. A serial device cannot be acknowledged, so
  * "received" means "journaled": a reading counts only once it is on disk.
  */
-import { decoderFor, eventReadings } from '../gateway/decoders/serial-decoder';
-import { SerialLink } from '../gateway/serial-link';
-import { parseSerialSettings } from '../gateway/serial-settings';
+import { decoderFor, eventReadings } from '../gateway/ingest/decoders/serial-decoder';
+import { SerialLink } from '../gateway/ingest/serial-link';
+import { parseSerialSettings } from '../gateway/ingest/serial-settings';
 import type { NodeAPI, NodeDef, NodeInstance, SerialPortConfigNode } from './node-red-api';
 import { gatewayRuntime } from './runtime-access';
 import { throttledStatus } from './status-throttle';

@@ -3,7 +3,7 @@
  * framing (data bits, parity, stop bits), the device's wire format and the reconnect delay. Serial
  * device nodes refer to it, so a port is described once and its problems are reported once.
  */
-import { parseSerialSettings } from '../gateway/serial-settings';
+import { parseSerialSettings } from '../gateway/ingest/serial-settings';
 import type { NodeAPI, NodeDef, NodeInstance } from './node-red-api';
 
 export = function register(RED: NodeAPI): void {

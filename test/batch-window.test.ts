@@ -1,5 +1,5 @@
 import t from 'tap';
-import { BatchWindow } from '../gateway/batch-window';
+import { BatchWindow } from '../gateway/sealing/batch-window';
 import type { Reading } from '../protocol/reading';
 
 const reading = (i: number): Reading => ({ deviceId: 'd', patient: 'p', kind: 'spo2', mdc: '150456', loinc: '2708-6', value: 97, unit: '%', deviceTime: null, receivedAt: i, deviceSeq: i, source: 'serial' });

@@ -1,8 +1,8 @@
 // The gateway's MQTT broker over real TCP: per-device logins and topic ACLs.
 import t from 'tap';
 import mqtt from 'mqtt';
-import { deviceTopicOwner, startBroker } from '../gateway/broker';
-import { DeviceCredentials, hashPassword } from '../gateway/device-credentials';
+import { deviceTopicOwner, startBroker } from '../gateway/ingest/broker';
+import { DeviceCredentials, hashPassword } from '../gateway/ingest/device-credentials';
 
 const creds = new DeviceCredentials([
   { id: 'temp-bed1', patient: 'p-1', passwordHash: hashPassword('right-password-1') },

@@ -2,9 +2,9 @@
 // bytes docs/devices.md shows), and against what the simulator sends.
 import t from 'tap';
 import fc from 'fast-check';
-import { ContecCms50dDecoder } from '../gateway/decoders/contec-cms50d';
-import type { DecodedEvent } from '../gateway/decoders/serial-decoder';
-import { eventReadings } from '../gateway/decoders/serial-decoder';
+import { ContecCms50dDecoder } from '../gateway/ingest/decoders/contec-cms50d';
+import type { DecodedEvent } from '../gateway/ingest/decoders/serial-decoder';
+import { eventReadings } from '../gateway/ingest/decoders/serial-decoder';
 import { encodeContecFrame, encodeContecSecond } from '../device-sim/devices/contec-cms50d-encoder';
 import { PulseOximeterModel } from '../device-sim/devices/pulse-oximeter';
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { generateOwnerKeyPair, openEnvelope, sealEnvelope } from '../gateway/envelope';
+import { generateOwnerKeyPair, openEnvelope, sealEnvelope } from '../gateway/sealing/envelope';
 
 t.test('an envelope opens with the owner key and only for its own batch slot', async (t) => {
   const owner = await generateOwnerKeyPair();

@@ -4,8 +4,8 @@
 // half — a batch another node anchored gets a copy and a receipt, never a second anchor — is tested
 // on anvil in ingest-resume.test.ts.)
 import t from 'tap';
-import { FailoverChainClient, parseChainTargets, type TargetClient } from '../gateway/failover-client';
-import { DeviceCredentials } from '../gateway/device-credentials';
+import { FailoverChainClient, parseChainTargets, type TargetClient } from '../gateway/chain/failover-client';
+import { DeviceCredentials } from '../gateway/ingest/device-credentials';
 import { RUNTIME_SETTING } from '../gateway/runtime';
 import type { SignedReceipt } from '../protocol/submission';
 import { nodeRedHelper } from './node-red.helpers';

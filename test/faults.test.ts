@@ -3,14 +3,14 @@
 // on serial streams into the real decoders. In every case: what was acknowledged is kept exactly
 // once, what is invalid is refused and counted, and nothing crashes.
 import t from 'tap';
-import { startBroker } from '../gateway/broker';
-import { DeviceCredentials, hashPassword } from '../gateway/device-credentials';
+import { startBroker } from '../gateway/ingest/broker';
+import { DeviceCredentials, hashPassword } from '../gateway/ingest/device-credentials';
 import { SimulatedMqttDevice, type MqttSendResult } from '../device-sim/devices/mqtt-device';
 import { FaultPlan, type FaultSpec } from '../device-sim/faults';
 import { encodeDf7Packet } from '../device-sim/devices/nonin-df7-encoder';
 import { encodeMasimoLine } from '../device-sim/devices/masimo-ascii-encoder';
 import { encodeContecSecond } from '../device-sim/devices/contec-cms50d-encoder';
-import { decoderFor } from '../gateway/decoders/serial-decoder';
+import { decoderFor } from '../gateway/ingest/decoders/serial-decoder';
 import type { Reading } from '../protocol/reading';
 import { testRuntime } from './gateway-runtime.helpers';
 

@@ -4,16 +4,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { DeviceCredentials } from '../gateway/device-credentials';
-import { DeadLetterFile } from '../gateway/dead-letter';
-import { openStateDb, type StateDb } from '../gateway/state-db';
-import { ReadingJournal } from '../gateway/journal';
-import { OutboxStore } from '../gateway/outbox-store';
-import { Sealer } from '../gateway/sealer';
-import { Outbox, type OutboxOptions } from '../gateway/outbox';
-import { StorageBudget } from '../gateway/storage-budget';
+import { DeviceCredentials } from '../gateway/ingest/device-credentials';
+import { DeadLetterFile } from '../gateway/ingest/dead-letter';
+import { openStateDb, type StateDb } from '../gateway/journal/state-db';
+import { ReadingJournal } from '../gateway/journal/journal';
+import { OutboxStore } from '../gateway/outbox/outbox-store';
+import { Sealer } from '../gateway/sealing/sealer';
+import { Outbox, type OutboxOptions } from '../gateway/outbox/outbox';
+import { StorageBudget } from '../gateway/journal/storage-budget';
 import { GatewayRuntime } from '../gateway/runtime';
-import { generateOwnerKeyPair } from '../gateway/envelope';
+import { generateOwnerKeyPair } from '../gateway/sealing/envelope';
 import { blsKeygen } from '../protocol/bls';
 
 export interface TestRuntime {

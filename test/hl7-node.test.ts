@@ -3,11 +3,11 @@
 // the ACK code, statuses, an unset port variable, a port in use, and the port released on close.
 import t from 'tap';
 import { createServer, connect } from 'node:net';
-import { DeviceCredentials, hashPassword } from '../gateway/device-credentials';
+import { DeviceCredentials, hashPassword } from '../gateway/ingest/device-credentials';
 import { RUNTIME_SETTING } from '../gateway/runtime';
 import { SimulatedHl7Monitor, type Hl7SendResult } from '../device-sim/devices/hl7-monitor';
 import { encodeOruR01 } from '../device-sim/devices/hl7-oru-encoder';
-import { mllpFrame } from '../gateway/hl7/mllp';
+import { mllpFrame } from '../gateway/ingest/hl7/mllp';
 import { freePort } from '../common/free-port';
 import { nodeRedHelper } from './node-red.helpers';
 import { testRuntime } from './gateway-runtime.helpers';
@@ -43,6 +43,8 @@ t.test('mcps-hl7-device: readings journaled before the ACK, refusals with their 
   await mon.stop();
   const acked = results.filter((r) => r.acked);
   t.ok(acked.length >= 7 * 5, `${acked.length} readings acknowledged`);
+  // The ACK goes out once a reading is journaled; Node-RED delivers it to the next node a moment later.
+  for (let i = 0; i < 40 && out.length < acked.length; i++) await new Promise((r) => setTimeout(r, 50));
   t.equal(out.length, acked.length, 'one message per acknowledged reading');
   t.ok(out.every((m) => typeof m.journalId === 'number' && m.payload.source === 'hl7'), 'each already journaled');
   t.equal(T.journal.unsealed(10_000).length, acked.length);

@@ -3,14 +3,14 @@
 // real journal — including a lost ACK (the copy is recognised) and a cut connection.
 import t from 'tap';
 import { connect } from 'node:net';
-import { parseHl7, parseHl7Time, hl7Escape } from '../gateway/hl7/hl7-message';
-import { MllpDecoder, mllpFrame } from '../gateway/hl7/mllp';
-import { decodeOruR01, controlIdSeq, MDC_OBSERVATIONS } from '../gateway/hl7/oru-r01';
-import { Hl7Intake } from '../gateway/hl7/hl7-intake';
-import { startMllpListener } from '../gateway/hl7/mllp-listener';
+import { parseHl7, parseHl7Time, hl7Escape } from '../gateway/ingest/hl7/hl7-message';
+import { MllpDecoder, mllpFrame } from '../gateway/ingest/hl7/mllp';
+import { decodeOruR01, controlIdSeq, MDC_OBSERVATIONS } from '../gateway/ingest/hl7/oru-r01';
+import { Hl7Intake } from '../gateway/ingest/hl7/hl7-intake';
+import { startMllpListener } from '../gateway/ingest/hl7/mllp-listener';
 import { encodeOruR01, MONITOR_MDC } from '../device-sim/devices/hl7-oru-encoder';
 import { SimulatedHl7Monitor, type Hl7SendResult } from '../device-sim/devices/hl7-monitor';
-import { DeviceCredentials, hashPassword } from '../gateway/device-credentials';
+import { DeviceCredentials, hashPassword } from '../gateway/ingest/device-credentials';
 import { READING_KINDS } from '../protocol/reading';
 import { testRuntime } from './gateway-runtime.helpers';
 

@@ -1,8 +1,8 @@
 // The gateway identity a flow is for, against the gateway it runs on and the registry entry of its
 // key: the checks, and what the seal & forward node does with them.
 import t from 'tap';
-import { identityMismatch, registrationState } from '../gateway/identity-check';
-import { DeviceCredentials } from '../gateway/device-credentials';
+import { identityMismatch, registrationState } from '../gateway/identity/identity-check';
+import { DeviceCredentials } from '../gateway/ingest/device-credentials';
 import { RUNTIME_SETTING } from '../gateway/runtime';
 import type { RegistryRecord } from '../protocol/handshake/registry';
 import { nodeRedHelper } from './node-red.helpers';

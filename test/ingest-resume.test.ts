@@ -13,8 +13,8 @@ import { BatchIngest, IngestError } from '../chain-node/ingest';
 import { blsPublicKey } from '../protocol/bls';
 import { testChain } from './chain.helpers';
 import { decodeHeader } from '../protocol/batch';
-import { generateOwnerKeyPair } from '../gateway/envelope';
-import { buildSealedBatch } from '../gateway/seal-build';
+import { generateOwnerKeyPair } from '../gateway/sealing/envelope';
+import { buildSealedBatch } from '../gateway/sealing/seal-build';
 import type { Reading } from '../protocol/reading';
 
 const reading = (i: number): Reading => ({ deviceId: 'temp-1', patient: 'p-1', kind: 'body_temp', mdc: '150364', loinc: '8310-5', value: 36.6, unit: 'Cel', deviceTime: 1_764_000_000_000 + i, receivedAt: 1_764_000_000_000 + i, deviceSeq: i, source: 'mqtt' });

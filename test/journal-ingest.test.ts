@@ -3,8 +3,8 @@
 // budget is full the publish is refused (no PUBACK, the device keeps it) and counted.
 import t from 'tap';
 import mqtt from 'mqtt';
-import { startBroker } from '../gateway/broker';
-import { DeviceCredentials, hashPassword } from '../gateway/device-credentials';
+import { startBroker } from '../gateway/ingest/broker';
+import { DeviceCredentials, hashPassword } from '../gateway/ingest/device-credentials';
 import type { MqttReadingEvent } from '../gateway/runtime';
 import { testRuntime } from './gateway-runtime.helpers';
 

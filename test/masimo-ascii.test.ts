@@ -3,9 +3,9 @@
 // simulator's encoder over random samples.
 import t from 'tap';
 import fc from 'fast-check';
-import { MasimoAsciiDecoder } from '../gateway/decoders/masimo-ascii';
-import type { DecodedEvent } from '../gateway/decoders/serial-decoder';
-import { eventReadings } from '../gateway/decoders/serial-decoder';
+import { MasimoAsciiDecoder } from '../gateway/ingest/decoders/masimo-ascii';
+import type { DecodedEvent } from '../gateway/ingest/decoders/serial-decoder';
+import { eventReadings } from '../gateway/ingest/decoders/serial-decoder';
 import { encodeMasimoLine } from '../device-sim/devices/masimo-ascii-encoder';
 
 const RADICAL5 = '09/15/10 15:10:29 SPO2=097% BPM=064 PI=11.82% ALARM=20 EXC=800\r\n';

@@ -1,8 +1,8 @@
 // Simulated MQTT devices against the gateway's broker over real TCP.
 import t from 'tap';
-import { startBroker } from '../gateway/broker';
-import { DeviceCredentials, hashPassword } from '../gateway/device-credentials';
-import { readingFromMqtt } from '../gateway/mqtt-reading';
+import { startBroker } from '../gateway/ingest/broker';
+import { DeviceCredentials, hashPassword } from '../gateway/ingest/device-credentials';
+import { readingFromMqtt } from '../gateway/ingest/mqtt-reading';
 import { SimulatedMqttDevice } from '../device-sim/devices/mqtt-device';
 
 t.test('every acknowledged reading reaches the broker and validates; a wrong password is refused', async (t) => {

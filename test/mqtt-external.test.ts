@@ -6,9 +6,9 @@ import t from 'tap';
 import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
-import { DeviceCredentials, hashPassword } from '../gateway/device-credentials';
+import { DeviceCredentials, hashPassword } from '../gateway/ingest/device-credentials';
 import { RUNTIME_SETTING } from '../gateway/runtime';
-import { parseBrokerSettings } from '../gateway/mqtt-broker-settings';
+import { parseBrokerSettings } from '../gateway/ingest/mqtt-broker-settings';
 import { nodeRedHelper } from './node-red.helpers';
 import { testRuntime } from './gateway-runtime.helpers';
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { readingFromMqtt } from '../gateway/mqtt-reading';
+import { readingFromMqtt } from '../gateway/ingest/mqtt-reading';
 
 const enc = (o: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(o));
 const good = { v: 1, deviceId: 'temp-bed1', patient: 'p-1', seq: 3, kind: 'body_temp', value: 36.8, unit: 'Cel', time: 1764000000000 };

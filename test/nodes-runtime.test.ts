@@ -3,7 +3,7 @@
 // node: each input message is completed (done) exactly once, errors go through done(err), receipts
 // come out, and a redeploy leaves no listeners behind on the runtime.
 import t from 'tap';
-import { DeviceCredentials, hashPassword } from '../gateway/device-credentials';
+import { DeviceCredentials, hashPassword } from '../gateway/ingest/device-credentials';
 import { RUNTIME_SETTING } from '../gateway/runtime';
 import { encodeDf7Packet } from '../device-sim/devices/nonin-df7-encoder';
 import type { BatchSubmission, SignedReceipt } from '../protocol/submission';

@@ -1,7 +1,7 @@
 // The Nonin data format 7 decoder, from hand-written hex and from the simulator's encoder.
 import t from 'tap';
 import fc from 'fast-check';
-import { NoninDf7Decoder, df7Readings, type Df7Event } from '../gateway/decoders/nonin-df7';
+import { NoninDf7Decoder, df7Readings, type Df7Event } from '../gateway/ingest/decoders/nonin-df7';
 import { encodeDf7Packet } from '../device-sim/devices/nonin-df7-encoder';
 
 // One packet written out by hand from the published layout: SpO2 97 %, pulse rate 130/min

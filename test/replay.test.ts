@@ -6,7 +6,7 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Recorder } from '../gateway/recorder';
+import { Recorder } from '../gateway/ingest/recorder';
 import { csvAsRecording, parseRecording, recordingDevices } from '../device-sim/recording';
 import { readSendLog } from '../device-sim/send-log';
 import { formatProgress } from '../cli/progress';

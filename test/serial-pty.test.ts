@@ -5,8 +5,8 @@ import { SerialPort } from 'serialport';
 import { openPtyPair } from '../device-sim/pty';
 import { encodeDf7Packet } from '../device-sim/devices/nonin-df7-encoder';
 import { PulseOximeterModel } from '../device-sim/devices/pulse-oximeter';
-import { NoninDf7Decoder, type Df7Event } from '../gateway/decoders/nonin-df7';
-import { SerialLink, type LinkState } from '../gateway/serial-link';
+import { NoninDf7Decoder, type Df7Event } from '../gateway/ingest/decoders/nonin-df7';
+import { SerialLink, type LinkState } from '../gateway/ingest/serial-link';
 
 t.test('packets through a pty arrive once each, in order; a corrupted frame is counted with its reason', async (t) => {
   const pty = await openPtyPair();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ethers } from 'ethers';
 import { AnchorClient } from '../contracts/clients';
 import { readSendLog } from '../device-sim/send-log';
-import { openEnvelope } from '../gateway/envelope';
+import { openEnvelope } from '../gateway/sealing/envelope';
 import { decodeHeader, decodePayload, recomputeRoot } from '../protocol/batch';
 import { startStack } from '../cli/stack';
 import { loadScenario } from '../device-sim/scenario';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { topicMatches } from '../gateway/topic-filter';
+import { topicMatches } from '../gateway/ingest/topic-filter';
 
 t.test('MQTT topic filters', async (t) => {
   t.ok(topicMatches('mcps/devices/+/readings', 'mcps/devices/temp-1/readings'));

@@ -8,8 +8,8 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { ReadingKind } from '../../protocol/reading';
-import { MllpDecoder } from '../../gateway/hl7/mllp';
-import { parseHl7 } from '../../gateway/hl7/hl7-message';
+import { MllpDecoder } from '../../gateway/ingest/hl7/mllp';
+import { parseHl7 } from '../../gateway/ingest/hl7/hl7-message';
 import { SeededRandom } from '../random';
 import { VitalSigns, type ClinicalScenario } from '../physiology';
 import { encodeOruR01, mllpWrap } from './hl7-oru-encoder';

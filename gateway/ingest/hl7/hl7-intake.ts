@@ -5,8 +5,8 @@
  * taken at all (wrong type or version, unknown device). When the journal cannot store (disk budget
  * full) no ACK is sent, so the monitor keeps the message and sends it again, as with MQTT.
  */
-import type { Reading } from '../../protocol/reading';
-import { dedupeKey } from '../journal';
+import type { Reading } from '../../../protocol/reading';
+import { dedupeKey } from '../../journal/journal';
 import { parseHl7 } from './hl7-message';
 import { buildAck, decodeOruR01 } from './oru-r01';
 

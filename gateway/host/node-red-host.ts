@@ -9,10 +9,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { adminAuthFor, type EditorCredentials } from './editor-credentials';
-import { RUNTIME_SETTING, type GatewayRuntime } from './runtime';
+import { RUNTIME_SETTING, type GatewayRuntime } from '../runtime';
 
 /** Root of this package (holds package.json with the "node-red" section). dist/gateway → ../.. */
-export const PACKAGE_ROOT = resolve(__dirname, '..', '..');
+export const PACKAGE_ROOT = resolve(__dirname, '..', '..', '..');
 export const DEFAULT_FLOW = join(PACKAGE_ROOT, 'flows', 'gateway.json');
 
 export interface NodeRedHostOptions {

@@ -6,12 +6,12 @@
  * registry lists for that node and matches the batch sent.
  */
 import { randomBytes } from 'node:crypto';
-import type { ChainRegistry } from '../contracts/chain-registry';
-import { blsVerify } from '../protocol/bls';
-import { ProtocolError } from '../protocol/errors';
-import { InitiatorHandshake, type Session } from '../protocol/handshake';
-import { decodeSessionReply, encodeSessionRequest } from '../protocol/session-messages';
-import { receiptMessage, type BatchSubmission, type SignedReceipt } from '../protocol/submission';
+import type { ChainRegistry } from '../../contracts/chain-registry';
+import { blsVerify } from '../../protocol/bls';
+import { ProtocolError } from '../../protocol/errors';
+import { InitiatorHandshake, type Session } from '../../protocol/handshake';
+import { decodeSessionReply, encodeSessionRequest } from '../../protocol/session-messages';
+import { receiptMessage, type BatchSubmission, type SignedReceipt } from '../../protocol/submission';
 
 export class SubmitError extends Error {
   constructor(message: string, readonly retryable: boolean, readonly status?: number) {

@@ -15,7 +15,7 @@
  * time) are recorded in the `seen` table for `dedupeWindowMs`; a second reading with the same key is
  * acknowledged but not journaled again.
  */
-import type { Reading } from '../protocol/reading';
+import type { Reading } from '../../protocol/reading';
 import type { StateDb } from './state-db';
 
 export type AppendResult = { readonly id: number; readonly duplicate?: undefined } | { readonly id?: undefined; readonly duplicate: true };

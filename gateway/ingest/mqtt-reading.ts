@@ -8,7 +8,7 @@
  * must be the one this device is registered to, and unit and range must fit the kind.
  */
 import Ajv from 'ajv';
-import { READING_KINDS, type Reading, type ReadingKind } from '../protocol/reading';
+import { READING_KINDS, type Reading, type ReadingKind } from '../../protocol/reading';
 
 const schema = {
   type: 'object',

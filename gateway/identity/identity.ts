@@ -4,8 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { blsKeygen, blsPopProve, blsPublicKey } from '../protocol/bls';
-import { loadOrCreateKey } from '../common/key-file';
+import { blsKeygen, blsPopProve, blsPublicKey } from '../../protocol/bls';
+import { loadOrCreateKey } from '../../common/key-file';
 
 export interface BlsIdentity {
   readonly secretKey: Uint8Array;

@@ -7,8 +7,8 @@
  * memory; the durable on-disk outbox replaces it behind the same interface.
  */
 import { EventEmitter } from 'node:events';
-import type { BatchSubmission, SignedReceipt } from '../protocol/submission';
-import type { ChainNodeClient } from './chain-client';
+import type { BatchSubmission, SignedReceipt } from '../../protocol/submission';
+import type { ChainNodeClient } from '../chain/chain-client';
 
 export interface OutboxItem {
   readonly seq: number;

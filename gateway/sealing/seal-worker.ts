@@ -7,7 +7,7 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { join } from 'node:path';
 import { buildSealedBatch, type SealInput, type SealKeys } from './seal-build';
-import type { OutboxItem } from './outbox';
+import type { OutboxItem } from '../outbox/outbox';
 
 type Request = { id: number; input: SealInput };
 type Reply = { id: number; item?: OutboxItem; error?: string };

@@ -1,5 +1,5 @@
 /**
- * The gateway's durable batch state, in the state database (gateway/state-db.ts): the chain head
+ * The gateway's durable batch state, in the state database (gateway/journal/state-db.ts): the chain head
  * (last sealed sequence number and header hash) and the outbox of sealed batches waiting for a
  * receipt.
  *
@@ -9,7 +9,7 @@
  * only when its receipt is recorded.
  */
 import type { OutboxItem } from './outbox';
-import type { StateDb } from './state-db';
+import type { StateDb } from '../journal/state-db';
 
 export interface ChainHead {
   readonly seq: number;

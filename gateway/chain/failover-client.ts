@@ -5,7 +5,7 @@
  * because ingest is idempotent across nodes: a node asked for a batch another node already anchored
  * stores a copy and answers with a receipt for that anchoring (chain-node/ingest.ts).
  */
-import type { SignedReceipt, BatchSubmission } from '../protocol/submission';
+import type { SignedReceipt, BatchSubmission } from '../../protocol/submission';
 
 export interface ChainTarget {
   nodeId: string;

@@ -4,7 +4,7 @@
  * its reason and the raw bytes. `decoderFor` picks the decoder of a configured format;
  * `eventReadings` turns a group into canonical readings (codes and units from protocol/reading).
  */
-import { READING_KINDS, type Reading, type ReadingKind } from '../../protocol/reading';
+import { READING_KINDS, type Reading, type ReadingKind } from '../../../protocol/reading';
 import type { SerialFormat } from '../serial-settings';
 import { MasimoAsciiDecoder } from './masimo-ascii';
 import { NoninDf7Decoder } from './nonin-df7';

@@ -16,7 +16,7 @@
  * number, or a 32-bit FNV-1a hash when it is not numeric), so a message the device sends again
  * because it never saw our ACK is recognised by the journal.
  */
-import { READING_KINDS, type Reading, type ReadingKind } from '../../protocol/reading';
+import { READING_KINDS, type Reading, type ReadingKind } from '../../../protocol/reading';
 import { formatHl7Time, hl7Escape, parseHl7Time, type Hl7Message, type Hl7Segment } from './hl7-message';
 
 /** The MDC reference ids and units of the kinds this gateway stores from HL7 (ISO/IEEE 11073-10101). */

@@ -3,7 +3,7 @@
  * the running gateway, and the gateway's key against its on-chain registry entry: the first thing a
  * field engineer checks when batches are refused. Pure.
  */
-import type { RegistryRecord } from '../protocol/handshake/registry';
+import type { RegistryRecord } from '../../protocol/handshake/registry';
 
 export type RegistrationState = 'registered' | 'not-registered' | 'other-key' | 'revoked' | 'not-a-gateway';
 

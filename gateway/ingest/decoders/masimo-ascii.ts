@@ -12,7 +12,7 @@
  * The date and time are the device's clock without a zone; they are read as UTC and kept as
  * deviceTime (receivedAt is the gateway's clock).
  */
-import { READING_KINDS, type ReadingKind } from '../../protocol/reading';
+import { READING_KINDS, type ReadingKind } from '../../../protocol/reading';
 import type { DecodedEvent, SerialDecoder } from './serial-decoder';
 
 export const MASIMO_ALARM_BITS: Readonly<Record<number, string>> = {

@@ -15,7 +15,7 @@
  * refusal as an event with a reason naming the source and the byte offset. It never throws on
  * input and holds at most one packet plus one frame in memory, whatever it is fed.
  */
-import { READING_KINDS, type Reading } from '../../protocol/reading';
+import { READING_KINDS, type Reading } from '../../../protocol/reading';
 
 export const FRAME_LEN = 5;
 export const FRAMES_PER_PACKET = 25;

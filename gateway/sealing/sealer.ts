@@ -11,11 +11,11 @@
  * before (a flow that wired one input to two batch nodes, or a recovery sweep that got there first):
  * it is left out of this batch and counted, so no reading is ever sealed twice.
  */
-import type { Reading } from '../protocol/reading';
-import type { OutboxItem } from './outbox';
+import type { Reading } from '../../protocol/reading';
+import type { OutboxItem } from '../outbox/outbox';
 import { buildSealedBatch } from './seal-build';
 import type { SealWorker } from './seal-worker';
-import type { ChainHead } from './outbox-store';
+import type { ChainHead } from '../outbox/outbox-store';
 
 export interface SealerOptions {
   gatewayId: string;

@@ -1,17 +1,17 @@
 /**
  * The CPU-heavy half of sealing, as one pure-ish function (its randomness is the batch's salt key
  * and the HPKE ephemeral key): salted Merkle tree, encryption for the data owner, header, BLS
- * signature. Runs in the seal worker (gateway/seal-worker.ts) so ingest never waits behind it, or
+ * signature. Runs in the seal worker (gateway/sealing/seal-worker.ts) so ingest never waits behind it, or
  * inline where no worker is available.
  */
 import { randomBytes } from 'node:crypto';
-import { buildBatch, encodeHeader, headerHash, makeHeader } from '../protocol/batch';
-import { blsSign } from '../protocol/bls';
-import { sha256 } from '../protocol/hash';
-import type { Reading } from '../protocol/reading';
-import type { BatchSubmission } from '../protocol/submission';
+import { buildBatch, encodeHeader, headerHash, makeHeader } from '../../protocol/batch';
+import { blsSign } from '../../protocol/bls';
+import { sha256 } from '../../protocol/hash';
+import type { Reading } from '../../protocol/reading';
+import type { BatchSubmission } from '../../protocol/submission';
 import { sealEnvelope } from './envelope';
-import type { OutboxItem } from './outbox';
+import type { OutboxItem } from '../outbox/outbox';
 
 export interface SealInput {
   readonly gatewayId: string;

@@ -8,7 +8,7 @@
  */
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import type { SerialFormat } from './serial-settings';
-import type { LogFn } from './runtime';
+import type { LogFn } from '../runtime';
 
 export class Recorder {
   #out: WriteStream;
