@@ -8,6 +8,7 @@
  * Handshake refusals answer 400 "handshake refused" (the reason is only in the local log); an
  * unknown or ended session answers 401, telling the gateway to make a new handshake.
  */
+import type { LogFn } from '../common/log';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeSessionRequest, encodeSessionReply, type SessionReply } from '../protocol/session-messages';
@@ -56,7 +57,7 @@ export interface ChainNodeServer {
   close(): Promise<void>;
 }
 
-export async function startHttpApi(opts: { host: string; port: number; nodeId: string; ingest: BatchIngest; handshakes: HandshakeService; log: (level: 'info' | 'warn', msg: string) => void }): Promise<ChainNodeServer> {
+export async function startHttpApi(opts: { host: string; port: number; nodeId: string; ingest: BatchIngest; handshakes: HandshakeService; log: LogFn }): Promise<ChainNodeServer> {
   const handleRequest = async (peer: { id: string; role: string }, plaintext: Uint8Array): Promise<Uint8Array> => {
     let reply: SessionReply;
     try {

@@ -16,6 +16,7 @@
  * now). `resumePending` does this at start for every stored batch without a receipt; a gateway that
  * resends such a batch gets the same treatment.
  */
+import type { LogFn } from '../common/log';
 import { decodeHeader, headerHash } from '../protocol/batch';
 import { blsSign, blsVerify } from '../protocol/bls';
 import { sha256 } from '../protocol/hash';
@@ -76,7 +77,7 @@ export class BatchIngest {
       registry: RegistryView;
       anchors: AnchorBackend;
       store: BatchStore;
-      log: (level: 'info' | 'warn', msg: string) => void;
+      log: LogFn;
       /** Checks a gateway's header signature (default: noble; the node passes its faster pairing backend). */
       verify?: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
     },
@@ -94,7 +95,7 @@ export class BatchIngest {
     return run.catch((err: unknown) => {
       if (err instanceof IngestError) {
         this.counters.refused++;
-        this.opts.log('warn', `refused batch from ${sub.gatewayId}: ${err.message}`);
+        this.opts.log('warn', `refused batch from ${sub.gatewayId}: ${err.message}`, { component: 'ingest', event: 'batch-refused', gateway: sub.gatewayId, status: err.status });
       }
       throw err;
     });
@@ -196,7 +197,7 @@ export class BatchIngest {
           this.submit(sub).then(
             (r) => {
               this.counters.resumed++;
-              log('info', `resumed batch ${r.receipt.seq} of ${gw}: anchored in ${r.receipt.txHash}`);
+              log('info', `resumed batch ${r.receipt.seq} of ${gw}: anchored in ${r.receipt.txHash}`, { component: 'ingest', event: 'resumed', gateway: gw, seq: r.receipt.seq, txHash: r.receipt.txHash });
             },
             (err: Error) => log('warn', `could not resume batch of ${gw}: ${err.message}`),
           ),

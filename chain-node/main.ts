@@ -2,6 +2,7 @@
  * Starts one chain node: its keys, the registry and anchor contracts on the configured chain, the
  * ciphertext store and the HTTP API.
  */
+import type { LogFn } from '../common/log';
 import { join } from 'node:path';
 import { ethers } from 'ethers';
 import { AnchorClient, RegistryClient } from '../contracts/clients';
@@ -25,7 +26,7 @@ export interface RunningChainNode {
   stop(): Promise<void>;
 }
 
-export async function runChainNode(cfg: ChainNodeConfig, log: (level: 'info' | 'warn', msg: string) => void): Promise<RunningChainNode> {
+export async function runChainNode(cfg: ChainNodeConfig, log: LogFn): Promise<RunningChainNode> {
   const id = loadChainNodeIdentity(cfg.dataDir);
   const provider = new ethers.JsonRpcProvider(cfg.chain.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 250 });
   const signer = new ethers.NonceManager(id.operator.connect(provider));

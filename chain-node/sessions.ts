@@ -6,6 +6,7 @@
  * the peer with one uniform error. A record that fails to open ends its session (the gateway makes
  * a new handshake), so a desynchronised or attacked session never lingers.
  */
+import type { LogFn } from '../common/log';
 import { randomBytes } from 'node:crypto';
 import { ChainRegistry } from '../contracts/chain-registry';
 import { ProtocolError } from '../protocol/errors';
@@ -41,7 +42,7 @@ export class HandshakeService {
       nodeId: string;
       x25519SecretKey: Uint8Array;
       registry: ChainRegistry;
-      log: (level: 'info' | 'warn', msg: string) => void;
+      log: LogFn;
       maxSessions?: number;
       now?: () => number;
       pairing?: PairingBackend;

@@ -2,14 +2,14 @@
  * Process entry points for `mcps gateway` and `mcps chain-node`: start the service from its config
  * file, report over IPC when forked by `mcps up`, and stop cleanly on SIGTERM/SIGINT or on request.
  */
-import { makeLogger } from '../common/log';
+import { createLogger, logFn, type LogFn, type Logger } from '../common/log';
 import { loadGatewayConfig } from '../gateway/config';
 import { runGateway } from '../gateway/main';
 import { loadChainNodeConfig } from '../chain-node/config';
 import { runChainNode } from '../chain-node/main';
 import { sendToParent, type ParentMessage } from './ipc';
 
-function onStopSignals(stop: () => Promise<void>): void {
+function onStopSignals(stop: () => Promise<void>, log: LogFn): void {
   let stopping = false;
   const handler = (): void => {
     if (stopping) return;
@@ -17,7 +17,7 @@ function onStopSignals(stop: () => Promise<void>): void {
     stop().then(
       () => process.exit(0),
       (err: unknown) => {
-        process.stderr.write(`stop failed: ${String(err)}\n`);
+        log('error', `stop failed: ${String(err)}`, { event: 'stop-failed' });
         process.exit(1);
       },
     );
@@ -37,12 +37,28 @@ function onStopSignals(stop: () => Promise<void>): void {
   process.on('disconnect', handler);
 }
 
+/**
+ * A crash is logged as one JSON line (level fatal, with the error and its stack) before the process
+ * exits, so the journal says why the service restarted; Node's own trace would be plain text.
+ */
+function logCrashes(logger: Logger): void {
+  const die = (what: string) => (err: unknown): void => {
+    logger.fatal({ err, event: what }, `${what}: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', die('uncaught exception'));
+  process.on('unhandledRejection', die('unhandled rejection'));
+}
+
 export async function gatewayProcess(configPath: string): Promise<void> {
-  const log = makeLogger('gateway');
+  const logger = createLogger('gateway');
+  logCrashes(logger);
+  const log = logFn(logger);
   try {
     const cfg = loadGatewayConfig(configPath);
+    if (cfg.logLevel) logger.level = cfg.logLevel;
     const gw = await runGateway(cfg, log);
-    log('info', `Node-RED editor at ${gw.editorUrl} (login in ${gw.editorCredentialsPath}); MQTT broker on ${cfg.mqtt.host}:${gw.mqttPort}`);
+    log('info', `Node-RED editor at ${gw.editorUrl} (login in ${gw.editorCredentialsPath}); MQTT broker on ${cfg.mqtt.host}:${gw.mqttPort}`, { event: 'ready', editorUrl: gw.editorUrl, mqttPort: gw.mqttPort });
     sendToParent({ type: 'ready', role: 'gateway', editorUrl: gw.editorUrl, mqttPort: gw.mqttPort, editorCredentialsPath: gw.editorCredentialsPath });
     const timer = setInterval(() => sendToParent({ type: 'status', role: 'gateway', metrics: gw.runtime.metrics }), 500);
     process.on('message', (m: ParentMessage) => {
@@ -56,7 +72,7 @@ export async function gatewayProcess(configPath: string): Promise<void> {
     onStopSignals(async () => {
       clearInterval(timer);
       await gw.stop();
-    });
+    }, log);
   } catch (err) {
     log('error', (err as Error).message);
     sendToParent({ type: 'fatal', error: (err as Error).message });
@@ -65,17 +81,19 @@ export async function gatewayProcess(configPath: string): Promise<void> {
 }
 
 export async function chainNodeProcess(configPath: string): Promise<void> {
-  const log = makeLogger('chain-node');
+  const logger = createLogger('chain-node');
+  logCrashes(logger);
+  const log = logFn(logger);
   try {
     const cfg = loadChainNodeConfig(configPath);
     const node = await runChainNode(cfg, log);
-    log('info', `chain node ${cfg.nodeId} listening on ${node.url}`);
+    log('info', `chain node ${cfg.nodeId} listening on ${node.url}`, { event: 'ready', nodeId: cfg.nodeId, url: node.url });
     sendToParent({ type: 'ready', role: 'chain-node', url: node.url, port: node.port });
     const timer = setInterval(() => sendToParent({ type: 'status', role: 'chain-node', counters: node.ingest.counters }), 500);
     onStopSignals(async () => {
       clearInterval(timer);
       await node.stop();
-    });
+    }, log);
   } catch (err) {
     log('error', (err as Error).message);
     sendToParent({ type: 'fatal', error: (err as Error).message });

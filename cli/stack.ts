@@ -52,7 +52,7 @@ export interface StackOptions {
   editorPort: number;
   mqttPort: number;
   nodePort: number;
-  /** Receives each child's log line, prefixed with its role. */
+  /** Receives each child's log line: JSON (common/log.ts), or prefixed with its role when not. */
   onChildLog?: (line: string) => void;
   log?: (msg: string) => void;
   /** Simulated MQTT readings per second per device. */
@@ -164,7 +164,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await registerGateway(hospitalAdmin, deployment.registry, { id: GATEWAY_ID, hospital: HOSPITAL_ID, blsPublicKey: gw.publicKey, pop: gw.proofOfPossession });
     log(`contracts: registry ${deployment.registry}, anchor ${deployment.anchor}; gateway ${GATEWAY_ID} and node ${NODE_ID} registered`);
 
-    const childLog = (role: string) => (line: string) => opts.onChildLog?.(`[${role}] ${line}`);
+    // JSON log lines name their process already; anything else (a crash trace) gets the role.
+    const childLog = (role: string) => (line: string) => opts.onChildLog?.(line.startsWith('{') ? line : `[${role}] ${line}`);
 
     // 3. chain node
     const nodeCfg: ChainNodeConfig = { dataDir: nodeDir, nodeId: NODE_ID, host: '127.0.0.1', port: nodePort, chain: { rpcUrl: anvil.url, registry: deployment.registry, anchor: deployment.anchor } };

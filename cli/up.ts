@@ -3,7 +3,7 @@
  * and a clean stop on Ctrl-C or after --duration: devices off, the gateway drained, everything
  * verified end to end, every child stopped, and a JSON summary as the last line of stdout.
  */
-import { makeLogger } from '../common/log';
+import { createLogger, logFn, prettyChildLine } from '../common/log';
 import { devicesPath } from '../gateway/main';
 import { join } from 'node:path';
 import { startStack, type Stack } from './stack';
@@ -31,7 +31,10 @@ export interface UpOptions {
 }
 
 export async function runUp(opts: UpOptions): Promise<number> {
-  const log = makeLogger('up');
+  // JSON lines like every process, pretty on a terminal (the children's lines too).
+  const tty = process.stderr.isTTY === true;
+  const log = logFn(createLogger('up', { destination: 2, pretty: tty }));
+  const childLine = tty ? prettyChildLine() : (line: string): string => line;
   const status = new StatusLine(process.stdout, opts.status);
   let stopRequested: () => void = () => undefined;
   const stopSignal = new Promise<void>((r) => (stopRequested = r));
@@ -61,7 +64,7 @@ export async function runUp(opts: UpOptions): Promise<number> {
       log: (m) => log('info', m),
       onChildLog: (line) => {
         status.clear();
-        process.stderr.write(line + '\n');
+        process.stderr.write(childLine(line) + '\n');
       },
     });
     const s = stack;

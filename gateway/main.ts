@@ -52,11 +52,11 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
   process.env.MCPS_GATEWAY_ID ??= cfg.gatewayId;
   process.env.MCPS_REGISTRY ??= cfg.chain.registry;
   const identity = loadOrCreateBlsIdentity(gatewayKeyPath(cfg.dataDir), 'mcps/gateway-bls');
-  if (identity.created) log('info', `created gateway key ${gatewayKeyPath(cfg.dataDir)} (0600)`);
+  if (identity.created) log('info', `created gateway key ${gatewayKeyPath(cfg.dataDir)} (0600)`, { component: 'identity', event: 'key-created' });
   const devices = DeviceCredentials.load(devicesPath(cfg.dataDir));
   const dbPath = join(cfg.dataDir, 'state', 'gateway.db');
   const db = openStateDb(dbPath, { fsync: cfg.storage?.fsync ?? true });
-  if (cfg.storage?.fsync === false) log('warn', 'storage.fsync is off: acknowledged readings can be lost in a power cut (for benchmarks only)');
+  if (cfg.storage?.fsync === false) log('warn', 'storage.fsync is off: acknowledged readings can be lost in a power cut (for benchmarks only)', { component: 'journal' });
   const store = new OutboxStore(db);
   const journal = new ReadingJournal(db);
   const walBytes = (): number => {
@@ -71,7 +71,7 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
   const registry = new ChainRegistry(new RegistryClient(provider, cfg.chain.registry), 30_000);
   // Receipts are checked with mcl-wasm (several times faster than noble, same answers); noble if it cannot load.
   const pairing = await mclPairing().catch((err: unknown) => {
-    log('warn', `mcl-wasm unavailable (${String(err)}); verifying receipts with noble`);
+    log('warn', `mcl-wasm unavailable (${String(err)}); verifying receipts with noble`, { component: 'chain' });
     return noblePairing;
   });
   const verify = signatureVerifier(pairing, (n) => new Uint8Array(randomBytes(n)), SIG_DST);
@@ -88,7 +88,7 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
       runtime.metrics.submitFailures++;
       runtime.metrics.lastError = err.message;
       // Repeated identical failures are logged once, not once per retry.
-      if (err.message !== lastErrorLogged || attempt === 1) log('warn', `batch ${item.seq}: ${err.message} (attempt ${attempt}, will retry)`);
+      if (err.message !== lastErrorLogged || attempt === 1) log('warn', `batch ${item.seq}: ${err.message} (attempt ${attempt}, will retry)`, { component: 'outbox', event: 'submit-failed', seq: item.seq, attempt });
       lastErrorLogged = err.message;
       runtime.emit('failure', item, err.message, attempt);
     },
@@ -108,7 +108,7 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
   // Batches sealed before a restart and not yet receipted go out first, in order.
   const carried = store.pending();
   for (const item of carried) outbox.enqueue(item);
-  if (carried.length > 0) log('info', `outbox: ${carried.length} sealed batches from before the restart (from ${carried[0]!.seq})`);
+  if (carried.length > 0) log('info', `outbox: ${carried.length} sealed batches from before the restart (from ${carried[0]!.seq})`, { component: 'outbox', event: 'carried-over', count: carried.length, fromSeq: carried[0]!.seq });
   const recorder = cfg.record ? new Recorder(cfg.record.path, { gatewayId: cfg.gatewayId, maxBytes: (cfg.record.maxMB ?? 512) * 1e6, log }) : null;
   const runtime: GatewayRuntime = new GatewayRuntime({
     gatewayId: cfg.gatewayId,
@@ -137,11 +137,11 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
   // What a crash left in the journal (readings accepted but not sealed) is sealed now, before new
   // readings arrive: into the next batches, in the order it was accepted.
   const recovered = await runtime.sweepJournal(0);
-  if (recovered > 0) log('info', `journal: sealed ${recovered} readings accepted before the restart`);
+  if (recovered > 0) log('info', `journal: sealed ${recovered} readings accepted before the restart`, { component: 'journal', event: 'recovered', count: recovered });
   runtime.startSweeping();
   let broker: GatewayBroker | null = null;
   try {
-    broker = await startBroker({ host: cfg.mqtt.host, port: cfg.mqtt.port, credentials: devices, log: (l, m) => log(l, m), onReading: (topic, device, payload) => runtime.ingestMqtt(topic, device, payload), deferListen: true });
+    broker = await startBroker({ host: cfg.mqtt.host, port: cfg.mqtt.port, credentials: devices, log, onReading: (topic, device, payload) => runtime.ingestMqtt(topic, device, payload), deferListen: true });
   } catch (err) {
     runtime.stopSweeping();
     outbox.stop();
@@ -163,6 +163,7 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
       editor: editor.creds,
       credentialSecret,
       runtime,
+      log,
       logLevel: cfg.logLevel === 'debug' ? 'debug' : cfg.logLevel === 'info' ? 'info' : 'warn',
     });
   } catch (err) {

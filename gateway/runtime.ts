@@ -10,6 +10,7 @@
  * sealed from the journal by `sweepJournal`: at start, and when they have waited `orphanAfterMs`.
  * Counters live here so the status line and `mcps up` see one truth.
  */
+import type { LogFn } from '../common/log';
 import { registrationState, type IdentityFacts, type RegistrationState } from './identity/identity-check';
 import type { RegistryRecord } from '../protocol/handshake/registry';
 import type { ChainTarget, FailoverChainClient } from './chain/failover-client';
@@ -28,7 +29,7 @@ import type { Outbox, OutboxItem } from './outbox/outbox';
 import type { SealEntry, Sealer } from './sealing/sealer';
 import { StorageFullError, type StorageBudget } from './journal/storage-budget';
 
-export type LogFn = (level: 'info' | 'warn' | 'error', msg: string) => void;
+export type { LogFn };
 
 /** A journaled reading from an MQTT device, as the mcps-mqtt-device node receives it. */
 export interface MqttReadingEvent {
@@ -284,9 +285,9 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
       this.parts.journal.pruneSeen();
       this.sweepJournal(orphanAfterMs).then(
         (n) => {
-          if (n > 0) this.log('warn', `journal: sealed ${n} readings that waited over ${orphanAfterMs / 1000} s for a seal node (is every input wired to a batch and a seal node?)`);
+          if (n > 0) this.log('warn', `journal: sealed ${n} readings that waited over ${orphanAfterMs / 1000} s for a seal node (is every input wired to a batch and a seal node?)`, { component: 'journal', event: 'swept', count: n });
         },
-        (err: unknown) => this.log('error', `journal sweep: ${(err as Error).message}`),
+        (err: unknown) => this.log('error', `journal sweep: ${(err as Error).message}`, { component: 'journal', event: 'sweep-failed' }),
       );
     }, everyMs);
     this.#sweepTimer.unref();

@@ -13,6 +13,7 @@ import { openEnvelope } from '../gateway/sealing/envelope';
 import { decodeHeader, decodePayload, recomputeRoot } from '../protocol/batch';
 import { startStack } from '../cli/stack';
 import { loadScenario } from '../device-sim/scenario';
+import { parseLogLine } from '../common/log';
 
 t.test('every reading sent is anchored exactly once and roots match the chain', async (t) => {
   const data = mkdtempSync(join(tmpdir(), 'mcps-stack-'));
@@ -58,7 +59,9 @@ t.test('every reading sent is anchored exactly once and roots match the chain', 
 
   const report = await stack.verify();
   t.match(report, { missing: 0, duplicates: 0, proofFailures: 0, sent: sent.length, anchored: sent.length });
-  t.notOk(childLog.some((l) => / error /.test(l)), 'no errors logged by the children');
+  const parsed = childLog.map((l) => parseLogLine(l));
+  t.same(childLog.filter((_, i) => parsed[i] === null), [], 'every line the children log is one JSON event');
+  t.same(parsed.filter((p) => p?.level === 'error'), [], 'no errors logged by the children');
   t.equal(gateway.registration, 'registered', 'the flow\'s gateway identity checked against the on-chain registry: registered');
 });
 

@@ -5,6 +5,7 @@
  * because ingest is idempotent across nodes: a node asked for a batch another node already anchored
  * stores a copy and answers with a receipt for that anchoring (chain-node/ingest.ts).
  */
+import type { LogFn } from '../../common/log';
 import type { SignedReceipt, BatchSubmission } from '../../protocol/submission';
 
 export interface ChainTarget {
@@ -23,7 +24,7 @@ export class FailoverChainClient {
 
   constructor(
     readonly targets: ReadonlyArray<ChainTarget & { client: TargetClient }>,
-    readonly opts: { switchAfter?: number; log?: (level: 'warn', msg: string) => void } = {},
+    readonly opts: { switchAfter?: number; log?: LogFn } = {},
   ) {
     if (targets.length === 0) throw new Error('no chain node to submit to');
   }
@@ -44,7 +45,7 @@ export class FailoverChainClient {
         this.#failures = 0;
         this.#i = (this.#i + 1) % this.targets.length;
         this.counters.switches++;
-        this.opts.log?.('warn', `chain node ${t.nodeId} (${t.url}) failed repeatedly (${(err as Error).message}); switching to ${this.current.nodeId} (${this.current.url})`);
+        this.opts.log?.('warn', `chain node ${t.nodeId} (${t.url}) failed repeatedly (${(err as Error).message}); switching to ${this.current.nodeId} (${this.current.url})`, { component: 'chain', event: 'failover', from: t.nodeId, to: this.current.nodeId });
       }
       throw err;
     }

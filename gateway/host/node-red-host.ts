@@ -10,6 +10,42 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { adminAuthFor, type EditorCredentials } from './editor-credentials';
 import { RUNTIME_SETTING, type GatewayRuntime } from '../runtime';
+import type { Level, LogFn } from '../../common/log';
+
+/** A log message as Node-RED hands it to a logging handler (@node-red/util log.js). */
+interface NodeRedLogMessage {
+  level: number;
+  msg: unknown;
+  type?: string;
+  id?: string;
+  name?: string;
+}
+
+const NODE_RED_LEVELS: Record<number, Level> = { 10: 'error', 20: 'error', 30: 'warn', 40: 'info', 50: 'debug', 60: 'debug' };
+
+/**
+ * Node-RED's log (its own and every node's node.warn/node.error) as our JSON lines: component
+ * "node-red", with the node's type, id and name as fields.
+ */
+export function nodeRedLogging(log: LogFn, level: string): Record<string, unknown> {
+  return {
+    mcps: {
+      level,
+      metrics: false,
+      audit: false,
+      handler: () => (m: NodeRedLogMessage) => {
+        const l = NODE_RED_LEVELS[m.level];
+        if (!l) return;
+        const text = m.msg instanceof Error ? m.msg.message : typeof m.msg === 'string' ? m.msg : JSON.stringify(m.msg);
+        const fields: Record<string, unknown> = { component: 'node-red' };
+        if (m.type) fields.nodeType = m.type;
+        if (m.id) fields.nodeId = m.id;
+        if (m.name) fields.nodeName = m.name;
+        log(l, text, fields);
+      },
+    },
+  };
+}
 
 /** Root of this package (holds package.json with the "node-red" section). dist/gateway → ../.. */
 export const PACKAGE_ROOT = resolve(__dirname, '..', '..', '..');
@@ -25,6 +61,8 @@ export interface NodeRedHostOptions {
   /** Flow copied into userDir the first time (later edits in the editor are kept). */
   initialFlow?: string;
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug';
+  /** Where Node-RED's log goes (as JSON lines); Node-RED's console logger when absent. */
+  log?: LogFn;
 }
 
 export interface NodeRedHost {
@@ -65,7 +103,7 @@ export async function startNodeRed(opts: NodeRedHostOptions): Promise<NodeRedHos
     editorTheme: { tours: false },
     diagnostics: { enabled: false },
     telemetry: { enabled: false },
-    logging: { console: { level: opts.logLevel ?? 'warn', metrics: false, audit: false } },
+    logging: opts.log ? nodeRedLogging(opts.log, opts.logLevel ?? 'warn') : { console: { level: opts.logLevel ?? 'warn', metrics: false, audit: false } },
     [RUNTIME_SETTING]: opts.runtime,
   };
   RED.init(server, settings);

@@ -9,6 +9,7 @@
  * acknowledges a QoS 1 reading only once `onReading` has resolved (the reading is journaled and on
  * disk). When `onReading` rejects, the publish is refused and the device keeps the message.
  */
+import type { LogFn } from '../../common/log';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { DeviceCredentials } from './device-credentials';
@@ -43,7 +44,7 @@ export interface BrokerOptions {
   host?: string;
   port?: number;
   credentials: DeviceCredentials;
-  log?: (level: 'info' | 'warn', msg: string) => void;
+  log?: LogFn;
   /** Takes a device's publish to its readings topic; resolves when it may be acknowledged. */
   onReading?: (topic: string, deviceId: string, payload: Buffer) => Promise<void>;
   /**
@@ -66,7 +67,7 @@ export async function startBroker(opts: BrokerOptions): Promise<GatewayBroker> {
       const refuse = (): void => {
         counters.authFailures++;
         // Names the client id and why, never the password.
-        log('warn', `mqtt: refused login of client "${id}" as "${username ?? ''}": ${username === undefined ? 'no username' : username !== id ? 'username must equal client id' : 'bad username or password'}`);
+        log('warn', `mqtt: refused login of client "${id}" as "${username ?? ''}": ${username === undefined ? 'no username' : username !== id ? 'username must equal client id' : 'bad username or password'}`, { component: 'mqtt', event: 'login-refused', client: id });
         done(authError('bad username or password', 4), false);
       };
       if (username === undefined || password === undefined || username !== id) return refuse();
@@ -80,7 +81,7 @@ export async function startBroker(opts: BrokerOptions): Promise<GatewayBroker> {
       if (client === null) return done(null); // in-process publishes by the gateway itself
       if (deviceTopicOwner(packet.topic) !== client.id) {
         counters.aclDenied++;
-        log('warn', `mqtt: device "${client.id}" may not publish to "${packet.topic}"`);
+        log('warn', `mqtt: device "${client.id}" may not publish to "${packet.topic}"`, { component: 'mqtt', event: 'acl-denied', client: client.id, topic: packet.topic });
         return done(new Error(`topic ${packet.topic} not allowed for ${client.id}`));
       }
       if (opts.onReading && packet.topic.endsWith('/readings')) {
@@ -89,7 +90,7 @@ export async function startBroker(opts: BrokerOptions): Promise<GatewayBroker> {
           () => done(null),
           (err: Error) => {
             counters.publishesRefused++;
-            log('warn', `mqtt: reading from "${client.id}" not accepted: ${err.message}`);
+            log('warn', `mqtt: reading from "${client.id}" not accepted: ${err.message}`, { component: 'mqtt', event: 'publish-refused', client: client.id });
             done(err);
           },
         );
@@ -100,7 +101,7 @@ export async function startBroker(opts: BrokerOptions): Promise<GatewayBroker> {
     authorizeSubscribe(client: Client, sub: Subscription, done) {
       if (!sub.topic.startsWith(`mcps/devices/${client.id}/`)) {
         counters.aclDenied++;
-        log('warn', `mqtt: device "${client.id}" may not subscribe to "${sub.topic}"`);
+        log('warn', `mqtt: device "${client.id}" may not subscribe to "${sub.topic}"`, { component: 'mqtt', event: 'acl-denied', client: client.id, topic: sub.topic });
         return done(new Error(`subscription ${sub.topic} not allowed`), null);
       }
       done(null, sub);

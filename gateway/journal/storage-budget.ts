@@ -9,6 +9,8 @@
  *   refused and logged (a serial device cannot be asked to wait). Nothing already accepted is ever
  *   dropped to make room: sealing and forwarding go on, and receipts free the space.
  */
+import type { LogFn } from '../../common/log';
+
 export type StorageState = 'ok' | 'warn' | 'full';
 
 export interface StorageBudgetOptions {
@@ -16,7 +18,7 @@ export interface StorageBudgetOptions {
   warnFraction?: number;
   /** Bytes in use now. */
   measure: () => number;
-  log: (level: 'info' | 'warn' | 'error', msg: string) => void;
+  log: LogFn;
   /** Re-measure at most this often (default 500 ms). */
   intervalMs?: number;
   now?: () => number;
@@ -57,9 +59,9 @@ export class StorageBudget {
     if (next !== this.#state) {
       const mb = (n: number): string => (n / 1048576).toFixed(1);
       const what = `state database uses ${mb(this.#bytes)} MB of its ${mb(budgetBytes)} MB budget`;
-      if (next === 'full') this.#opts.log('error', `storage FULL: ${what}; new readings are refused until receipts free space (MQTT devices keep theirs and resend, serial readings are counted as refused)`);
-      else if (next === 'warn') this.#opts.log('warn', `storage alarm: ${what} (${Math.round(warnFraction * 100)}% reached; is the chain node reachable?)`);
-      else this.#opts.log('info', `storage ok again: ${what}`);
+      if (next === 'full') this.#opts.log('error', `storage FULL: ${what}; new readings are refused until receipts free space (MQTT devices keep theirs and resend, serial readings are counted as refused)`, { component: 'storage', event: 'storage-state', state: next, bytes: this.#bytes, budgetBytes });
+      else if (next === 'warn') this.#opts.log('warn', `storage alarm: ${what} (${Math.round(warnFraction * 100)}% reached; is the chain node reachable?)`, { component: 'storage', event: 'storage-state', state: next, bytes: this.#bytes, budgetBytes });
+      else this.#opts.log('info', `storage ok again: ${what}`, { component: 'storage', event: 'storage-state', state: next, bytes: this.#bytes, budgetBytes });
       this.#state = next;
     }
     return next;
