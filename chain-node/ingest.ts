@@ -2,7 +2,9 @@
  * Batch ingest: the chain node's checks, storage and anchoring for one submitted batch.
  *
  * Order of checks: shape; the gateway is registered and active; the header decodes strictly and
- * names the submitting gateway; the envelope hashes to the header's ciphertextHash; the gateway's BLS
+ * names the submitting gateway; the envelope matches the header (directory hash, slice count and
+ * counts, time spans, root = MTH of the slice roots, every slice's hash: protocol/batch.ts
+ * checkEnvelope — all that can be checked without a key); the gateway's BLS
  * signature over the header hash verifies against its registered key; the sequence number and
  * previous hash continue the gateway's chain on chain. Then the ciphertext is stored durably, the
  * root is anchored, and a receipt signed with the node's BLS key is returned.
@@ -17,9 +19,9 @@
  * resends such a batch gets the same treatment.
  */
 import type { LogFn } from '../common/log';
-import { decodeHeader, headerHash } from '../protocol/batch';
+import { checkEnvelope, decodeHeader, headerHash } from '../protocol/batch';
 import { blsSign, blsVerify } from '../protocol/bls';
-import { sha256 } from '../protocol/hash';
+import { ProtocolError } from '../protocol/errors';
 import { receiptMessage, type BatchReceipt, type BatchSubmission, type SignedReceipt } from '../protocol/submission';
 import type { BatchStore } from './batch-store';
 
@@ -113,7 +115,12 @@ export class BatchIngest {
     }
     if (header.gatewayId !== sub.gatewayId) throw new IngestError(400, `header names gateway ${header.gatewayId}, submitted as ${sub.gatewayId}`);
     const envelope = Uint8Array.from(Buffer.from(sub.envelope, 'base64'));
-    if (!eq(sha256(envelope), header.ciphertextHash)) throw new IngestError(400, `batch ${header.seq}: envelope does not hash to the header's ciphertextHash`);
+    try {
+      checkEnvelope(header, envelope);
+    } catch (err) {
+      if (err instanceof ProtocolError) throw new IngestError(400, `batch ${header.seq}: envelope does not match the header: ${err.message}`);
+      throw err;
+    }
     const hh = headerHash(header);
     if (!(this.opts.verify ?? blsVerify)(gw.blsPublicKey, hh, Uint8Array.from(Buffer.from(sub.headerSignature, 'hex')))) {
       throw new IngestError(403, `batch ${header.seq}: signature does not verify against ${sub.gatewayId}'s registered key`);

@@ -10,9 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ethers } from 'ethers';
-import { x25519 } from '@noble/curves/ed25519.js';
 import { startAnvil } from '../contracts/anvil';
-import { deployContracts, registerGateway, registerHospital, registerNode, writeDeployment, type Deployment } from '../contracts/deploy';
+import { deployContracts, registerGateway, registerHospital, registerNode, setOwnerKey, writeDeployment, type Deployment } from '../contracts/deploy';
 import { loadChainNodeIdentity } from '../chain-node/identity';
 import { BatchStore } from '../chain-node/batch-store';
 import type { ChainNodeConfig } from '../chain-node/config';
@@ -28,14 +27,16 @@ export const SERIAL_ENV_PREFIX: Record<SerialFormat, string> = { 'nonin-df7': 'M
 import { startSimulator, type SimStats } from '../device-sim/simulator';
 import { startReplay } from '../device-sim/replayer';
 import { recordingDevices, type Recording } from '../device-sim/recording';
-import { loadOrCreateKey } from '../common/key-file';
+import { readKeyFile, writeKeyFile } from '../common/key-file';
+import { PATIENT_TAG_KEY_KIND } from '../common/key-kinds';
+import { loadOrCreateOwnerKeyPair, loadOrCreateOwnerTagKey } from '../owner/keys';
 import { blsPopVerify } from '../protocol/bls';
 import type { ReadingKind } from '../protocol/reading';
 import type { GatewayConfig } from '../gateway/config';
 import { DeviceCredentials, hashPasswordAsync } from '../gateway/ingest/device-credentials';
-import { generateOwnerKeyPair, type OwnerKeyPair } from '../gateway/sealing/envelope';
+import type { OwnerKeyPair } from '../gateway/sealing/envelope';
 import { gatewayKeyPath, loadOrCreateBlsIdentity } from '../gateway/identity/identity';
-import { devicesPath } from '../gateway/main';
+import { devicesPath, patientTagKeyPath } from '../gateway/main';
 import { newMetrics, type GatewayMetrics } from '../gateway/metrics';
 import { forkChild, type Child } from './children';
 import type { ChildMessage } from './ipc';
@@ -82,6 +83,8 @@ export interface Stack {
   readonly mqttPort: number;
   readonly nodeUrl: string;
   readonly owner: OwnerKeyPair;
+  /** The hospital's patient tag key (the owner's copy). */
+  readonly patientTagKey: Uint8Array;
   readonly store: BatchStore;
   readonly sendLogPath: string;
   /** Latest gateway counters (from its status messages). */
@@ -102,8 +105,9 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export function ownerKeyPath(dataDir: string): string {
-  return join(dataDir, 'owner', 'hospital-hpke.key');
+/** The local stack's data owner (the hospital's key service and its keys) lives in <data>/owner. */
+export function ownerDir(dataDir: string): string {
+  return join(dataDir, 'owner');
 }
 
 /**
@@ -111,9 +115,27 @@ export function ownerKeyPath(dataDir: string): string {
  * local stack keeps it in the data directory so `mcps verify` can decrypt.
  */
 export async function loadOrCreateOwnerKey(dataDir: string): Promise<OwnerKeyPair> {
-  const fresh = await generateOwnerKeyPair();
-  const { key } = loadOrCreateKey(ownerKeyPath(dataDir), 'mcps/owner-x25519', () => fresh.privateKey);
-  return { privateKey: key, publicKey: x25519.getPublicKey(key) };
+  return loadOrCreateOwnerKeyPair(ownerDir(dataDir));
+}
+
+/** The hospital's patient tag key (owner side). */
+export function loadOrCreatePatientTagKey(dataDir: string): Uint8Array {
+  return loadOrCreateOwnerTagKey(ownerDir(dataDir));
+}
+
+/**
+ * Installs the hospital's patient tag key on the local gateway (what a hospital does once per box);
+ * replaces a different one left from an older data directory.
+ */
+export function installGatewayTagKey(gatewayDir: string, tagKey: Uint8Array): void {
+  const path = patientTagKeyPath({ dataDir: gatewayDir });
+  try {
+    if (Buffer.from(readKeyFile(path, PATIENT_TAG_KEY_KIND)).equals(Buffer.from(tagKey))) return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  rmSync(path, { force: true });
+  writeKeyFile(path, PATIENT_TAG_KEY_KIND, tagKey);
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
@@ -182,6 +204,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     // 4. device logins, the oximeter's pseudo-terminal, the gateway
     const owner = await loadOrCreateOwnerKey(data);
+    const patientTagKey = loadOrCreatePatientTagKey(data);
+    await setOwnerKey(hospitalAdmin, deployment.registry, HOSPITAL_ID, owner.publicKey);
     const simDevices: Array<{ deviceId: string; patient: string; kind: ReadingKind; password: string; seed: number; ratePerS?: number; scenario?: ClinicalScenario; faults?: FaultSpec[]; model?: DeviceModelName; modelParams?: ModelParams }> = [];
     const scenarioDevices = opts.scenario ? expandScenario(opts.scenario) : null;
     const replayDevices = opts.replay ? recordingDevices(opts.replay.recording) : null;
@@ -220,6 +244,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           ]
         : [];
     mkdirSync(gatewayDir, { recursive: true, mode: 0o700 });
+    installGatewayTagKey(gatewayDir, patientTagKey);
     // Hashed on the thread pool, side by side: a 1000-device scenario would take 40 s one by one.
     // HL7 monitors are registered too (their id and patient are checked); MLLP has no login, so
     // their password is never used.
@@ -319,6 +344,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       mqttPort: gwReady.mqttPort,
       nodeUrl,
       owner,
+      patientTagKey,
       store,
       sendLogPath,
       gatewayMetrics: () => metrics,
@@ -335,7 +361,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         metrics = drained.metrics;
         return { sim: simStopped, gateway: metrics };
       },
-      verify: () => collectAndVerify({ rpcUrl: anvil.url, anchorAddress: deployment.anchor, deployBlock: deployment.deployBlock, store, sendLogPath, owner }),
+      verify: () => collectAndVerify({ rpcUrl: anvil.url, anchorAddress: deployment.anchor, deployBlock: deployment.deployBlock, store, sendLogPath, owner, patientTagKey }),
       simFinished: () => sim.finished(),
       kill: async (role) => {
         const c = role === 'gateway' ? gateway : node;

@@ -3,16 +3,16 @@
  * does every stored batch match its on-chain root?
  *
  * For each batch stored at the chain node: the header decodes, its hash and root equal what the
- * anchor contract holds for (gateway, seq), the gateway's signature verifies, the envelope opens with
- * the owner's key, and the Merkle root recomputed from the decrypted readings equals the header's.
+ * anchor contract holds for (gateway, seq), the envelope matches the header (directory, slice
+ * hashes), the batch's epoch key opens with the owner's key, every slice opens under its derived key,
+ * its readings hash to its slice root and carry its patient tag, and the slice roots give the root.
  * Anchored batches with no stored ciphertext, and stored batches with no anchor, are proof failures.
  * Then the readings are matched against the send log on (deviceId, deviceSeq, kind).
  */
-import { decodeHeader, decodePayload, headerHash, recomputeRoot } from '../protocol/batch';
-import { sha256 } from '../protocol/hash';
+import { checkEnvelope, decodeHeader, headerHash, openBatchAsOwner } from '../protocol/batch';
 import type { Reading } from '../protocol/reading';
 import type { BatchStore } from '../chain-node/batch-store';
-import { openEnvelope, type OwnerKeyPair } from '../gateway/sealing/envelope';
+import { EpochKeyOpener, type OwnerKeyPair } from '../gateway/sealing/envelope';
 
 export interface AnchoredBatch {
   readonly gatewayId: string;
@@ -46,14 +46,14 @@ export interface VerifyReport {
   problems: string[];
 }
 
-const eq = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 // A device that reboots starts its sequence numbers again: where a reading carries the device's
 // clock (MQTT, HL7), the clock is part of its identity, as in the gateway's dedupe key.
 const key = (r: { deviceId: string; deviceSeq: number; kind: string; deviceTime?: number | null }): string => `${r.deviceId}\u0000${r.deviceSeq}\u0000${r.kind}\u0000${r.deviceTime ?? ''}`;
 const anchoredKey = (r: Reading): string => key({ ...r, deviceTime: r.source === 'serial' ? null : r.deviceTime });
 
-export async function verifyRun(input: { sent: readonly SentReading[]; anchors: readonly AnchoredBatch[]; store: BatchStore; owner: OwnerKeyPair }): Promise<VerifyReport> {
+export async function verifyRun(input: { sent: readonly SentReading[]; anchors: readonly AnchoredBatch[]; store: BatchStore; owner: OwnerKeyPair; patientTagKey: Uint8Array }): Promise<VerifyReport> {
+  const epochKeys = new EpochKeyOpener(input.owner.privateKey);
   const problems: string[] = [];
   let proofFailures = 0;
   const fail = (msg: string): void => {
@@ -82,11 +82,13 @@ export async function verifyRun(input: { sent: readonly SentReading[]; anchors: 
         if (hex(hh) !== a.headerHash) throw new Error('header hash differs from the anchored one');
         if (hex(header.root) !== a.root) throw new Error('root differs from the anchored one');
         const envelope = Uint8Array.from(Buffer.from(stored.submission.envelope, 'base64'));
-        if (!eq(sha256(envelope), header.ciphertextHash)) throw new Error('ciphertext does not match the header');
-        const payload = decodePayload(await openEnvelope(input.owner, gw, seq, envelope));
-        if (payload.readings.length !== header.count) throw new Error(`header count ${header.count}, payload holds ${payload.readings.length}`);
-        if (!eq(recomputeRoot(payload), header.root)) throw new Error('Merkle root recomputed from the readings differs from the anchored root');
-        anchoredReadings.push(...payload.readings);
+        const { directory } = checkEnvelope(header, envelope);
+        const epochKey = await epochKeys.open(gw, directory.epochId, directory.wrappedEpochKey).catch((err: unknown) => {
+          throw new Error(`the epoch key does not open with the owner's key (${String(err)})`);
+        });
+        const readings = openBatchAsOwner(header, envelope, epochKey, input.patientTagKey);
+        if (readings.length !== header.count) throw new Error(`header count ${header.count}, slices hold ${readings.length}`);
+        anchoredReadings.push(...readings);
         batches++;
       } catch (err) {
         fail(`batch ${id}: ${(err as Error).message}`);

@@ -10,12 +10,12 @@ import { readSendLog } from '../device-sim/send-log';
 import type { OwnerKeyPair } from '../gateway/sealing/envelope';
 import { verifyRun, type VerifyReport } from './verification';
 
-export async function collectAndVerify(a: { rpcUrl: string; anchorAddress: string; deployBlock: number; store: BatchStore; sendLogPath: string; owner: OwnerKeyPair }): Promise<VerifyReport> {
+export async function collectAndVerify(a: { rpcUrl: string; anchorAddress: string; deployBlock: number; store: BatchStore; sendLogPath: string; owner: OwnerKeyPair; patientTagKey: Uint8Array }): Promise<VerifyReport> {
   const provider = new ethers.JsonRpcProvider(a.rpcUrl, undefined, { staticNetwork: true });
   try {
     const anchors = await readAnchors(provider, a.anchorAddress, a.deployBlock);
     const sent = readSendLog(a.sendLogPath).map((e) => ({ deviceId: e.deviceId, deviceSeq: e.deviceSeq, kind: e.kind, acked: e.acked, deviceTime: e.transport === 'serial' ? null : (e.deviceTime ?? e.sentAt), expectRefused: e.expect === 'refused' }));
-    return await verifyRun({ sent, anchors, store: a.store, owner: a.owner });
+    return await verifyRun({ sent, anchors, store: a.store, owner: a.owner, patientTagKey: a.patientTagKey });
   } finally {
     provider.destroy();
   }
@@ -23,7 +23,7 @@ export async function collectAndVerify(a: { rpcUrl: string; anchorAddress: strin
 
 export async function verifyCommand(dataDir: string): Promise<number> {
   const data = resolve(dataDir);
-  const { loadOrCreateOwnerKey } = require('./stack') as typeof import('./stack');
+  const { loadOrCreateOwnerKey, loadOrCreatePatientTagKey } = require('./stack') as typeof import('./stack');
   const deployment = readDeployment(join(data, 'run'));
   const report = await collectAndVerify({
     rpcUrl: deployment.rpcUrl,
@@ -32,6 +32,7 @@ export async function verifyCommand(dataDir: string): Promise<number> {
     store: new BatchStore(join(data, 'chain-node', 'batches')),
     sendLogPath: join(data, 'sim', 'send-log.jsonl'),
     owner: await loadOrCreateOwnerKey(data),
+    patientTagKey: loadOrCreatePatientTagKey(data),
   });
   const rows: Array<[string, number]> = [
     ['sent (acknowledged)', report.sent],

@@ -9,27 +9,35 @@ interface IRegistryForAccess {
 
 /// @title Grants of access to medical data, their revocation, and every access served.
 /// @notice The data owner (a hospital, through its admin) grants a registered data user access to
-/// one patient's readings (by a hash of the patient pseudonym) over a time range, until an expiry.
-/// Chain nodes record each access they serve against a grant that is valid at that moment, so the
-/// log of who saw what is on chain and traceable. State is only what a node must check; the rest
-/// lives in events.
+/// one patient's readings over a time range, until an expiry, and may revoke it. The patient appears
+/// only as two keyed commitments computed by the owner (docs/sharing.md): `patientScope`, the same
+/// for every grant of that patient (the owner's audits), and `tagsHash`, the hash of the patient's
+/// day tags over the grant's days (a chain node checks a user's query against it; the tags
+/// themselves stay off chain). Chain nodes record each access they serve; many accesses share one
+/// transaction (recordAccesses), so the trace costs a few thousand gas per access.
 contract AccessLog {
     struct Grant {
-        bytes32 hospital;
-        bytes32 user;
-        bytes32 patientScope; // keccak256("mcps/patient/v1", pseudonym), computed off chain
+        // slot 0: everything recordAccess reads, so checking a grant costs one storage read
         uint64 fromTime; // readings received from (ms since the epoch)
         uint64 toTime; // … to (ms), inclusive
         uint64 expiry; // grant usable until (s since the epoch, block time)
         bool revoked;
+        bytes32 hospital;
+        bytes32 user;
+        bytes32 patientScope; // keyed hash of the pseudonym (owner's patient tag key)
+        bytes32 tagsHash; // hash of the patient's day tags over [fromTime, toTime]
     }
 
     IRegistryForAccess public immutable registry;
     Grant[] private grants;
 
-    event Granted(uint256 indexed grantId, bytes32 indexed hospital, bytes32 indexed user, bytes32 patientScope, uint64 fromTime, uint64 toTime, uint64 expiry);
+    event Granted(uint256 indexed grantId, bytes32 indexed hospital, bytes32 indexed user, bytes32 patientScope, bytes32 tagsHash, uint64 fromTime, uint64 toTime, uint64 expiry);
     event GrantRevoked(uint256 indexed grantId, bytes32 indexed hospital, bytes32 indexed user);
-    event Accessed(uint256 indexed grantId, bytes32 indexed user, address indexed node, bytes32 gatewayId, uint64 seq);
+    /// One access a node served: under which grant, by which node, for which range (ms).
+    event Accessed(uint256 indexed grantId, address indexed node, uint64 fromTime, uint64 toTime);
+    /// An access in a batch that was not recorded because its grant is no longer valid (revoked,
+    /// expired, unknown, or the range lies outside it); the node must not serve it.
+    event AccessRefused(uint256 indexed grantId, address indexed node, uint64 fromTime, uint64 toTime);
 
     error NotHospitalAdmin(bytes32 hospital, address caller);
     error UnknownUser(bytes32 user);
@@ -42,13 +50,13 @@ contract AccessLog {
         registry = IRegistryForAccess(registry_);
     }
 
-    function grant(bytes32 hospital, bytes32 user, bytes32 patientScope, uint64 fromTime, uint64 toTime, uint64 expiry) external returns (uint256 grantId) {
+    function grant(bytes32 hospital, bytes32 user, bytes32 patientScope, bytes32 tagsHash, uint64 fromTime, uint64 toTime, uint64 expiry) external returns (uint256 grantId) {
         if (registry.hospitalAdmin(hospital) != msg.sender || msg.sender == address(0)) revert NotHospitalAdmin(hospital, msg.sender);
         if (!registry.isActiveUser(user)) revert UnknownUser(user);
         if (toTime < fromTime || expiry <= block.timestamp) revert BadRange();
         grantId = grants.length;
-        grants.push(Grant({hospital: hospital, user: user, patientScope: patientScope, fromTime: fromTime, toTime: toTime, expiry: expiry, revoked: false}));
-        emit Granted(grantId, hospital, user, patientScope, fromTime, toTime, expiry);
+        grants.push(Grant({fromTime: fromTime, toTime: toTime, expiry: expiry, revoked: false, hospital: hospital, user: user, patientScope: patientScope, tagsHash: tagsHash}));
+        emit Granted(grantId, hospital, user, patientScope, tagsHash, fromTime, toTime, expiry);
     }
 
     function revokeGrant(uint256 grantId) external {
@@ -58,19 +66,41 @@ contract AccessLog {
         emit GrantRevoked(grantId, g.hospital, g.user);
     }
 
-    /// @notice Called by a chain node each time it serves data under a grant.
-    function recordAccess(uint256 grantId, bytes32 gatewayId, uint64 seq) external {
+    /// @notice One access, served by the calling node under `grantId` for readings in [fromTime, toTime].
+    /// Refused unless the grant is valid now and covers the range.
+    function recordAccess(uint256 grantId, uint64 fromTime, uint64 toTime) external {
         if (!registry.isActiveNodeOperator(msg.sender)) revert NotANode(msg.sender);
         Grant storage g = _grant(grantId);
-        if (!_valid(g)) revert GrantNotValid(grantId);
-        emit Accessed(grantId, g.user, msg.sender, gatewayId, seq);
+        if (!_covers(g, fromTime, toTime)) revert GrantNotValid(grantId);
+        emit Accessed(grantId, msg.sender, fromTime, toTime);
     }
 
-    /// @notice What a node checks before serving: the grant, whether it is usable now for this user.
+    /// @notice Many accesses in one transaction. Each is one word: grantId (high 128 bits) ‖
+    /// fromTime (64) ‖ toTime (64). An access whose grant is not valid is not recorded (AccessRefused)
+    /// and the others still are, so one revocation never blocks a batch.
+    function recordAccesses(uint256[] calldata accesses) external {
+        if (!registry.isActiveNodeOperator(msg.sender)) revert NotANode(msg.sender);
+        uint256 n = accesses.length;
+        uint256 count = grants.length;
+        for (uint256 i = 0; i < n; i++) {
+            uint256 a = accesses[i];
+            uint256 grantId = a >> 128;
+            uint64 fromTime = uint64(a >> 64);
+            uint64 toTime = uint64(a);
+            if (grantId < count && _covers(grants[grantId], fromTime, toTime)) {
+                emit Accessed(grantId, msg.sender, fromTime, toTime);
+            } else {
+                emit AccessRefused(grantId, msg.sender, fromTime, toTime);
+            }
+        }
+    }
+
+    /// @notice What a node checks before serving: the grant, and whether it is usable now (not
+    /// revoked, not expired, its user still active in the registry).
     function getGrant(uint256 grantId) external view returns (Grant memory g, bool validNow) {
         Grant storage stored = _grant(grantId);
         g = stored;
-        validNow = _valid(stored);
+        validNow = !stored.revoked && block.timestamp < stored.expiry && registry.isActiveUser(stored.user);
     }
 
     function grantCount() external view returns (uint256) {
@@ -82,7 +112,10 @@ contract AccessLog {
         return grants[grantId];
     }
 
-    function _valid(Grant storage g) private view returns (bool) {
-        return !g.revoked && block.timestamp < g.expiry && registry.isActiveUser(g.user);
+    /// Not revoked, not expired, and [fromTime, toTime] inside the granted range: one storage read.
+    /// (The user's registry status is checked by the node before serving and by getGrant; checking
+    /// it here too would double the gas of every recorded access.)
+    function _covers(Grant storage g, uint64 fromTime, uint64 toTime) private view returns (bool) {
+        return !g.revoked && block.timestamp < g.expiry && fromTime >= g.fromTime && toTime <= g.toTime && fromTime <= toTime;
     }
 }

@@ -7,7 +7,10 @@ import {BlsPop} from "./BlsPop.sol";
 /// @title Registry of the consortium's parties and their public keys.
 /// @notice Replaces a certificate authority: a party's keys are whatever this contract says for the
 /// current key epoch, unless revoked. Consortium admins register hospitals and chain nodes; a
-/// hospital's admin registers that hospital's gateways and data users.
+/// hospital's admin registers that hospital's gateways and data users, and publishes the hospital's
+/// data-owner key (X25519: gateways encrypt batch keys to it, data users address key requests to it).
+/// Data users carry two keys: a BLS key (the handshake) and an X25519 encryption key, to which the
+/// hospital's key service wraps the slice keys a grant releases.
 /// @dev Every BLS key comes with a proof of possession, verified here on chain with the EIP-2537
 /// precompiles (BlsPop): without it, a registrant could enrol a rogue key derived from another
 /// party's key. Keys arrive in the precompiles' uncompressed encoding and are stored compressed
@@ -25,16 +28,19 @@ contract Registry is AccessControl {
         uint32 epoch;
         address operator; // nodes: the account allowed to anchor; others: the registering admin
         bytes32 hospital; // gateways and users: their hospital; nodes: 0
-        bytes32 x25519Key; // nodes: handshake key; others: 0
+        bytes32 x25519Key; // nodes: handshake key; users: encryption key (HPKE); gateways: 0
         bytes blsKey; // compressed G2, 96 bytes
     }
 
     mapping(bytes32 => address) public hospitalAdmin;
+    /// The hospital's data-owner key (X25519, raw 32 bytes); zero until its admin publishes one.
+    mapping(bytes32 => bytes32) public hospitalOwnerKey;
     mapping(bytes32 => Entry) private entries;
     mapping(bytes32 => bool) public blsKeyUsed;
     mapping(address => bytes32) public nodeOfOperator;
 
     event HospitalRegistered(bytes32 indexed hospital, address admin);
+    event OwnerKeySet(bytes32 indexed hospital, bytes32 ownerKey);
     event PartyRegistered(bytes32 indexed id, Role role, bytes32 indexed hospital, address operator, bytes blsKey, bytes32 x25519Key);
     event KeyRotated(bytes32 indexed id, uint32 epoch, bytes blsKey, bytes32 x25519Key);
     event PartyRevoked(bytes32 indexed id, uint32 epoch);
@@ -47,6 +53,7 @@ contract Registry is AccessControl {
     error NotActive(bytes32 id);
     error OperatorInUse(address operator);
     error EmptyId();
+    error MissingKey();
 
     constructor(address admin) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -71,12 +78,23 @@ contract Registry is AccessControl {
         _register(id, Role.Gateway, hospital, msg.sender, BlsPop.verify(blsKey, pop, POP_DST), bytes32(0));
     }
 
-    function registerUser(bytes32 id, bytes32 hospital, bytes calldata blsKey, bytes calldata pop) external {
+    /// @param encryptionKey the user's X25519 public key: released slice keys are wrapped to it (HPKE).
+    function registerUser(bytes32 id, bytes32 hospital, bytes calldata blsKey, bytes calldata pop, bytes32 encryptionKey) external {
         _onlyHospitalAdmin(hospital);
-        _register(id, Role.User, hospital, msg.sender, BlsPop.verify(blsKey, pop, POP_DST), bytes32(0));
+        if (encryptionKey == bytes32(0)) revert MissingKey();
+        _register(id, Role.User, hospital, msg.sender, BlsPop.verify(blsKey, pop, POP_DST), encryptionKey);
+    }
+
+    /// @notice The hospital's data-owner key (X25519), set or replaced by the hospital's admin.
+    function setOwnerKey(bytes32 hospital, bytes32 ownerKey) external {
+        _onlyHospitalAdmin(hospital);
+        if (ownerKey == bytes32(0)) revert MissingKey();
+        hospitalOwnerKey[hospital] = ownerKey;
+        emit OwnerKeySet(hospital, ownerKey);
     }
 
     /// @notice A new key epoch for a party: its hospital's admin (or a consortium admin for nodes).
+    /// @param x25519Key nodes: the new handshake key; users: the new encryption key; gateways: ignored.
     function rotateKey(bytes32 id, bytes calldata blsKey, bytes calldata pop, bytes32 x25519Key) external {
         Entry storage e = _existing(id);
         if (!e.active) revert NotActive(id);
@@ -84,9 +102,13 @@ contract Registry is AccessControl {
         bytes memory key = BlsPop.verify(blsKey, pop, POP_DST);
         _useKey(key);
         e.blsKey = key;
-        if (e.role == Role.Node) e.x25519Key = x25519Key;
+        bool hasX = e.role == Role.Node || e.role == Role.User;
+        if (hasX) {
+            if (x25519Key == bytes32(0)) revert MissingKey();
+            e.x25519Key = x25519Key;
+        }
         e.epoch += 1;
-        emit KeyRotated(id, e.epoch, key, e.role == Role.Node ? x25519Key : bytes32(0));
+        emit KeyRotated(id, e.epoch, key, hasX ? x25519Key : bytes32(0));
     }
 
     function revoke(bytes32 id) external {

@@ -12,7 +12,10 @@ export interface RegistryEntry {
   readonly hospital: string;
   readonly operator: string;
   readonly blsPublicKey: Uint8Array;
+  /** Nodes: the static X25519 handshake key. */
   readonly x25519PublicKey: Uint8Array | null;
+  /** Data users: the X25519 key released slice keys are wrapped to (HPKE). */
+  readonly encryptionPublicKey: Uint8Array | null;
   readonly epoch: number;
   readonly active: boolean;
 }
@@ -38,8 +41,43 @@ export class RegistryClient {
       operator: r[3],
       hospital: r[4] === ethers.ZeroHash ? '' : bytes32ToId(r[4]),
       x25519PublicKey: role === 'node' ? ethers.getBytes(r[5]) : null,
+      encryptionPublicKey: role === 'user' ? ethers.getBytes(r[5]) : null,
       blsPublicKey: ethers.getBytes(r[6]),
     };
+  }
+
+  /** The hospital's data-owner key (X25519), or null if its admin has not published one. */
+  async ownerKey(hospital: string): Promise<Uint8Array | null> {
+    const k = (await this.contract.getFunction('hospitalOwnerKey').staticCall(idToBytes32(hospital))) as string;
+    return k === ethers.ZeroHash ? null : ethers.getBytes(k);
+  }
+
+  /** The gateways ever registered for a hospital (active or not), from the PartyRegistered events. */
+  async gatewaysOf(hospital: string, fromBlock = 0): Promise<string[]> {
+    const logs = await this.contract.queryFilter(this.contract.filters.PartyRegistered!(null, null, idToBytes32(hospital)), fromBlock, 'latest');
+    const ids: string[] = [];
+    for (const l of logs) {
+      const e = l as ethers.EventLog;
+      if (Number(e.args[1]) === 1) ids.push(bytes32ToId(e.args[0] as string));
+    }
+    return ids;
+  }
+
+  /**
+   * Every BLS key a party has had, oldest first (registration, then each rotation), so a verifier can
+   * check a signature made before a rotation.
+   */
+  async keyHistory(id: string, fromBlock = 0): Promise<Array<{ epoch: number; blsPublicKey: Uint8Array }>> {
+    const b = idToBytes32(id);
+    const reg = await this.contract.queryFilter(this.contract.filters.PartyRegistered!(b), fromBlock, 'latest');
+    const rot = await this.contract.queryFilter(this.contract.filters.KeyRotated!(b), fromBlock, 'latest');
+    const out: Array<{ epoch: number; blsPublicKey: Uint8Array }> = [];
+    for (const l of reg) out.push({ epoch: 1, blsPublicKey: ethers.getBytes((l as ethers.EventLog).args[4] as string) });
+    for (const l of rot) {
+      const e = l as ethers.EventLog;
+      out.push({ epoch: Number(e.args[1]), blsPublicKey: ethers.getBytes(e.args[2] as string) });
+    }
+    return out.sort((x, y) => x.epoch - y.epoch);
   }
 }
 
@@ -142,7 +180,10 @@ export interface AccessGrant {
   readonly grantId: number;
   readonly hospital: string;
   readonly user: string;
+  /** hex, 0x-prefixed: the owner's keyed hash of the patient pseudonym */
   readonly patientScope: string;
+  /** hex, 0x-prefixed: hash of the patient's day tags over the grant's days */
+  readonly tagsHash: string;
   readonly fromTime: number;
   readonly toTime: number;
   readonly expiry: number;
@@ -150,9 +191,53 @@ export interface AccessGrant {
   readonly validNow: boolean;
 }
 
-/** The hash a grant names instead of the patient pseudonym itself. */
-export function patientScope(pseudonym: string): string {
-  return ethers.keccak256(ethers.toUtf8Bytes(`mcps/patient/v1\n${pseudonym}`));
+export interface NewGrant {
+  readonly hospital: string;
+  readonly user: string;
+  readonly patientScope: Uint8Array;
+  readonly tagsHash: Uint8Array;
+  readonly fromTime: number;
+  readonly toTime: number;
+  readonly expiry: number;
+}
+
+/** One access to record: grant, and the range (ms) served under it. */
+export interface AccessRecord {
+  readonly grantId: number;
+  readonly fromTime: number;
+  readonly toTime: number;
+}
+
+/** An access as the chain logged it (recorded, or refused inside a batch). */
+export interface AccessEvent extends AccessRecord {
+  readonly node: string;
+  readonly recorded: boolean;
+  readonly txHash: string;
+  readonly blockNumber: number;
+  readonly logIndex: number;
+}
+
+export interface GrantEvent {
+  readonly grantId: number;
+  readonly hospital: string;
+  readonly user: string;
+  readonly patientScope: string;
+  readonly tagsHash: string;
+  readonly fromTime: number;
+  readonly toTime: number;
+  readonly expiry: number;
+  readonly txHash: string;
+  readonly blockNumber: number;
+  /** Set when a GrantRevoked event follows. */
+  revokedIn?: { txHash: string; blockNumber: number };
+}
+
+/** Packs an access into the one word recordAccesses takes: grantId ‖ fromTime ‖ toTime. */
+export function packAccess(a: AccessRecord): bigint {
+  for (const [k, v] of [['grantId', a.grantId], ['fromTime', a.fromTime], ['toTime', a.toTime]] as const) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`access ${k} ${v} must be a non-negative integer`);
+  }
+  return (BigInt(a.grantId) << 128n) | (BigInt(a.fromTime) << 64n) | BigInt(a.toTime);
 }
 
 export class AccessLogClient {
@@ -162,26 +247,84 @@ export class AccessLogClient {
     this.contract = new ethers.Contract(address, loadArtifact('AccessLog').abi, runner);
   }
 
-  async grant(g: { hospital: string; user: string; patient: string; fromTime: number; toTime: number; expiry: number }): Promise<number> {
+  async grant(g: NewGrant): Promise<{ grantId: number; txHash: string; blockNumber: number }> {
     const fn = this.contract.getFunction('grant');
-    const args = [idToBytes32(g.hospital), idToBytes32(g.user), patientScope(g.patient), g.fromTime, g.toTime, g.expiry];
+    const args = [idToBytes32(g.hospital), idToBytes32(g.user), ethers.hexlify(g.patientScope), ethers.hexlify(g.tagsHash), g.fromTime, g.toTime, g.expiry];
     const id = (await fn.staticCall(...args)) as bigint;
-    await (await fn.send(...args)).wait(1);
-    return Number(id);
+    const rcpt = await (await fn.send(...args)).wait(1);
+    return { grantId: Number(id), txHash: rcpt!.hash, blockNumber: rcpt!.blockNumber };
   }
 
-  async revoke(grantId: number): Promise<void> {
-    await (await this.contract.getFunction('revokeGrant').send(grantId)).wait(1);
+  async revoke(grantId: number): Promise<{ txHash: string; blockNumber: number }> {
+    const fn = this.contract.getFunction('revokeGrant');
+    await fn.staticCall(grantId);
+    const rcpt = await (await fn.send(grantId)).wait(1);
+    return { txHash: rcpt!.hash, blockNumber: rcpt!.blockNumber };
   }
 
-  async recordAccess(grantId: number, gatewayId: string, seq: number): Promise<string> {
-    const tx = (await this.contract.getFunction('recordAccess').send(grantId, idToBytes32(gatewayId), seq)) as ethers.ContractTransactionResponse;
+  async recordAccess(a: AccessRecord): Promise<string> {
+    const tx = (await this.contract.getFunction('recordAccess').send(a.grantId, a.fromTime, a.toTime)) as ethers.ContractTransactionResponse;
     await tx.wait(1);
     return tx.hash;
   }
 
+  /**
+   * Records many accesses in one transaction and says, for each, whether the chain recorded it (its
+   * grant was still valid when the transaction ran) — read from the transaction's own logs.
+   */
+  async recordAccesses(list: readonly AccessRecord[]): Promise<{ txHash: string; blockNumber: number; gasUsed: bigint; recorded: boolean[] }> {
+    const fn = this.contract.getFunction('recordAccesses');
+    const words = list.map(packAccess);
+    await fn.staticCall(words);
+    const tx = (await fn.send(words)) as ethers.ContractTransactionResponse;
+    const rcpt = await tx.wait(1);
+    if (!rcpt || rcpt.status !== 1) throw new Error(`recordAccesses transaction ${tx.hash} failed`);
+    const recorded: boolean[] = [];
+    for (const log of rcpt.logs) {
+      const p = this.contract.interface.parseLog(log);
+      if (p?.name === 'Accessed') recorded.push(true);
+      else if (p?.name === 'AccessRefused') recorded.push(false);
+    }
+    if (recorded.length !== list.length) throw new Error(`recordAccesses ${tx.hash}: ${recorded.length} access events for ${list.length} accesses`);
+    return { txHash: tx.hash, blockNumber: rcpt.blockNumber, gasUsed: rcpt.gasUsed, recorded };
+  }
+
   async getGrant(grantId: number): Promise<AccessGrant> {
-    const [g, validNow] = (await this.contract.getFunction('getGrant').staticCall(grantId)) as [[string, string, string, bigint, bigint, bigint, boolean], boolean];
-    return { grantId, hospital: bytes32ToId(g[0]), user: bytes32ToId(g[1]), patientScope: g[2], fromTime: Number(g[3]), toTime: Number(g[4]), expiry: Number(g[5]), revoked: g[6], validNow };
+    const [g, validNow] = (await this.contract.getFunction('getGrant').staticCall(grantId)) as [[bigint, bigint, bigint, boolean, string, string, string, string], boolean];
+    return { grantId, fromTime: Number(g[0]), toTime: Number(g[1]), expiry: Number(g[2]), revoked: g[3], hospital: bytes32ToId(g[4]), user: bytes32ToId(g[5]), patientScope: g[6], tagsHash: g[7], validNow };
+  }
+
+  async grantCount(): Promise<number> {
+    return Number(await this.contract.getFunction('grantCount').staticCall());
+  }
+
+  /** Every grant ever made (with its revocation, if any), from the events. */
+  async grantEvents(fromBlock = 0): Promise<GrantEvent[]> {
+    const granted = await this.contract.queryFilter(this.contract.filters.Granted!(), fromBlock, 'latest');
+    const revoked = await this.contract.queryFilter(this.contract.filters.GrantRevoked!(), fromBlock, 'latest');
+    const out = new Map<number, GrantEvent>();
+    for (const l of granted) {
+      const e = l as ethers.EventLog;
+      const a = e.args as unknown as [bigint, string, string, string, string, bigint, bigint, bigint];
+      out.set(Number(a[0]), { grantId: Number(a[0]), hospital: bytes32ToId(a[1]), user: bytes32ToId(a[2]), patientScope: a[3], tagsHash: a[4], fromTime: Number(a[5]), toTime: Number(a[6]), expiry: Number(a[7]), txHash: e.transactionHash, blockNumber: e.blockNumber });
+    }
+    for (const l of revoked) {
+      const e = l as ethers.EventLog;
+      const g = out.get(Number(e.args[0]));
+      if (g) g.revokedIn = { txHash: e.transactionHash, blockNumber: e.blockNumber };
+    }
+    return [...out.values()].sort((a, b) => a.grantId - b.grantId);
+  }
+
+  /** Every access logged (recorded or refused), in chain order. */
+  async accessEvents(fromBlock = 0): Promise<AccessEvent[]> {
+    const logs = await this.contract.queryFilter([[this.contract.interface.getEvent('Accessed')!.topicHash, this.contract.interface.getEvent('AccessRefused')!.topicHash]] as unknown as ethers.TopicFilter, fromBlock, 'latest');
+    return logs
+      .map((l) => {
+        const p = this.contract.interface.parseLog(l)!;
+        const a = p.args as unknown as [bigint, string, bigint, bigint];
+        return { grantId: Number(a[0]), node: a[1], fromTime: Number(a[2]), toTime: Number(a[3]), recorded: p.name === 'Accessed', txHash: l.transactionHash, blockNumber: l.blockNumber, logIndex: l.index };
+      })
+      .sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
   }
 }

@@ -68,8 +68,16 @@ export async function registerGateway(hospitalAdmin: ethers.Signer, registryAddr
   await mined(registry(hospitalAdmin, registryAddress).getFunction('registerGateway').send(idToBytes32(g.id), idToBytes32(g.hospital), g2ToEip2537(g.blsPublicKey), g1ToEip2537(g.pop)));
 }
 
-export async function registerUser(hospitalAdmin: ethers.Signer, registryAddress: string, u: { id: string; hospital: string; blsPublicKey: Uint8Array; pop: Uint8Array }): Promise<void> {
-  await mined(registry(hospitalAdmin, registryAddress).getFunction('registerUser').send(idToBytes32(u.id), idToBytes32(u.hospital), g2ToEip2537(u.blsPublicKey), g1ToEip2537(u.pop)));
+/** A data user: its BLS key (handshake, with proof of possession) and its X25519 encryption key (key release). */
+export async function registerUser(hospitalAdmin: ethers.Signer, registryAddress: string, u: { id: string; hospital: string; blsPublicKey: Uint8Array; pop: Uint8Array; encryptionPublicKey: Uint8Array }): Promise<void> {
+  if (u.encryptionPublicKey.length !== 32) throw new RangeError(`user ${u.id}: encryption key of ${u.encryptionPublicKey.length} bytes, expected 32 (X25519)`);
+  await mined(registry(hospitalAdmin, registryAddress).getFunction('registerUser').send(idToBytes32(u.id), idToBytes32(u.hospital), g2ToEip2537(u.blsPublicKey), g1ToEip2537(u.pop), ethers.hexlify(u.encryptionPublicKey)));
+}
+
+/** Publishes the hospital's data-owner key (X25519), to which gateways wrap batch keys and users address key requests. */
+export async function setOwnerKey(hospitalAdmin: ethers.Signer, registryAddress: string, hospital: string, ownerPublicKey: Uint8Array): Promise<void> {
+  if (ownerPublicKey.length !== 32) throw new RangeError(`owner key of ${ownerPublicKey.length} bytes, expected 32 (X25519)`);
+  await mined(registry(hospitalAdmin, registryAddress).getFunction('setOwnerKey').send(idToBytes32(hospital), ethers.hexlify(ownerPublicKey)));
 }
 
 export interface AnchoredEvent {

@@ -14,8 +14,14 @@ export interface GatewayConfig {
   mqtt: { host: string; port: number };
   chainNode: { url: string; nodeId: string };
   chain: { rpcUrl: string; registry: string };
-  /** The data owner's (hospital's) X25519 public key, hex: batches are encrypted for it. */
+  /** The data owner's (hospital's) X25519 public key, hex: the epoch keys of batches are wrapped to it. */
   ownerPublicKey: string;
+  /**
+   * The hospital's patient tag key file (0600; default <dataDir>/keys/patient-tag.key): a secret the
+   * hospital gives each of its gateways, so batch slices carry tags only the hospital and granted
+   * users can link to a patient (docs/sharing.md).
+   */
+  patientTagKeyFile?: string;
   /** Serial port paths by name, substituted into the flow as environment variables (e.g. MCPS_OXIMETER_PORT). */
   serialPorts?: Record<string, string>;
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
@@ -59,6 +65,7 @@ const schema = {
       properties: { rpcUrl: { type: 'string', pattern: '^(https?|wss?)://' }, registry: { type: 'string', pattern: '^0x[0-9a-fA-F]{40}$' } },
     },
     ownerPublicKey: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+    patientTagKeyFile: { type: 'string', minLength: 1 },
     serialPorts: { type: 'object', additionalProperties: { type: 'string' } },
     logLevel: { enum: ['error', 'warn', 'info', 'debug'] },
     storage: {

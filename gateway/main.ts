@@ -7,7 +7,8 @@ import { FailoverChainClient, type ChainTarget } from './chain/failover-client';
 import { Recorder } from './ingest/recorder';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { loadOrCreateKey } from '../common/key-file';
+import { loadOrCreateKey, readKeyFile } from '../common/key-file';
+import { PATIENT_TAG_KEY_KIND } from '../common/key-kinds';
 import { startBroker, type GatewayBroker } from './ingest/broker';
 import { ethers } from 'ethers';
 import { ChainRegistry } from '../contracts/chain-registry';
@@ -43,6 +44,24 @@ export interface RunningGateway {
 
 export function devicesPath(dataDir: string): string {
   return join(dataDir, 'devices.json');
+}
+
+export function patientTagKeyPath(cfg: Pick<GatewayConfig, 'dataDir' | 'patientTagKeyFile'>): string {
+  return cfg.patientTagKeyFile ?? join(cfg.dataDir, 'keys', 'patient-tag.key');
+}
+
+/** The hospital's patient tag key, given to this gateway by the hospital (never created here). */
+export function loadPatientTagKey(path: string): Uint8Array {
+  try {
+    const k = readKeyFile(path, PATIENT_TAG_KEY_KIND);
+    if (k.length !== 32) throw new Error(`holds ${k.length} bytes, expected 32`);
+    return k;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new Error(`no patient tag key at ${path}: the hospital's key (kind "${PATIENT_TAG_KEY_KIND}") must be installed there with mode 0600 before the gateway can seal batches (docs/sharing.md, "Keys")`);
+    }
+    throw err;
+  }
 }
 
 export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<RunningGateway> {
@@ -94,12 +113,14 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
     },
   });
   // Merkle tree, encryption and signature of each batch run on a worker thread, beside ingest.
-  const sealWorker = new SealWorker({ blsSecretKey: identity.secretKey, ownerPublicKey: Uint8Array.from(Buffer.from(cfg.ownerPublicKey, 'hex')) });
+  const patientTagKey = loadPatientTagKey(patientTagKeyPath(cfg));
+  const sealWorker = new SealWorker({ blsSecretKey: identity.secretKey, ownerPublicKey: Uint8Array.from(Buffer.from(cfg.ownerPublicKey, 'hex')), patientTagKey });
   const sealer = new Sealer({
     worker: sealWorker,
     gatewayId: cfg.gatewayId,
     blsSecretKey: identity.secretKey,
     ownerPublicKey: Uint8Array.from(Buffer.from(cfg.ownerPublicKey, 'hex')),
+    patientTagKey,
     state: store,
     journal,
     onSealed: (item) => outbox.enqueue(item),

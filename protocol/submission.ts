@@ -2,20 +2,21 @@
  * What travels between a gateway and a chain node for one batch, and the node's signed receipt.
  *
  * A submission carries the encoded batch header, the gateway's BLS signature over the header hash
- * (permanent proof of origin, stored beside the ciphertext), and the envelope (HPKE ciphertext for the
- * data owner). The node answers with a receipt naming the anchor transaction, signed with its own BLS
+ * (permanent proof of origin, stored beside the ciphertext), and the envelope (the slice directory
+ * and one ciphertext per patient-day slice, docs/protocol.md). The node answers with a receipt naming the anchor transaction, signed with its own BLS
  * key so the gateway can check that a registered node, not a man in the middle, anchored the batch.
  */
 import { canonicalJson } from './canonical';
 
 export interface BatchSubmission {
-  readonly v: 1;
+  /** 2: the batch layout with patient slices (docs/protocol.md); version 1 batches are refused. */
+  readonly v: 2;
   readonly gatewayId: string;
   /** hex of encodeHeader(header) */
   readonly header: string;
   /** hex of the gateway's BLS signature (G1, 48 bytes) over headerHash(header) */
   readonly headerSignature: string;
-  /** base64 of the envelope; its SHA-256 is the header's ciphertextHash */
+  /** base64 of the envelope: the slice directory (its hash is the header's directoryHash) and the slice ciphertexts */
   readonly envelope: string;
 }
 
@@ -57,12 +58,12 @@ export function parseSubmission(x: unknown): BatchSubmission {
   const o = x as Record<string, unknown>;
   const allowed = new Set(['v', 'gatewayId', 'header', 'headerSignature', 'envelope']);
   for (const k of Object.keys(o)) if (!allowed.has(k)) throw new RangeError(`submission: unknown field "${k}"`);
-  if (o.v !== 1) throw new RangeError(`submission: field "v" is ${JSON.stringify(o.v)}, expected 1`);
+  if (o.v !== 2) throw new RangeError(`submission: field "v" is ${JSON.stringify(o.v)}, expected 2 (batch layout v2)`);
   if (typeof o.gatewayId !== 'string' || o.gatewayId.length === 0 || o.gatewayId.length > 31) throw new RangeError('submission: field "gatewayId" must be 1..31 characters');
   if (!isHex(o.header) || o.header.length === 0) throw new RangeError('submission: field "header" must be lowercase hex');
   if (!isHex(o.headerSignature, 48)) throw new RangeError('submission: field "headerSignature" must be 48 bytes of hex');
   if (typeof o.envelope !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(o.envelope) || o.envelope.length === 0) throw new RangeError('submission: field "envelope" must be base64');
-  return { v: 1, gatewayId: o.gatewayId, header: o.header, headerSignature: o.headerSignature, envelope: o.envelope };
+  return { v: 2, gatewayId: o.gatewayId, header: o.header, headerSignature: o.headerSignature, envelope: o.envelope };
 }
 
 export function parseSignedReceipt(x: unknown): SignedReceipt {

@@ -14,10 +14,9 @@ import { loadChainNodeIdentity } from '../chain-node/identity';
 import { runChainNode } from '../chain-node/main';
 import { ChainNodeClient, SubmitError } from '../gateway/chain/chain-client';
 import { InitiatorHandshake } from '../protocol/handshake';
-import { generateOwnerKeyPair, sealEnvelope } from '../gateway/sealing/envelope';
-import { buildBatch, encodeHeader, headerHash, makeHeader } from '../protocol/batch';
+import { generateOwnerKeyPair, wrapEpochKey } from '../gateway/sealing/envelope';
+import { buildBatch, encodeHeader, headerHash } from '../protocol/batch';
 import { blsKeygen, blsPopProve, blsPublicKey, blsSign } from '../protocol/bls';
-import { sha256 } from '../protocol/hash';
 import type { Reading } from '../protocol/reading';
 import type { BatchSubmission } from '../protocol/submission';
 
@@ -39,22 +38,21 @@ t.test('chain node API', async (t) => {
   const gsk = blsKeygen(new Uint8Array(randomBytes(48)));
   await registerGateway(hosp!, d.registry, { id: 'gw-1', hospital: 'h', blsPublicKey: blsPublicKey(gsk), pop: blsPopProve(gsk) });
   const usk = blsKeygen(new Uint8Array(randomBytes(48)));
-  await registerUser(hosp!, d.registry, { id: 'dr-lee', hospital: 'h', blsPublicKey: blsPublicKey(usk), pop: blsPopProve(usk) });
+  await registerUser(hosp!, d.registry, { id: 'dr-lee', hospital: 'h', blsPublicKey: blsPublicKey(usk), pop: blsPopProve(usk), encryptionPublicKey: new Uint8Array(randomBytes(32)) });
   const cfg = { dataDir: join(data, 'node'), nodeId: 'node-1', host: '127.0.0.1', port: 0, chain: { rpcUrl: anvil.url, registry: d.registry, anchor: d.anchor } };
   const logs: string[] = [];
   let node = await runChainNode(cfg, (_l, m) => logs.push(m));
   t.teardown(() => node.stop());
 
   const owner = await generateOwnerKeyPair();
+  const epoch = { id: Date.now(), key: new Uint8Array(randomBytes(32)), wrapped: await wrapEpochKey(owner.publicKey, 'gw-1', Date.now(), new Uint8Array(32)) };
   let prev: Uint8Array = new Uint8Array(32);
   const batch = async (seq: number): Promise<{ sub: BatchSubmission; expect: { seq: number; headerHash: string; root: string } }> => {
     const readings: Reading[] = [{ deviceId: 'd', patient: 'p', kind: 'spo2', mdc: '150456', loinc: '2708-6', value: 97, unit: '%', deviceTime: null, receivedAt: 1, deviceSeq: seq, source: 'serial' }];
-    const built = buildBatch({ gatewayId: 'gw-1', seq, prevHash: prev, readings, saltKey: new Uint8Array(randomBytes(32)) });
-    const envelope = await sealEnvelope(owner.publicKey, 'gw-1', seq, built.payloadBytes);
-    const header = makeHeader(built, sha256(envelope));
-    const hh = headerHash(header);
+    const built = buildBatch({ gatewayId: 'gw-1', seq, prevHash: prev, readings, tagKey: new Uint8Array(32).fill(1), epoch, sealedAt: Date.now(), watermark: 0 });
+    const hh = headerHash(built.header);
     prev = hh;
-    return { sub: { v: 1, gatewayId: 'gw-1', header: hex(encodeHeader(header)), headerSignature: hex(blsSign(gsk, hh)), envelope: Buffer.from(envelope).toString('base64') }, expect: { seq, headerHash: hex(hh), root: hex(built.root) } };
+    return { sub: { v: 2, gatewayId: 'gw-1', header: hex(encodeHeader(built.header)), headerSignature: hex(blsSign(gsk, hh)), envelope: Buffer.from(built.envelope).toString('base64') }, expect: { seq, headerHash: hex(hh), root: hex(built.header.root) } };
   };
   const registry = () => new ChainRegistry(new RegistryClient(provider, d.registry));
   const client = new ChainNodeClient({ url: node.url, nodeId: 'node-1', selfId: 'gw-1', blsSecretKey: gsk, registry: registry() });

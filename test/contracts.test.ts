@@ -3,8 +3,9 @@ import t from 'tap';
 import fc from 'fast-check';
 import { ethers } from 'ethers';
 import { startAnvil } from '../contracts/anvil';
-import { AccessLogClient, AnchorClient, AnchorRevert, RegistryClient, patientScope } from '../contracts/clients';
-import { deployContracts, readAnchors, registerGateway, registerHospital, registerNode, registerUser } from '../contracts/deploy';
+import { AccessLogClient, AnchorClient, AnchorRevert, RegistryClient } from '../contracts/clients';
+import { patientScope, rangeTags, tagsHash } from '../protocol/sharing/tags';
+import { deployContracts, readAnchors, registerGateway, registerHospital, registerNode, registerUser, setOwnerKey } from '../contracts/deploy';
 import { idToBytes32 } from '../contracts/ids';
 import { loadArtifact } from '../contracts/artifacts';
 import { blsKeygen, blsPopProve, blsPublicKey, blsSign } from '../protocol/bls';
@@ -193,6 +194,38 @@ t.test('registry and anchors on anvil', async (t) => {
   });
 });
 
+t.test('registry: users carry an encryption key, hospitals an owner key', async (t) => {
+  const anvil = await startAnvil();
+  t.teardown(() => anvil.stop());
+  const provider = new ethers.JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, pollingInterval: 100 });
+  t.teardown(() => provider.destroy());
+  const [admin, hospAdmin, stranger] = await Promise.all([0, 1, 3].map((i) => provider.getSigner(i)));
+  const d = await deployContracts(admin!);
+  await registerHospital(admin!, d.registry, 'hospital-a', await hospAdmin!.getAddress());
+  const reg = new ethers.Contract(d.registry, loadArtifact('Registry').abi, hospAdmin);
+  const rc = new RegistryClient(provider, d.registry);
+  const uk = key(50);
+  const enc = new Uint8Array(32).fill(0x5e);
+  await registerUser(hospAdmin!, d.registry, { id: 'dr-lee', hospital: 'hospital-a', blsPublicKey: uk.pk, pop: uk.pop, encryptionPublicKey: enc });
+  const e = await rc.getEntry('dr-lee');
+  t.match(e, { role: 'user', hospital: 'hospital-a', epoch: 1, active: true, x25519PublicKey: null });
+  t.same(e!.encryptionPublicKey, enc, 'the encryption key is read back');
+  const uk2 = key(51);
+  t.equal(await revertName(reg.getFunction('registerUser').send(idToBytes32('dr-no'), idToBytes32('hospital-a'), g2ToEip2537(uk2.pk), g1ToEip2537(uk2.pop), ethers.ZeroHash)), 'MissingKey', 'a user without an encryption key is refused');
+  // Rotation replaces both keys of a user; a zero encryption key is refused.
+  const uk3 = key(52);
+  t.equal(await revertName(reg.getFunction('rotateKey').send(idToBytes32('dr-lee'), g2ToEip2537(uk3.pk), g1ToEip2537(uk3.pop), ethers.ZeroHash)), 'MissingKey');
+  await (await reg.getFunction('rotateKey').send(idToBytes32('dr-lee'), g2ToEip2537(uk3.pk), g1ToEip2537(uk3.pop), ethers.hexlify(new Uint8Array(32).fill(0x77)))).wait();
+  t.same((await rc.getEntry('dr-lee'))!.encryptionPublicKey, new Uint8Array(32).fill(0x77));
+  t.same((await rc.keyHistory('dr-lee')).map((k) => k.epoch), [1, 2], 'the key history from the events');
+  // The hospital's owner key: only its admin publishes it.
+  t.equal(await rc.ownerKey('hospital-a'), null);
+  t.equal(await revertName((reg.connect(stranger!) as ethers.Contract).getFunction('setOwnerKey').send(idToBytes32('hospital-a'), ethers.hexlify(new Uint8Array(32).fill(1)))), 'NotHospitalAdmin');
+  await setOwnerKey(hospAdmin!, d.registry, 'hospital-a', new Uint8Array(32).fill(0x0e));
+  t.same(await rc.ownerKey('hospital-a'), new Uint8Array(32).fill(0x0e));
+  t.same(await rc.gatewaysOf('hospital-a'), [], 'no gateways yet');
+});
+
 t.test('access log: grants, revocation, and accesses recorded by nodes', async (t) => {
   const anvil = await startAnvil();
   t.teardown(() => anvil.stop());
@@ -205,35 +238,64 @@ t.test('access log: grants, revocation, and accesses recorded by nodes', async (
   const nk = key(21);
   await registerNode(admin!, d.registry, { id: 'node-1', operator: await operator!.getAddress(), blsPublicKey: nk.pk, pop: nk.pop, x25519PublicKey: new Uint8Array(32).fill(1) });
   const uk = key(22);
+  await registerUser(hospAdmin!, d.registry, { id: 'dr-lee', hospital: 'hospital-a', blsPublicKey: uk.pk, pop: uk.pop, encryptionPublicKey: new Uint8Array(32).fill(3) });
 
-  await registerUser(hospAdmin!, d.registry, { id: 'dr-lee', hospital: 'hospital-a', blsPublicKey: uk.pk, pop: uk.pop });
-
+  const tagKey = new Uint8Array(32).fill(9);
+  const from = 1_764_000_000_000;
+  const to = 1_764_086_400_000;
+  const tags = rangeTags(tagKey, 'p-0001', from, to);
+  const g = (over: Partial<Parameters<AccessLogClient['grant']>[0]> = {}) => ({ hospital: 'hospital-a', user: 'dr-lee', patientScope: patientScope(tagKey, 'p-0001'), tagsHash: tagsHash(tags.firstDay, tags.tags), fromTime: from, toTime: to, expiry: now + 3600, ...over });
   const asOwner = new AccessLogClient(hospAdmin!, d.accessLog);
   const now = (await provider.getBlock('latest'))!.timestamp;
-  const id = await asOwner.grant({ hospital: 'hospital-a', user: 'dr-lee', patient: 'p-0001', fromTime: 1_764_000_000_000, toTime: 1_764_086_400_000, expiry: now + 3600 });
+  const { grantId: id } = await asOwner.grant(g());
   t.equal(id, 0);
-  t.match(await asOwner.getGrant(id), { hospital: 'hospital-a', user: 'dr-lee', patientScope: patientScope('p-0001'), revoked: false, validNow: true });
+  t.match(await asOwner.getGrant(id), { hospital: 'hospital-a', user: 'dr-lee', patientScope: ethers.hexlify(patientScope(tagKey, 'p-0001')), tagsHash: ethers.hexlify(tagsHash(tags.firstDay, tags.tags)), fromTime: from, toTime: to, revoked: false, validNow: true });
 
-  t.equal(await revertName(new AccessLogClient(otherHospAdmin!, d.accessLog).grant({ hospital: 'hospital-a', user: 'dr-lee', patient: 'p-0001', fromTime: 0, toTime: 1, expiry: now + 60 })), 'NotHospitalAdmin', 'only the owner grants');
-  t.equal(await revertName(asOwner.grant({ hospital: 'hospital-a', user: 'nobody', patient: 'p-0001', fromTime: 0, toTime: 1, expiry: now + 60 })), 'UnknownUser', 'only registered users');
-  t.equal(await revertName(asOwner.grant({ hospital: 'hospital-a', user: 'dr-lee', patient: 'p-0001', fromTime: 5, toTime: 1, expiry: now + 60 })), 'BadRange');
-  t.equal(await revertName(asOwner.grant({ hospital: 'hospital-a', user: 'dr-lee', patient: 'p-0001', fromTime: 0, toTime: 1, expiry: now - 1 })), 'BadRange', 'an already expired grant');
+  t.equal(await revertName(new AccessLogClient(otherHospAdmin!, d.accessLog).grant(g({ fromTime: 0, toTime: 1 }))), 'NotHospitalAdmin', 'only the owner grants');
+  t.equal(await revertName(asOwner.grant(g({ user: 'nobody' }))), 'UnknownUser', 'only registered users');
+  t.equal(await revertName(asOwner.grant(g({ fromTime: 5, toTime: 1 }))), 'BadRange');
+  t.equal(await revertName(asOwner.grant(g({ expiry: now - 1 }))), 'BadRange', 'an already expired grant');
 
   const asNode = new AccessLogClient(operator!, d.accessLog);
-  const tx = await asNode.recordAccess(id, 'gw-ward1', 7);
+  const tx = await asNode.recordAccess({ grantId: id, fromTime: from, toTime: from + 1000 });
   const rcpt = await provider.getTransactionReceipt(tx);
   const ev = asNode.contract.interface.parseLog(rcpt!.logs[0]!);
   t.equal(ev?.name, 'Accessed');
-  t.equal(ev?.args[3], idToBytes32('gw-ward1'));
-  t.equal(await revertName(new AccessLogClient(stranger!, d.accessLog).recordAccess(id, 'gw-ward1', 7)), 'NotANode', 'only nodes record accesses');
+  t.equal(ev?.args[1], await operator!.getAddress(), 'the event names the node');
+  t.equal(await revertName(asNode.recordAccess({ grantId: id, fromTime: from - 1, toTime: from })), 'GrantNotValid', 'a range outside the grant is not recorded');
+  t.equal(await revertName(new AccessLogClient(stranger!, d.accessLog).recordAccess({ grantId: id, fromTime: from, toTime: from })), 'NotANode', 'only nodes record accesses');
+  t.equal(await revertName(new AccessLogClient(stranger!, d.accessLog).recordAccesses([{ grantId: id, fromTime: from, toTime: from }])), 'NotANode');
+
+  // Batched: many accesses in one transaction; one under an invalid grant is refused alone.
+  const { grantId: id3 } = await asOwner.grant(g());
+  await asOwner.revoke(id3);
+  const batch = [
+    { grantId: id, fromTime: from, toTime: to },
+    { grantId: id3, fromTime: from, toTime: to },
+    { grantId: 99, fromTime: from, toTime: to },
+    { grantId: id, fromTime: from + 5, toTime: from + 6 },
+  ];
+  const res = await asNode.recordAccesses(batch);
+  t.same(res.recorded, [true, false, false, true], 'recorded, revoked, unknown, recorded');
+  t.comment(`gas for 4 accesses in one transaction: ${res.gasUsed}`);
+  const events = await asNode.accessEvents();
+  t.same(events.map((e) => [e.grantId, e.recorded]), [[0, true], [0, true], [1, false], [99, false], [0, true]], 'every access, recorded or refused, is in the events');
+  t.ok(events.every((e) => e.node === ethers.getAddress(e.node)));
+
   t.equal(await revertName(new AccessLogClient(stranger!, d.accessLog).revoke(id)), 'NotHospitalAdmin', 'only the owner revokes');
   await asOwner.revoke(id);
   t.match(await asOwner.getGrant(id), { revoked: true, validNow: false });
-  t.equal(await revertName(asNode.recordAccess(id, 'gw-ward1', 8)), 'GrantNotValid', 'no access under a revoked grant');
-  const id2 = await asOwner.grant({ hospital: 'hospital-a', user: 'dr-lee', patient: 'p-0002', fromTime: 0, toTime: 1, expiry: now + 100 });
+  t.equal(await revertName(asNode.recordAccess({ grantId: id, fromTime: from, toTime: from })), 'GrantNotValid', 'no access under a revoked grant');
+  const { grantId: id2 } = await asOwner.grant(g({ expiry: now + 100 }));
   await provider.send('evm_increaseTime', [200]);
   await provider.send('evm_mine', []);
   t.match(await asOwner.getGrant(id2), { validNow: false }, 'expired');
-  t.equal(await revertName(asNode.recordAccess(id2, 'gw-ward1', 1)), 'GrantNotValid', 'no access after expiry');
-  t.equal(await revertName(asNode.recordAccess(99, 'gw-ward1', 1)), 'UnknownGrant');
+  t.equal(await revertName(asNode.recordAccess({ grantId: id2, fromTime: from, toTime: from })), 'GrantNotValid', 'no access after expiry');
+  t.equal(await revertName(asNode.recordAccess({ grantId: 99, fromTime: from, toTime: from })), 'UnknownGrant');
+  // A revoked user's grants are no longer valid (getGrant), though the grant itself is not revoked.
+  const { grantId: id4 } = await asOwner.grant(g());
+  await (await (new ethers.Contract(d.registry, loadArtifact('Registry').abi, hospAdmin) as ethers.Contract).getFunction('revoke').send(idToBytes32('dr-lee'))).wait();
+  t.match(await asOwner.getGrant(id4), { revoked: false, validNow: false }, 'the user is revoked');
+  const grants = await asOwner.grantEvents();
+  t.same(grants.map((x) => [x.grantId, x.revokedIn !== undefined]), [[0, true], [1, true], [2, false], [3, false]], 'grants and revocations from the events');
 });

@@ -33,7 +33,7 @@ export async function testRuntime(o: { devices: DeviceCredentials; client: Outbo
   const store = new OutboxStore(db);
   const owner = await generateOwnerKeyPair();
   const outbox = new Outbox({ client: o.client });
-  const sealer = new Sealer({ gatewayId: 'gw-1', blsSecretKey: blsKeygen(randomBytes(48)), ownerPublicKey: owner.publicKey, state: store, journal, onSealed: (i) => outbox.enqueue(i) });
+  const sealer = new Sealer({ gatewayId: 'gw-1', blsSecretKey: blsKeygen(randomBytes(48)), ownerPublicKey: owner.publicKey, patientTagKey: new Uint8Array(randomBytes(32)), state: store, journal, onSealed: (i) => outbox.enqueue(i) });
   outbox.on('receipt', (item) => store.remove(item.seq));
   const logs: string[] = [];
   const log = (_l: string, m: string): void => void logs.push(m);

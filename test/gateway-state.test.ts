@@ -16,7 +16,7 @@ import type { Reading } from '../protocol/reading';
 import { blsKeygen } from '../protocol/bls';
 import { randomBytes } from 'node:crypto';
 
-const item = (seq: number): OutboxItem => ({ seq, count: 10, headerHash: String(seq).padStart(64, '0'), root: 'ab'.repeat(32), submission: { v: 1, gatewayId: 'gw-1', header: '01', headerSignature: '00'.repeat(48), envelope: 'AAAA' } });
+const item = (seq: number): OutboxItem => ({ seq, count: 10, headerHash: String(seq).padStart(64, '0'), root: 'ab'.repeat(32), submission: { v: 2, gatewayId: 'gw-1', header: '01', headerSignature: '00'.repeat(48), envelope: 'AAAA' } });
 const reading = (i: number, device = 'temp-1'): Reading => ({ deviceId: device, patient: 'p-1', kind: 'body_temp', mdc: '150364', loinc: '8310-5', value: 36.5, unit: 'Cel', deviceTime: 1_700_000_000_000 + i, receivedAt: 1_700_000_000_000 + i, deviceSeq: i, source: 'mqtt' });
 
 function tempDb(t: { teardown(fn: () => void): void }): string {
@@ -79,7 +79,7 @@ t.test('sealing takes the readings out of the journal in the same transaction; a
   const owner = await generateOwnerKeyPair();
   const sk = blsKeygen(randomBytes(48));
   const queued: OutboxItem[] = [];
-  const sealer = new Sealer({ gatewayId: 'gw-1', blsSecretKey: sk, ownerPublicKey: owner.publicKey, state: store, journal: j, onSealed: (i) => queued.push(i) });
+  const sealer = new Sealer({ gatewayId: 'gw-1', blsSecretKey: sk, ownerPublicKey: owner.publicKey, patientTagKey: new Uint8Array(randomBytes(32)), state: store, journal: j, onSealed: (i) => queued.push(i) });
   const ids = (await Promise.all([1, 2, 3, 4, 5].map((i) => j.append(reading(i))))).map((r) => r.id!);
   const a = await sealer.seal(ids.slice(0, 3).map((id, k) => ({ reading: reading(k + 1), journalId: id })));
   t.equal(a?.count, 3);

@@ -25,7 +25,7 @@ t.test('stored-but-unanswered batches are completed once at start', async (t) =>
   const nodeSk = chain.nodeSecretKey;
   const gwSk = await chain.addGateway('gw-a', 2);
   const owner = await generateOwnerKeyPair();
-  const keys = { blsSecretKey: gwSk, ownerPublicKey: owner.publicKey };
+  const keys = { blsSecretKey: gwSk, ownerPublicKey: owner.publicKey, patientTagKey: new Uint8Array(32).fill(4) };
   const dir = mkdtempSync(join(tmpdir(), 'mcps-ingest-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const store = new BatchStore(dir);
@@ -33,8 +33,8 @@ t.test('stored-but-unanswered batches are completed once at start', async (t) =>
   const logs: string[] = [];
   const ingest = () => new BatchIngest({ nodeId: 'n', blsSecretKey: nodeSk, registry: { gateway: async () => ({ blsPublicKey: blsPublicKey(gwSk), active: true }) }, anchors: new AnchorBatcher(client), store, log: (_l, m) => logs.push(m) });
 
-  const b1 = await buildSealedBatch({ gatewayId: 'gw-a', seq: 1, prevHash: new Uint8Array(32), readings: [reading(1), reading(2)] }, keys);
-  const b2 = await buildSealedBatch({ gatewayId: 'gw-a', seq: 2, prevHash: Uint8Array.from(Buffer.from(b1.headerHash, 'hex')), readings: [reading(3)] }, keys);
+  const b1 = await buildSealedBatch({ gatewayId: 'gw-a', seq: 1, prevHash: new Uint8Array(32), readings: [reading(1), reading(2)], sealedAt: Date.now(), watermark: 0 }, keys);
+  const b2 = await buildSealedBatch({ gatewayId: 'gw-a', seq: 2, prevHash: Uint8Array.from(Buffer.from(b1.headerHash, 'hex')), readings: [reading(3)], sealedAt: Date.now(), watermark: 0 }, keys);
   // Batch 1: stored, anchored, then the node died before writing the receipt.
   store.put('gw-a', 1, { submission: b1.submission, receipt: null });
   const h1 = decodeHeader(Uint8Array.from(Buffer.from(b1.submission.header, 'hex')));
@@ -57,7 +57,7 @@ t.test('stored-but-unanswered batches are completed once at start', async (t) =>
   t.equal(await ingest().resumePending(), 0, 'nothing left to resume');
 
   // A batch that does not continue the gateway's chain is refused and never anchored.
-  const bad = await buildSealedBatch({ gatewayId: 'gw-a', seq: 3, prevHash: new Uint8Array(32).fill(7), readings: [reading(4)] }, keys);
+  const bad = await buildSealedBatch({ gatewayId: 'gw-a', seq: 3, prevHash: new Uint8Array(32).fill(7), readings: [reading(4)], sealedAt: Date.now(), watermark: 0 }, keys);
   const refusal = await node.submit(bad.submission).then(() => null, (err: unknown) => err);
   t.ok(refusal instanceof IngestError && refusal.status === 409 && /previous hash/.test(refusal.message), 'refused as 409, naming the previous hash');
   t.equal((await client.head('gw-a')).seq, 2);
@@ -68,7 +68,7 @@ t.test('failover: a batch another node anchored is stored here as a copy with a 
   const chain = await testChain(t);
   const gwSk = await chain.addGateway('gw-b', 2);
   const owner = await generateOwnerKeyPair();
-  const keys = { blsSecretKey: gwSk, ownerPublicKey: owner.publicKey };
+  const keys = { blsSecretKey: gwSk, ownerPublicKey: owner.publicKey, patientTagKey: new Uint8Array(32).fill(4) };
   const client = new AnchorClient(chain.operator, chain.deployment.anchor);
   const node = (name: string) => {
     const dir = mkdtempSync(join(tmpdir(), `mcps-${name}-`));
@@ -78,7 +78,7 @@ t.test('failover: a batch another node anchored is stored here as a copy with a 
   };
   const a = node('node-a');
   const b = node('node-b');
-  const b1 = await buildSealedBatch({ gatewayId: 'gw-b', seq: 1, prevHash: new Uint8Array(32), readings: [reading(1)] }, keys);
+  const b1 = await buildSealedBatch({ gatewayId: 'gw-b', seq: 1, prevHash: new Uint8Array(32), readings: [reading(1)], sealedAt: Date.now(), watermark: 0 }, keys);
   const ra = await a.ingest.submit(b1.submission);
   // The gateway never saw node A's receipt and turned to node B with the same batch.
   const rb = await b.ingest.submit(b1.submission);
@@ -88,7 +88,7 @@ t.test('failover: a batch another node anchored is stored here as a copy with a 
   t.same(b.store.get('gw-b', 1)?.submission, b1.submission, 'node B keeps a copy of the ciphertext');
   t.equal((await client.head('gw-b')).seq, 1, 'anchored once');
   // A different batch claiming that sequence number is refused.
-  const other = await buildSealedBatch({ gatewayId: 'gw-b', seq: 1, prevHash: new Uint8Array(32), readings: [reading(9)] }, keys);
+  const other = await buildSealedBatch({ gatewayId: 'gw-b', seq: 1, prevHash: new Uint8Array(32), readings: [reading(9)], sealedAt: Date.now(), watermark: 0 }, keys);
   const refusal = await node('node-c').ingest.submit(other.submission).then(() => null, (err: unknown) => err);
   t.ok(refusal instanceof IngestError && refusal.status === 409 && /already anchored with another header/.test(refusal.message));
 });

@@ -123,6 +123,22 @@ export class ReadingJournal {
     return this.#count();
   }
 
+  /**
+   * The earliest receive time among unsealed readings other than `exclude` (the batch being
+   * sealed), or null if there are none. Scans the unsealed rows, which are few: the journal only
+   * holds readings still waiting in a batch window.
+   */
+  oldestReceivedAt(exclude: ReadonlySet<number>): number | null {
+    const rows = this.#db.prepare<[], { id: number; t: number | null }>("SELECT id, json_extract(reading, '$.receivedAt') AS t FROM journal ORDER BY t").iterate();
+    for (const r of rows) {
+      if (!exclude.has(r.id) && typeof r.t === 'number') {
+        rows.return?.();
+        return r.t;
+      }
+    }
+    return null;
+  }
+
   /** Whether the row is still in the journal (not yet sealed). */
   holds(id: number): boolean {
     return this.#exists(id);

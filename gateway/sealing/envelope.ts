@@ -1,71 +1,54 @@
 /**
- * Batch envelopes: a batch payload encrypted for the data owner (the hospital) with HPKE (RFC 9180).
+ * The data owner's key and the wrapping of a gateway's epoch keys to it (HPKE, RFC 9180, through
+ * common/hpke.ts).
  *
- * Every batch gets a fresh data key from HPKE's ephemeral KEM, wrapped for the owner's X25519 key, so
- * the chain node stores ciphertext it cannot read and only the owner (and whoever the owner later
- * re-wraps for) can open it. Suite: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305 —
- * ChaCha20 because a Raspberry Pi 4 has no AES instructions.
- *
- * Wire layout: "MCE1" (4) ‖ enc (32, the ephemeral public key) ‖ AEAD ciphertext (plaintext + 16).
- * The batch identity (gateway id, sequence number) is bound as the HPKE `info`, so an envelope moved
- * to another batch slot fails to open.
+ * Batches are no longer one ciphertext for the owner: each patient-day slice has its own key,
+ * derived from the gateway's epoch key (protocol/sharing/slice-keys.ts). The epoch key (32 random
+ * bytes, a new one every UTC hour and at every start) is wrapped to the owner's X25519 key once per
+ * epoch, bound to the gateway and the epoch id through the HPKE `info`, and travels in every batch
+ * directory of that epoch. So the chain node stores what it cannot read, the gateway cannot read
+ * what it sealed in earlier epochs (their keys are dropped), and only the owner — directly, or
+ * through its key service for exactly the slices a grant covers — can open a slice.
  */
-import { CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
-import { Chacha20Poly1305 } from '@hpke/chacha20poly1305';
+import { epochKeyInfo } from '../../protocol/sharing/slice-keys';
+import { hpkeKeyPair, hpkeSeal, HpkeRecipient, type X25519KeyPair } from '../../common/hpke';
+import { WRAPPED_EPOCH_KEY_LENGTH } from '../../protocol/batch';
 
-const MAGIC = new Uint8Array([0x4d, 0x43, 0x45, 0x31]); // "MCE1"
-const ENC_LEN = 32;
+export type OwnerKeyPair = X25519KeyPair;
 
-const suite = new CipherSuite({
-  kem: new DhkemX25519HkdfSha256(),
-  kdf: new HkdfSha256(),
-  aead: new Chacha20Poly1305(),
-});
-
-export interface OwnerKeyPair {
-  /** Raw 32-byte X25519 private key. Secret: lives only in the owner's 0600 key file. */
-  readonly privateKey: Uint8Array;
-  /** Raw 32-byte X25519 public key, published for gateways. */
-  readonly publicKey: Uint8Array;
+export function generateOwnerKeyPair(): Promise<OwnerKeyPair> {
+  return hpkeKeyPair();
 }
 
-function batchInfo(gatewayId: string, seq: number): Uint8Array {
-  return new TextEncoder().encode(`mcps/batch-envelope/v1|${gatewayId}|${seq}`);
+export async function wrapEpochKey(ownerPublicKey: Uint8Array, gatewayId: string, epochId: number, key: Uint8Array): Promise<Uint8Array> {
+  if (key.length !== 32) throw new RangeError(`epoch key of ${key.length} bytes, expected 32`);
+  const w = await hpkeSeal(ownerPublicKey, epochKeyInfo(gatewayId, epochId), key);
+  if (w.length !== WRAPPED_EPOCH_KEY_LENGTH) throw new Error(`wrapped epoch key of ${w.length} bytes`);
+  return w;
 }
 
-export async function generateOwnerKeyPair(): Promise<OwnerKeyPair> {
-  const kp = await suite.kem.generateKeyPair();
-  const publicKey = new Uint8Array(await suite.kem.serializePublicKey(kp.publicKey));
-  const privateKey = new Uint8Array(await suite.kem.serializePrivateKey(kp.privateKey));
-  return { privateKey, publicKey };
-}
+/**
+ * Unwraps epoch keys with the owner's private key, remembering each (a batch directory names its
+ * epoch; a day has about 24 of them per gateway).
+ */
+export class EpochKeyOpener {
+  readonly #recipient: HpkeRecipient;
+  readonly #cache = new Map<string, Promise<Uint8Array>>();
 
-/** Encrypts a batch payload for the owner. */
-export async function sealEnvelope(ownerPublicKey: Uint8Array, gatewayId: string, seq: number, payload: Uint8Array): Promise<Uint8Array> {
-  if (ownerPublicKey.length !== 32) throw new RangeError(`owner public key: ${ownerPublicKey.length} bytes, expected 32`);
-  const recipientPublicKey = await suite.kem.deserializePublicKey(ownerPublicKey.slice().buffer);
-  const res = await suite.seal({ recipientPublicKey, info: batchInfo(gatewayId, seq).buffer as ArrayBuffer }, payload.slice().buffer);
-  const enc = new Uint8Array(res.enc);
-  const ct = new Uint8Array(res.ct);
-  const out = new Uint8Array(MAGIC.length + enc.length + ct.length);
-  out.set(MAGIC, 0);
-  out.set(enc, MAGIC.length);
-  out.set(ct, MAGIC.length + enc.length);
-  return out;
-}
-
-/** Decrypts an envelope with the owner's key; throws if it was altered or belongs to another batch. */
-export async function openEnvelope(owner: OwnerKeyPair, gatewayId: string, seq: number, envelope: Uint8Array): Promise<Uint8Array> {
-  if (envelope.length < MAGIC.length + ENC_LEN + 16) throw new RangeError(`envelope of ${envelope.length} bytes is too short`);
-  for (let i = 0; i < MAGIC.length; i++) {
-    if (envelope[i] !== MAGIC[i]) throw new RangeError('envelope: unknown format (bad magic)');
+  constructor(ownerPrivateKey: Uint8Array) {
+    this.#recipient = new HpkeRecipient(ownerPrivateKey);
   }
-  const enc = envelope.slice(MAGIC.length, MAGIC.length + ENC_LEN);
-  const ct = envelope.slice(MAGIC.length + ENC_LEN);
-  const recipientKey = await suite.kem.importKey('raw', owner.privateKey.slice().buffer, false);
-  const pt = await suite.open(
-    { recipientKey, enc: enc.buffer, info: batchInfo(gatewayId, seq).buffer as ArrayBuffer },
-    ct.buffer,
-  );
-  return new Uint8Array(pt);
+
+  /** Throws if the wrapping was altered or belongs to another gateway or epoch. */
+  open(gatewayId: string, epochId: number, wrapped: Uint8Array): Promise<Uint8Array> {
+    const k = `${gatewayId}\u0000${epochId}\u0000${Buffer.from(wrapped).toString('hex')}`;
+    let p = this.#cache.get(k);
+    if (!p) {
+      p = this.#recipient.open(epochKeyInfo(gatewayId, epochId), wrapped);
+      p.catch(() => this.#cache.delete(k));
+      if (this.#cache.size >= 4096) this.#cache.delete(this.#cache.keys().next().value as string);
+      this.#cache.set(k, p);
+    }
+    return p;
+  }
 }

@@ -1,16 +1,16 @@
 /**
- * The CPU-heavy half of sealing, as one pure-ish function (its randomness is the batch's salt key
- * and the HPKE ephemeral key): salted Merkle tree, encryption for the data owner, header, BLS
- * signature. Runs in the seal worker (gateway/sealing/seal-worker.ts) so ingest never waits behind it, or
- * inline where no worker is available.
+ * The CPU-heavy half of sealing, as one function: patient tags, slices and their encryption, the
+ * directory, the Merkle root, the header and its BLS signature (protocol/batch.ts). Its randomness
+ * is the epoch key (gateway/sealing/epoch-keys.ts). Runs in the seal worker
+ * (gateway/sealing/seal-worker.ts) so ingest never waits behind it, or inline where no worker is
+ * available.
  */
 import { randomBytes } from 'node:crypto';
-import { buildBatch, encodeHeader, headerHash, makeHeader } from '../../protocol/batch';
+import { buildBatch, encodeHeader, headerHash } from '../../protocol/batch';
 import { blsSign } from '../../protocol/bls';
-import { sha256 } from '../../protocol/hash';
 import type { Reading } from '../../protocol/reading';
 import type { BatchSubmission } from '../../protocol/submission';
-import { sealEnvelope } from './envelope';
+import { EpochKeyRing } from './epoch-keys';
 import type { OutboxItem } from '../outbox/outbox';
 
 export interface SealInput {
@@ -18,27 +18,43 @@ export interface SealInput {
   readonly seq: number;
   readonly prevHash: Uint8Array;
   readonly readings: readonly Reading[];
+  /** The gateway's clock at sealing (never below the previous batch's). */
+  readonly sealedAt: number;
+  /** No reading sealed after this batch was received before this time (see Sealer). */
+  readonly watermark: number;
 }
 
 export interface SealKeys {
   readonly blsSecretKey: Uint8Array;
+  /** The data owner's X25519 key: epoch keys are wrapped to it. */
   readonly ownerPublicKey: Uint8Array;
+  /** The hospital's patient tag key (32 bytes, shared by the owner and its gateways). */
+  readonly patientTagKey: Uint8Array;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
+// One epoch-key ring per gateway and owner key in this thread.
+const rings = new Map<string, EpochKeyRing>();
+
+function ringFor(gatewayId: string, keys: SealKeys): EpochKeyRing {
+  const k = `${gatewayId}\u0000${hex(keys.ownerPublicKey)}`;
+  let r = rings.get(k);
+  if (!r) rings.set(k, (r = new EpochKeyRing({ gatewayId, ownerPublicKey: keys.ownerPublicKey, now: Date.now, random: (n) => new Uint8Array(randomBytes(n)) })));
+  return r;
+}
+
 export async function buildSealedBatch(input: SealInput, keys: SealKeys): Promise<OutboxItem> {
   const { gatewayId, seq } = input;
-  const built = buildBatch({ gatewayId, seq, prevHash: input.prevHash, readings: [...input.readings], saltKey: randomBytes(32) });
-  const envelope = await sealEnvelope(keys.ownerPublicKey, gatewayId, seq, built.payloadBytes);
-  const header = makeHeader(built, sha256(envelope));
-  const hh = headerHash(header);
+  const epoch = await ringFor(gatewayId, keys).current();
+  const built = buildBatch({ gatewayId, seq, prevHash: input.prevHash, readings: input.readings, tagKey: keys.patientTagKey, epoch, sealedAt: input.sealedAt, watermark: input.watermark });
+  const hh = headerHash(built.header);
   const submission: BatchSubmission = {
-    v: 1,
+    v: 2,
     gatewayId,
-    header: hex(encodeHeader(header)),
+    header: hex(encodeHeader(built.header)),
     headerSignature: hex(blsSign(keys.blsSecretKey, hh)),
-    envelope: Buffer.from(envelope).toString('base64'),
+    envelope: Buffer.from(built.envelope).toString('base64'),
   };
-  return { seq, count: built.count, headerHash: hex(hh), root: hex(built.root), submission };
+  return { seq, count: built.header.count, headerHash: hex(hh), root: hex(built.header.root), submission };
 }

@@ -1,9 +1,9 @@
 /**
  * Sealing: turns a closed batch window into a signed, encrypted batch ready for the outbox.
  *
- * Steps, in this order: assign the next sequence number and the previous header hash; build the
- * salted Merkle tree; encrypt the payload for the data owner; fill the ciphertext hash into the
- * header; sign the header hash with the gateway's BLS key; take the readings out of the journal,
+ * Steps, in this order: assign the next sequence number, the previous header hash, sealedAt and the
+ * watermark; group the readings into patient-day slices, encrypt each under its key, build the
+ * salted Merkle trees, the directory and the header; sign the header hash with the gateway's BLS key; take the readings out of the journal,
  * advance the chain head and queue the batch in one durable transaction; hand the batch to the
  * sender. Seals run one at a time so sequence numbers never race.
  *
@@ -21,10 +21,17 @@ export interface SealerOptions {
   gatewayId: string;
   blsSecretKey: Uint8Array;
   ownerPublicKey: Uint8Array;
+  /** The hospital's patient tag key (docs/protocol.md, "Patient tags"). */
+  patientTagKey: Uint8Array;
   /** Durable batch state: the head to build on, and the atomic seal-and-queue. */
   state: { readonly head: ChainHead; commit(item: OutboxItem, journalIds: readonly number[]): void };
-  /** Whether a journal entry is still unsealed. */
-  journal: { holds(id: number): boolean };
+  /**
+   * Whether a journal entry is still unsealed, and the earliest receive time among unsealed entries
+   * other than `exclude` (null when there are none): the watermark's source.
+   */
+  journal: { holds(id: number): boolean; oldestReceivedAt?(exclude: ReadonlySet<number>): number | null };
+  /** Injected for tests (default Date.now). */
+  now?: () => number;
   onSealed: (item: OutboxItem) => void;
   /** Builds batches on another thread when given (the gateway does); inline otherwise. */
   worker?: Pick<SealWorker, 'build' | 'alive'>;
@@ -36,8 +43,16 @@ export interface SealEntry {
   readonly journalId?: number;
 }
 
+/**
+ * How long a reading may take from its receive time to its journal entry: the watermark stays this
+ * far behind the clock, so a reading stamped but not yet journaled when a batch is sealed is still
+ * above the watermark of that batch.
+ */
+export const WATERMARK_GRACE_MS = 10_000;
+
 export class Sealer {
   #chain: Promise<unknown> = Promise.resolve();
+  #lastSealedAt = 0;
 
   constructor(readonly opts: SealerOptions) {}
 
@@ -67,8 +82,16 @@ export class Sealer {
     const readings = fresh.map((e) => e.reading);
     const journalIds = fresh.flatMap((e) => (e.journalId === undefined ? [] : [e.journalId]));
     const head = state.head;
-    const input = { gatewayId, seq: head.seq + 1, prevHash: head.headerHash, readings };
-    const keys = { blsSecretKey: this.opts.blsSecretKey, ownerPublicKey: this.opts.ownerPublicKey };
+    // sealedAt never goes back (a clock stepped back mid-run); the watermark is the earliest receive
+    // time still waiting in the journal outside this batch, and never later than now - grace.
+    const now = (this.opts.now ?? Date.now)();
+    let sealedAt = Math.max(now, this.#lastSealedAt);
+    for (const r of readings) if (r.receivedAt > sealedAt) sealedAt = r.receivedAt;
+    this.#lastSealedAt = sealedAt;
+    const waiting = this.opts.journal.oldestReceivedAt?.(new Set(journalIds)) ?? null;
+    const watermark = Math.max(0, Math.min(now - WATERMARK_GRACE_MS, waiting ?? Infinity));
+    const input = { gatewayId, seq: head.seq + 1, prevHash: head.headerHash, readings, sealedAt, watermark };
+    const keys = { blsSecretKey: this.opts.blsSecretKey, ownerPublicKey: this.opts.ownerPublicKey, patientTagKey: this.opts.patientTagKey };
     const worker = this.opts.worker;
     const item = worker && worker.alive ? await worker.build(input) : await buildSealedBatch(input, keys);
     state.commit(item, journalIds);
