@@ -4,6 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { nextKeyPath, promoteNextKey } from '../common/key-rotation';
 import { ethers } from 'ethers';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { loadOrCreateKey } from '../common/key-file';
@@ -17,11 +19,38 @@ export interface ChainNodeIdentity {
   readonly operatorAddress: string;
 }
 
-export function loadChainNodeIdentity(dataDir: string): ChainNodeIdentity {
+export function nodeKeyPaths(dataDir: string): { bls: string; x25519: string; operator: string } {
   const keys = join(dataDir, 'keys');
-  const bls = loadOrCreateBlsIdentity(join(keys, 'node-bls.key'), 'mcps/node-bls');
-  const xsk = loadOrCreateKey(join(keys, 'node-x25519.key'), 'mcps/node-x25519', () => x25519.utils.randomSecretKey()).key;
-  const opk = loadOrCreateKey(join(keys, 'node-operator.key'), 'mcps/evm-operator', () => {
+  return { bls: join(keys, 'node-bls.key'), x25519: join(keys, 'node-x25519.key'), operator: join(keys, 'node-operator.key') };
+}
+
+/**
+ * The node's next BLS and X25519 keys for a rotation (`mcps chain-node identity --new-key`), made
+ * once and kept until promoted; the operator account stays (the registry ties the node to it).
+ */
+export function nextChainNodeKeys(dataDir: string): { bls: BlsIdentity; x25519PublicKey: Uint8Array } {
+  const p = nodeKeyPaths(dataDir);
+  const bls = loadOrCreateBlsIdentity(nextKeyPath(p.bls), 'mcps/node-bls');
+  const xsk = loadOrCreateKey(nextKeyPath(p.x25519), 'mcps/node-x25519', () => x25519.utils.randomSecretKey()).key;
+  return { bls, x25519PublicKey: x25519.getPublicKey(xsk) };
+}
+
+/** Promotes the next keys when the registry already lists them (`mcps admin rotate`); returns whether it did. */
+export function promoteRotatedNodeKeys(dataDir: string, registeredBlsKey: Uint8Array): boolean {
+  const p = nodeKeyPaths(dataDir);
+  if (!existsSync(nextKeyPath(p.bls)) || !existsSync(nextKeyPath(p.x25519))) return false;
+  const next = loadOrCreateBlsIdentity(nextKeyPath(p.bls), 'mcps/node-bls');
+  if (Buffer.compare(Buffer.from(next.publicKey), Buffer.from(registeredBlsKey)) !== 0) return false;
+  promoteNextKey(p.x25519);
+  promoteNextKey(p.bls);
+  return true;
+}
+
+export function loadChainNodeIdentity(dataDir: string): ChainNodeIdentity {
+  const paths = nodeKeyPaths(dataDir);
+  const bls = loadOrCreateBlsIdentity(paths.bls, 'mcps/node-bls');
+  const xsk = loadOrCreateKey(paths.x25519, 'mcps/node-x25519', () => x25519.utils.randomSecretKey()).key;
+  const opk = loadOrCreateKey(paths.operator, 'mcps/evm-operator', () => {
     // A secp256k1 scalar must be in [1, n); ethers checks the range and we retry on the rare miss.
     for (;;) {
       const k = randomBytes(32);

@@ -10,7 +10,7 @@ import { AnchorBatcher } from './anchor-batcher';
 import { BatchStore } from './batch-store';
 import type { ChainNodeConfig } from './config';
 import { startHttpApi } from './http-api';
-import { loadChainNodeIdentity } from './identity';
+import { loadChainNodeIdentity, promoteRotatedNodeKeys } from './identity';
 import { ChainRegistry } from '../contracts/chain-registry';
 import { BatchIngest, type GatewayRecord, type RegistryView } from './ingest';
 import { HandshakeService } from './sessions';
@@ -27,11 +27,12 @@ export interface RunningChainNode {
 }
 
 export async function runChainNode(cfg: ChainNodeConfig, log: LogFn): Promise<RunningChainNode> {
-  const id = loadChainNodeIdentity(cfg.dataDir);
   const provider = new ethers.JsonRpcProvider(cfg.chain.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 250 });
-  const signer = new ethers.NonceManager(id.operator.connect(provider));
   const registry = new RegistryClient(provider, cfg.chain.registry);
   const me = await registry.getEntry(cfg.nodeId);
+  if (me?.role === 'node' && promoteRotatedNodeKeys(cfg.dataDir, me.blsPublicKey)) log('info', `the registry lists this node's rotated keys (epoch ${me.epoch}): they are the node's keys now`, { component: 'identity', event: 'key-rotated' });
+  const id = loadChainNodeIdentity(cfg.dataDir);
+  const signer = new ethers.NonceManager(id.operator.connect(provider));
   if (!me || me.role !== 'node') throw new Error(`node id ${cfg.nodeId} is not registered as a chain node`);
   if (me.operator.toLowerCase() !== id.operatorAddress.toLowerCase()) throw new Error(`registry lists operator ${me.operator} for ${cfg.nodeId}, this node's key is ${id.operatorAddress}`);
   const chainRegistry = new ChainRegistry(registry);

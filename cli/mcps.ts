@@ -6,6 +6,8 @@
  *   mcps chain-node --config FILE one chain node process
  *   mcps verify [--data DIR]      compare what the simulator sent with what is anchored
  *   mcps drill [options]          the crash drill: SIGKILLs during a stream, then verify
+ *   mcps admin ...                registry administration (cli/admin/)
+ *   mcps gateway|chain-node|user identity   a party's public identity file for registration
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 
@@ -25,7 +27,9 @@ const program = new Command();
 program
   .name('mcps')
   .description('mcps-edge: medical IoT edge gateway with blockchain-anchored, end-to-end verifiable readings')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Options after a subcommand belong to it (`mcps gateway identity --config F` vs `mcps gateway --config F`).
+  .enablePositionalOptions();
 
 program
   .command('up')
@@ -48,23 +52,36 @@ Exit code with --duration: 0 only if every reading the simulator sent is anchore
     process.exitCode = await runUp({ ...opts, scenario: opts.scenario ? resolveScenario(opts.scenario) : undefined });
   });
 
-program
+/** `mcps gateway --config F` runs the process; `mcps gateway identity ...` is a subcommand beside it. */
+function requireConfig(cmd: Command, opts: { config?: string }): string {
+  if (!opts.config) cmd.error("error: required option '--config <file>' not specified");
+  return opts.config!;
+}
+
+const gatewayCmd = program
   .command('gateway')
   .description('run one gateway (Node-RED with the mcps nodes, embedded MQTT broker, sealer and outbox)')
-  .requiredOption('--config <file>', 'gateway configuration JSON (see docs/operations.md)')
-  .action(async (opts: { config: string }) => {
+  .enablePositionalOptions()
+  .option('--config <file>', 'gateway configuration JSON (see docs/operations.md); required to run')
+  .action(async (opts: { config?: string }, cmd: Command) => {
+    const config = requireConfig(cmd, opts);
     const { gatewayProcess } = require('./processes') as typeof import('./processes');
-    await gatewayProcess(opts.config);
+    await gatewayProcess(config);
   });
 
-program
+const chainNodeCmd = program
   .command('chain-node')
   .description('run one chain node (batch ingest, ciphertext store, anchoring on the EVM chain)')
-  .requiredOption('--config <file>', 'chain node configuration JSON (see docs/operations.md)')
-  .action(async (opts: { config: string }) => {
+  .enablePositionalOptions()
+  .option('--config <file>', 'chain node configuration JSON (see docs/operations.md); required to run')
+  .action(async (opts: { config?: string }, cmd: Command) => {
+    const config = requireConfig(cmd, opts);
     const { chainNodeProcess } = require('./processes') as typeof import('./processes');
-    await chainNodeProcess(opts.config);
+    await chainNodeProcess(config);
   });
+
+(require('./identity-commands') as typeof import('./identity-commands')).registerIdentityCommands(gatewayCmd, chainNodeCmd, program);
+(require('./admin/commands') as typeof import('./admin/commands')).registerAdminCommands(program);
 
 program
   .command('verify')

@@ -11,8 +11,11 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ethers } from 'ethers';
 import { startAnvil } from '../contracts/anvil';
-import { deployContracts, registerGateway, registerHospital, registerNode, setOwnerKey, writeDeployment, type Deployment } from '../contracts/deploy';
-import { loadChainNodeIdentity } from '../chain-node/identity';
+import { setOwnerKey, writeDeployment, type Deployment } from '../contracts/deploy';
+import { deployAction, gatewayAdd, hospitalAdd, nodeAdd } from './admin/actions';
+import { chainNodeIdentity, gatewayIdentity } from './identity-commands';
+import { identityToJson } from '../contracts/party-identity';
+import { createEvmKeyFile, loadEvmSigner } from '../common/evm-key';
 import { BatchStore } from '../chain-node/batch-store';
 import type { ChainNodeConfig } from '../chain-node/config';
 import { openPtyPair, type PtyPair } from '../device-sim/pty';
@@ -30,12 +33,10 @@ import { recordingDevices, type Recording } from '../device-sim/recording';
 import { readKeyFile, writeKeyFile } from '../common/key-file';
 import { PATIENT_TAG_KEY_KIND } from '../common/key-kinds';
 import { loadOrCreateOwnerKeyPair, loadOrCreateOwnerTagKey } from '../owner/keys';
-import { blsPopVerify } from '../protocol/bls';
 import type { ReadingKind } from '../protocol/reading';
 import type { GatewayConfig } from '../gateway/config';
 import { DeviceCredentials, hashPasswordAsync } from '../gateway/ingest/device-credentials';
 import type { OwnerKeyPair } from '../gateway/sealing/envelope';
-import { gatewayKeyPath, loadOrCreateBlsIdentity } from '../gateway/identity/identity';
 import { devicesPath, patientTagKeyPath } from '../gateway/main';
 import { newMetrics, type GatewayMetrics } from '../gateway/metrics';
 import { forkChild, type Child } from './children';
@@ -47,6 +48,8 @@ import type { VerifyReport } from './verification';
 export const GATEWAY_ID = 'gw-ward1';
 export const NODE_ID = 'node-1';
 export const HOSPITAL_ID = 'hospital-a';
+/** anvil's development mnemonic: its accounts are public knowledge, for a local chain only. */
+const ANVIL_MNEMONIC = 'test test test test test test test test test test test junk';
 
 export interface StackOptions {
   data: string;
@@ -169,21 +172,27 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     log(`anvil chain at ${anvil.url}`);
     const provider = new ethers.JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, pollingInterval: 200 });
     cleanups.push(async () => provider.destroy());
-    const admin = await provider.getSigner(0);
-    const hospitalAdmin = await provider.getSigner(1);
 
-    // 2. contracts and registrations; the registrar checks each proof of possession first
-    const deployment = await deployContracts(admin);
-    writeDeployment(join(data, 'run'), { ...deployment, rpcUrl: anvil.url });
-    const gw = loadOrCreateBlsIdentity(gatewayKeyPath(gatewayDir), 'mcps/gateway-bls');
-    const nodeId = loadChainNodeIdentity(nodeDir);
-    for (const [who, k] of [['gateway', gw], ['chain node', nodeId.bls]] as const) {
-      if (!blsPopVerify(k.publicKey, k.proofOfPossession)) throw new Error(`${who} key: proof of possession does not verify; not registering it`);
-    }
-    await (await admin.sendTransaction({ to: nodeId.operatorAddress, value: ethers.parseEther('100') })).wait();
-    await registerHospital(admin, deployment.registry, HOSPITAL_ID, await hospitalAdmin.getAddress());
-    await registerNode(admin, deployment.registry, { id: NODE_ID, operator: nodeId.operatorAddress, blsPublicKey: nodeId.bls.publicKey, pop: nodeId.bls.proofOfPossession, x25519PublicKey: nodeId.x25519PublicKey });
-    await registerGateway(hospitalAdmin, deployment.registry, { id: GATEWAY_ID, hospital: HOSPITAL_ID, blsPublicKey: gw.publicKey, pop: gw.proofOfPossession });
+    // 2. contracts and registrations, through the same code as `mcps admin` (cli/admin/actions.ts):
+    // anvil's first two development accounts act as consortium admin and hospital admin, their
+    // (public, development-only) keys in run/ so `mcps admin --data DIR` works against this stack.
+    const adminKey = (i: number, name: string): ethers.Signer => {
+      const path = join(data, 'run', `${name}-admin.key`);
+      createEvmKeyFile(path, ethers.getBytes(ethers.HDNodeWallet.fromPhrase(ANVIL_MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey));
+      return loadEvmSigner(path, provider);
+    };
+    const admin = adminKey(0, 'consortium');
+    const hospitalAdmin = adminKey(1, 'hospital');
+    const deployed = await deployAction(admin, anvil.url);
+    const { admin: _deployer, ...deployment } = deployed;
+    writeDeployment(join(data, 'run'), deployment);
+    const gwIdentity = gatewayIdentity({ data: gatewayDir, id: GATEWAY_ID });
+    const nodeIdentity = chainNodeIdentity({ data: nodeDir, id: NODE_ID });
+    for (const i of [gwIdentity, nodeIdentity]) writeFileSync(join(data, 'run', `${i.id}.identity.json`), JSON.stringify(identityToJson(i), null, 2) + '\n');
+    const consortium = { provider, signer: admin, deployment };
+    await hospitalAdd(consortium, HOSPITAL_ID, await hospitalAdmin.getAddress());
+    await nodeAdd(consortium, nodeIdentity, '100');
+    await gatewayAdd({ ...consortium, signer: hospitalAdmin }, gwIdentity, HOSPITAL_ID);
     log(`contracts: registry ${deployment.registry}, anchor ${deployment.anchor}; gateway ${GATEWAY_ID} and node ${NODE_ID} registered`);
 
     // JSON log lines name their process already; anything else (a crash trace) gets the role.

@@ -8,6 +8,7 @@ import { ethers } from 'ethers';
 import { loadArtifact, type ContractName } from './artifacts';
 import { g1ToEip2537, g2ToEip2537 } from './eip2537';
 import { bytes32ToId, idToBytes32 } from './ids';
+import { sendChecked, type SentTx } from './refusals';
 
 export interface Deployment {
   readonly registry: string;
@@ -51,33 +52,46 @@ function registry(signer: ethers.Signer, address: string): ethers.Contract {
   return new ethers.Contract(address, loadArtifact('Registry').abi, signer);
 }
 
-async function mined(p: Promise<ethers.ContractTransactionResponse>): Promise<void> {
-  const rcpt = await (await p).wait(1);
-  if (!rcpt || rcpt.status !== 1) throw new Error('registration transaction failed');
+/**
+ * Registrations, key rotations and revocations. `mcps admin`, the local stack and the tests all go
+ * through these: simulated first, so a refusal comes back as a ContractRefusal naming the
+ * contract's custom error and what to do about it (contracts/refusals.ts).
+ */
+async function registryCall(signer: ethers.Signer, registryAddress: string, fn: string, args: unknown[]): Promise<SentTx> {
+  return sendChecked(registry(signer, registryAddress), 'Registry', fn, args, await signer.getAddress());
 }
 
-export async function registerHospital(admin: ethers.Signer, registryAddress: string, hospitalId: string, hospitalAdmin: string): Promise<void> {
-  await mined(registry(admin, registryAddress).getFunction('registerHospital').send(idToBytes32(hospitalId), hospitalAdmin));
+export async function registerHospital(admin: ethers.Signer, registryAddress: string, hospitalId: string, hospitalAdmin: string): Promise<SentTx> {
+  return registryCall(admin, registryAddress, 'registerHospital', [idToBytes32(hospitalId), hospitalAdmin]);
 }
 
-export async function registerNode(admin: ethers.Signer, registryAddress: string, n: { id: string; operator: string; blsPublicKey: Uint8Array; pop: Uint8Array; x25519PublicKey: Uint8Array }): Promise<void> {
-  await mined(registry(admin, registryAddress).getFunction('registerNode').send(idToBytes32(n.id), n.operator, g2ToEip2537(n.blsPublicKey), g1ToEip2537(n.pop), ethers.hexlify(n.x25519PublicKey)));
+export async function registerNode(admin: ethers.Signer, registryAddress: string, n: { id: string; operator: string; blsPublicKey: Uint8Array; pop: Uint8Array; x25519PublicKey: Uint8Array }): Promise<SentTx> {
+  return registryCall(admin, registryAddress, 'registerNode', [idToBytes32(n.id), n.operator, g2ToEip2537(n.blsPublicKey), g1ToEip2537(n.pop), ethers.hexlify(n.x25519PublicKey)]);
 }
 
-export async function registerGateway(hospitalAdmin: ethers.Signer, registryAddress: string, g: { id: string; hospital: string; blsPublicKey: Uint8Array; pop: Uint8Array }): Promise<void> {
-  await mined(registry(hospitalAdmin, registryAddress).getFunction('registerGateway').send(idToBytes32(g.id), idToBytes32(g.hospital), g2ToEip2537(g.blsPublicKey), g1ToEip2537(g.pop)));
+export async function registerGateway(hospitalAdmin: ethers.Signer, registryAddress: string, g: { id: string; hospital: string; blsPublicKey: Uint8Array; pop: Uint8Array }): Promise<SentTx> {
+  return registryCall(hospitalAdmin, registryAddress, 'registerGateway', [idToBytes32(g.id), idToBytes32(g.hospital), g2ToEip2537(g.blsPublicKey), g1ToEip2537(g.pop)]);
 }
 
 /** A data user: its BLS key (handshake, with proof of possession) and its X25519 encryption key (key release). */
-export async function registerUser(hospitalAdmin: ethers.Signer, registryAddress: string, u: { id: string; hospital: string; blsPublicKey: Uint8Array; pop: Uint8Array; encryptionPublicKey: Uint8Array }): Promise<void> {
+export async function registerUser(hospitalAdmin: ethers.Signer, registryAddress: string, u: { id: string; hospital: string; blsPublicKey: Uint8Array; pop: Uint8Array; encryptionPublicKey: Uint8Array }): Promise<SentTx> {
   if (u.encryptionPublicKey.length !== 32) throw new RangeError(`user ${u.id}: encryption key of ${u.encryptionPublicKey.length} bytes, expected 32 (X25519)`);
-  await mined(registry(hospitalAdmin, registryAddress).getFunction('registerUser').send(idToBytes32(u.id), idToBytes32(u.hospital), g2ToEip2537(u.blsPublicKey), g1ToEip2537(u.pop), ethers.hexlify(u.encryptionPublicKey)));
+  return registryCall(hospitalAdmin, registryAddress, 'registerUser', [idToBytes32(u.id), idToBytes32(u.hospital), g2ToEip2537(u.blsPublicKey), g1ToEip2537(u.pop), ethers.hexlify(u.encryptionPublicKey)]);
 }
 
 /** Publishes the hospital's data-owner key (X25519), to which gateways wrap batch keys and users address key requests. */
-export async function setOwnerKey(hospitalAdmin: ethers.Signer, registryAddress: string, hospital: string, ownerPublicKey: Uint8Array): Promise<void> {
+export async function setOwnerKey(hospitalAdmin: ethers.Signer, registryAddress: string, hospital: string, ownerPublicKey: Uint8Array): Promise<SentTx> {
   if (ownerPublicKey.length !== 32) throw new RangeError(`owner key of ${ownerPublicKey.length} bytes, expected 32 (X25519)`);
-  await mined(registry(hospitalAdmin, registryAddress).getFunction('setOwnerKey').send(idToBytes32(hospital), ethers.hexlify(ownerPublicKey)));
+  return registryCall(hospitalAdmin, registryAddress, 'setOwnerKey', [idToBytes32(hospital), ethers.hexlify(ownerPublicKey)]);
+}
+
+/** A new key epoch for a party (its hospital's admin; nodes: a consortium admin). Nodes and users also get a new X25519 key (handshake; encryption). */
+export async function rotateKey(manager: ethers.Signer, registryAddress: string, r: { id: string; blsPublicKey: Uint8Array; pop: Uint8Array; x25519PublicKey?: Uint8Array }): Promise<SentTx> {
+  return registryCall(manager, registryAddress, 'rotateKey', [idToBytes32(r.id), g2ToEip2537(r.blsPublicKey), g1ToEip2537(r.pop), r.x25519PublicKey ? ethers.hexlify(r.x25519PublicKey) : ethers.ZeroHash]);
+}
+
+export async function revokeParty(manager: ethers.Signer, registryAddress: string, id: string): Promise<SentTx> {
+  return registryCall(manager, registryAddress, 'revoke', [idToBytes32(id)]);
 }
 
 export interface AnchoredEvent {

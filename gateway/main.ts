@@ -18,7 +18,9 @@ import type { GatewayConfig } from './config';
 import { DeadLetterFile } from './ingest/dead-letter';
 import { DeviceCredentials } from './ingest/device-credentials';
 import { loadOrCreateEditorCredentials } from './host/editor-credentials';
-import { gatewayKeyPath, loadOrCreateBlsIdentity } from './identity/identity';
+import { gatewayKeyPath, loadGatewayIdentity } from './identity/identity';
+import { nextKeyPath } from '../common/key-rotation';
+import { existsSync } from 'node:fs';
 import { startNodeRed, type NodeRedHost } from './host/node-red-host';
 import { Outbox } from './outbox/outbox';
 import { GatewayRuntime, type LogFn } from './runtime';
@@ -64,13 +66,27 @@ export function loadPatientTagKey(path: string): Uint8Array {
   }
 }
 
+/** When a rotated key waits to be promoted: the key the registry lists for this gateway now (null if unknown). */
+async function rotatedKeyInRegistry(cfg: GatewayConfig): Promise<Uint8Array | null> {
+  if (!existsSync(nextKeyPath(gatewayKeyPath(cfg.dataDir)))) return null;
+  const provider = new ethers.JsonRpcProvider(cfg.chain.rpcUrl, undefined, { staticNetwork: true });
+  try {
+    const e = await new RegistryClient(provider, cfg.chain.registry).getEntry(cfg.gatewayId);
+    return e?.role === 'gateway' && e.active ? e.blsPublicKey : null;
+  } catch {
+    return null;
+  } finally {
+    provider.destroy();
+  }
+}
+
 export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<RunningGateway> {
   for (const [name, path] of Object.entries(cfg.serialPorts ?? {})) process.env[name] = path;
   // The default flow's mcps-chain-node shows (and a field engineer may extend) the configured node.
   process.env.MCPS_CHAIN_NODES ??= `${cfg.chainNode.nodeId} ${cfg.chainNode.url}`;
   process.env.MCPS_GATEWAY_ID ??= cfg.gatewayId;
   process.env.MCPS_REGISTRY ??= cfg.chain.registry;
-  const identity = loadOrCreateBlsIdentity(gatewayKeyPath(cfg.dataDir), 'mcps/gateway-bls');
+  const identity = loadGatewayIdentity(cfg.dataDir, await rotatedKeyInRegistry(cfg), (m) => log('info', m, { component: 'identity', event: 'key-rotated' }));
   if (identity.created) log('info', `created gateway key ${gatewayKeyPath(cfg.dataDir)} (0600)`, { component: 'identity', event: 'key-created' });
   const devices = DeviceCredentials.load(devicesPath(cfg.dataDir));
   const dbPath = join(cfg.dataDir, 'state', 'gateway.db');
