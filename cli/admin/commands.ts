@@ -83,7 +83,7 @@ the local stack's run/consortium-admin.key or run/hospital-admin.key is used acc
 Every refusal names the contract's error and what to do, e.g.
   mcps admin: Registry refused: NotHospitalAdmin(hospital-a, 0x70…)
     what to do: account 0x70… is not the admin of hospital "hospital-a": use that hospital admin's key file …
-Exit code 0 on success, 1 on a refusal or any other error. docs/onboarding.md walks through it all.`);
+Exit code 0 on success, 1 on a refusal or any other error.`);
   const g = (cmd: Command): AdminGlobals => cmd.optsWithGlobals<AdminGlobals>();
   const ctx = (cmd: Command, scope: AdminScope) => C().adminContext(g(cmd), scope);
 
