@@ -12,6 +12,8 @@ export interface ChainNodeConfig {
   host: string;
   port: number;
   chain: { rpcUrl: string; registry: string; anchor: string };
+  /** On SIGTERM/SIGINT: how long requests in flight may finish before stopping (default 30 s). */
+  drainTimeoutS?: number;
 }
 
 const schema = {
@@ -23,6 +25,7 @@ const schema = {
     nodeId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,30}$' },
     host: { type: 'string', minLength: 1 },
     port: { type: 'integer', minimum: 0, maximum: 65535 },
+    drainTimeoutS: { type: 'number', minimum: 0 },
     chain: {
       type: 'object',
       additionalProperties: false,

@@ -11,6 +11,7 @@ import { BatchStore } from './batch-store';
 import type { ChainNodeConfig } from './config';
 import { startHttpApi } from './http-api';
 import { loadChainNodeIdentity, promoteRotatedNodeKeys } from './identity';
+import { lockDataDir, type DirLock } from '../common/dir-lock';
 import { ChainRegistry } from '../contracts/chain-registry';
 import { BatchIngest, type GatewayRecord, type RegistryView } from './ingest';
 import { HandshakeService } from './sessions';
@@ -23,10 +24,23 @@ export interface RunningChainNode {
   readonly url: string;
   readonly port: number;
   readonly ingest: BatchIngest;
+  /** Takes no new requests, lets those in flight (batches being anchored) finish for at most `deadlineMs`, then stops. */
+  shutdown(deadlineMs: number): Promise<{ drained: boolean; left: string }>;
   stop(): Promise<void>;
 }
 
 export async function runChainNode(cfg: ChainNodeConfig, log: LogFn): Promise<RunningChainNode> {
+  // One process per data directory: a second one stops here, naming the holder (common/dir-lock.ts).
+  const lock = lockDataDir(cfg.dataDir);
+  try {
+    return await startChainNode(cfg, log, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startChainNode(cfg: ChainNodeConfig, log: LogFn, lock: DirLock): Promise<RunningChainNode> {
   const provider = new ethers.JsonRpcProvider(cfg.chain.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 250 });
   const registry = new RegistryClient(provider, cfg.chain.registry);
   const me = await registry.getEntry(cfg.nodeId);
@@ -65,13 +79,30 @@ export async function runChainNode(cfg: ChainNodeConfig, log: LogFn): Promise<Ru
   void ingest.resumePending().then((n) => {
     if (n > 0) log('info', `resumed ${n} batches stored before the restart`);
   });
+  // Requests in flight, so a shutdown can let them finish (a batch is answered once anchored).
+  let inFlight = 0;
+  api.server.on('request', (_req, res) => {
+    inFlight++;
+    res.once('close', () => inFlight--);
+  });
+  const stop = async (): Promise<void> => {
+    await api.close();
+    provider.destroy();
+    lock.release();
+  };
   return {
     url: api.url,
     port: api.port,
     ingest,
-    stop: async () => {
-      await api.close();
-      provider.destroy();
+    shutdown: async (deadlineMs) => {
+      api.server.close(); // no new connections
+      api.server.closeIdleConnections();
+      const deadline = Date.now() + deadlineMs;
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const left = inFlight;
+      await stop();
+      return { drained: left === 0, left: `${left} requests still in flight` };
     },
+    stop,
   };
 }

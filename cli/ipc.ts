@@ -13,7 +13,7 @@ export type ChildMessage =
   | { type: 'drained'; metrics: GatewayMetrics }
   | { type: 'fatal'; error: string };
 
-export type ParentMessage = { type: 'drain' } | { type: 'stop' };
+export type ParentMessage = { type: 'drain'; timeoutMs?: number } | { type: 'stop' };
 
 export function sendToParent(m: ChildMessage): void {
   if (process.send && process.connected) process.send(m);

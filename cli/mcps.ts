@@ -7,6 +7,7 @@
  *   mcps verify [--data DIR]      compare what the simulator sent with what is anchored
  *   mcps drill [options]          the crash drill: SIGKILLs during a stream, then verify
  *   mcps admin ...                registry administration (cli/admin/)
+ *   mcps devices ...              a gateway's MQTT devices and HL7 monitors
  *   mcps gateway|chain-node|user identity   a party's public identity file for registration
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -14,6 +15,12 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 function positiveNumber(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`"${v}" is not a positive number`);
+  return n;
+}
+
+function nonNegativeNumber(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`"${v}" is not a number of seconds`);
   return n;
 }
 
@@ -42,11 +49,14 @@ program
   .option('--no-status', 'no live status line (plain log lines instead)')
   .option('--scenario <file|name>', 'simulated devices from a scenario file instead of the built-in set (see mcps sim --help)')
   .option('--record <file>', 'record what the gateway receives (serial bytes, MQTT messages, with times) to this JSONL file, for mcps sim replay')
+  .option('--drain-timeout <seconds>', 'how long the gateway may drain at the stop (default: 30 after Ctrl-C or SIGTERM, 600 at the end of --duration)', nonNegativeNumber)
   .addHelpText('after', `
-Exit code with --duration: 0 only if every reading the simulator sent is anchored exactly once
-(missing = 0 and duplicates = 0). Ports 0 pick free ones. The editor login is written to
-<data>/gateway/editor-credentials.json (mode 0600).`)
-  .action(async (opts: { duration?: number; data: string; editorPort: number; mqttPort: number; nodePort: number; status: boolean; scenario?: string; record?: string }) => {
+Exit code: 0 only if every reading the simulator sent is anchored exactly once (missing = 0 and
+duplicates = 0); 1 if not; 3 if the gateway did not drain by the deadline (the summary's
+"drained": false). A second mcps up on the same --data exits at once naming the first one's pid.
+Ports 0 pick free ones. The editor login is written to <data>/gateway/editor-credentials.json
+(mode 0600).`)
+  .action(async (opts: { duration?: number; data: string; editorPort: number; mqttPort: number; nodePort: number; status: boolean; scenario?: string; record?: string; drainTimeout?: number }) => {
     const { runUp } = require('./up') as typeof import('./up');
     const { resolveScenario } = require('./sim') as typeof import('./sim');
     process.exitCode = await runUp({ ...opts, scenario: opts.scenario ? resolveScenario(opts.scenario) : undefined });
@@ -82,6 +92,7 @@ const chainNodeCmd = program
 
 (require('./identity-commands') as typeof import('./identity-commands')).registerIdentityCommands(gatewayCmd, chainNodeCmd, program);
 (require('./admin/commands') as typeof import('./admin/commands')).registerAdminCommands(program);
+(require('./devices-commands') as typeof import('./devices-commands')).registerDevicesCommands(program);
 
 program
   .command('verify')

@@ -1,41 +1,16 @@
 /**
  * Process entry points for `mcps gateway` and `mcps chain-node`: start the service from its config
- * file, report over IPC when forked by `mcps up`, and stop cleanly on SIGTERM/SIGINT or on request.
+ * file, report over IPC when forked by `mcps up`, and drain then stop on SIGTERM/SIGINT or on
+ * request, within a deadline (cli/shutdown.ts); a second process on the same data directory exits
+ * at once naming the first one's pid (common/dir-lock.ts).
  */
-import { createLogger, logFn, type LogFn, type Logger } from '../common/log';
+import { createLogger, logFn, type Logger } from '../common/log';
 import { loadGatewayConfig } from '../gateway/config';
 import { runGateway } from '../gateway/main';
 import { loadChainNodeConfig } from '../chain-node/config';
 import { runChainNode } from '../chain-node/main';
 import { sendToParent, type ParentMessage } from './ipc';
-
-function onStopSignals(stop: () => Promise<void>, log: LogFn): void {
-  let stopping = false;
-  const handler = (): void => {
-    if (stopping) return;
-    stopping = true;
-    stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log('error', `stop failed: ${String(err)}`, { event: 'stop-failed' });
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', handler);
-  if (process.send) {
-    // Forked by `mcps up`: a Ctrl-C in the terminal reaches the whole process group, but the parent
-    // decides when we stop (after draining), so SIGINT is ignored here and SIGTERM/IPC stop us.
-    process.on('SIGINT', () => undefined);
-  } else {
-    process.on('SIGINT', handler);
-  }
-  process.on('message', (m: ParentMessage) => {
-    if (m.type === 'stop') handler();
-  });
-  // If the parent dies, do not linger as an orphan.
-  process.on('disconnect', handler);
-}
+import { DEFAULT_DRAIN_TIMEOUT_S, installShutdown } from './shutdown';
 
 /**
  * A crash is logged as one JSON line (level fatal, with the error and its stack) before the process
@@ -63,16 +38,21 @@ export async function gatewayProcess(configPath: string): Promise<void> {
     const timer = setInterval(() => sendToParent({ type: 'status', role: 'gateway', metrics: gw.runtime.metrics }), 500);
     process.on('message', (m: ParentMessage) => {
       if (m.type === 'drain') {
-        gw.drain(900_000).then(
+        gw.drain(m.timeoutMs ?? 900_000).then(
           () => sendToParent({ type: 'drained', metrics: gw.runtime.metrics }),
           (err: unknown) => sendToParent({ type: 'fatal', error: `drain failed: ${String(err)}` }),
         );
       }
     });
-    onStopSignals(async () => {
-      clearInterval(timer);
-      await gw.stop();
-    }, log);
+    installShutdown({
+      log,
+      deadlineMs: (cfg.drainTimeoutS ?? DEFAULT_DRAIN_TIMEOUT_S) * 1000,
+      forked: Boolean(process.send),
+      shutdown: async (deadlineMs) => {
+        clearInterval(timer);
+        return gw.shutdown(deadlineMs);
+      },
+    });
   } catch (err) {
     log('error', (err as Error).message);
     sendToParent({ type: 'fatal', error: (err as Error).message });
@@ -90,10 +70,15 @@ export async function chainNodeProcess(configPath: string): Promise<void> {
     log('info', `chain node ${cfg.nodeId} listening on ${node.url}`, { event: 'ready', nodeId: cfg.nodeId, url: node.url });
     sendToParent({ type: 'ready', role: 'chain-node', url: node.url, port: node.port });
     const timer = setInterval(() => sendToParent({ type: 'status', role: 'chain-node', counters: node.ingest.counters }), 500);
-    onStopSignals(async () => {
-      clearInterval(timer);
-      await node.stop();
-    }, log);
+    installShutdown({
+      log,
+      deadlineMs: (cfg.drainTimeoutS ?? DEFAULT_DRAIN_TIMEOUT_S) * 1000,
+      forked: Boolean(process.send),
+      shutdown: async (deadlineMs) => {
+        clearInterval(timer);
+        return node.shutdown(deadlineMs);
+      },
+    });
   } catch (err) {
     log('error', (err as Error).message);
     sendToParent({ type: 'fatal', error: (err as Error).message });

@@ -35,13 +35,14 @@ import { PATIENT_TAG_KEY_KIND } from '../common/key-kinds';
 import { loadOrCreateOwnerKeyPair, loadOrCreateOwnerTagKey } from '../owner/keys';
 import type { ReadingKind } from '../protocol/reading';
 import type { GatewayConfig } from '../gateway/config';
-import { DeviceCredentials, hashPasswordAsync } from '../gateway/ingest/device-credentials';
+import { addDevices } from '../gateway/ingest/device-registry';
 import type { OwnerKeyPair } from '../gateway/sealing/envelope';
 import { devicesPath, patientTagKeyPath } from '../gateway/main';
 import { newMetrics, type GatewayMetrics } from '../gateway/metrics';
 import { forkChild, type Child } from './children';
 import type { ChildMessage } from './ipc';
 import { freePort } from '../common/free-port';
+import { lockDataDir } from '../common/dir-lock';
 import { collectAndVerify } from './verify';
 import type { VerifyReport } from './verification';
 
@@ -94,7 +95,7 @@ export interface Stack {
   gatewayMetrics(): GatewayMetrics;
   simStats(): SimStats;
   /** Stops the devices, waits for their last readings to arrive, seals and forwards everything. */
-  drain(): Promise<{ sim: SimStats; gateway: GatewayMetrics }>;
+  drain(timeoutMs?: number): Promise<{ sim: SimStats; gateway: GatewayMetrics; drained: boolean }>;
   verify(): Promise<VerifyReport>;
   /** Resolves when every stream-mode device has all its readings acknowledged. */
   simFinished(): Promise<void>;
@@ -152,6 +153,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     }
   };
   try {
+    // One process per data directory: a second `mcps up --data D` stops here, naming the first one's
+    // pid, before it touches anything of the running stack.
+    const lock = lockDataDir(data);
+    cleanups.push(async () => lock.release());
     // A fresh chain each run, so the per-run state (batch chain head, node store, send log) restarts
     // with it. Keys, the editor login and the Node-RED user directory are kept.
     for (const d of ['gateway/state', 'chain-node/batches', 'sim', 'run']) rmSync(join(data, d), { recursive: true, force: true });
@@ -254,12 +259,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         : [];
     mkdirSync(gatewayDir, { recursive: true, mode: 0o700 });
     installGatewayTagKey(gatewayDir, patientTagKey);
-    // Hashed on the thread pool, side by side: a 1000-device scenario would take 40 s one by one.
-    // HL7 monitors are registered too (their id and patient are checked); MLLP has no login, so
-    // their password is never used.
-    const registered = [...simDevices, ...hl7Monitors];
-    const hashes = await Promise.all(registered.map((d) => hashPasswordAsync(d.password)));
-    new DeviceCredentials(registered.map((d, i) => ({ id: d.deviceId, patient: d.patient, passwordHash: hashes[i]! }))).save(devicesPath(gatewayDir));
+    // Registered through the code of `mcps devices add` (fresh each run). HL7 monitors have no
+    // password: MLLP has no login; their id and patient are checked.
+    rmSync(devicesPath(gatewayDir), { force: true });
+    await addDevices(devicesPath(gatewayDir), [
+      ...simDevices.map((d) => ({ id: d.deviceId, patient: d.patient, password: d.password })),
+      ...hl7Monitors.map((m) => ({ id: m.deviceId, patient: m.patient, hl7: true })),
+    ]);
     // Serial oximeters on pseudo-terminals, one per format, on the ports the default flow reads.
     const ptys: Array<{ spec: (typeof serialSpecs)[number]; pty: PtyPair }> = [];
     for (const spec of serialSpecs) {
@@ -358,17 +364,21 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       sendLogPath,
       gatewayMetrics: () => metrics,
       simStats: () => simStopped ?? sim.stats(),
-      drain: async () => {
+      drain: async (timeoutMs = 900_000) => {
         if (!simStopped) simStopped = await sim.stop();
         const sent = simStopped.acked;
         // Serial bytes already written may still be in the tty; wait until the gateway has them all.
         // (Only meaningful while the gateway's counters cover the whole run, i.e. it was never restarted.)
         const deadline = Date.now() + (restarted ? 0 : 10_000);
         while (metrics.readingsIn + metrics.readingsRejected < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-        gateway.send({ type: 'drain' });
-        const drained = await gateway.waitFor('drained', 1_000_000);
-        metrics = drained.metrics;
-        return { sim: simStopped, gateway: metrics };
+        gateway.send({ type: 'drain', timeoutMs });
+        // The gateway answers by its deadline; a gateway that does not is not waited for much longer.
+        const answer = await gateway.waitFor('drained', timeoutMs + 30_000).catch((err: Error) => {
+          log(`drain: ${err.message}`);
+          return null;
+        });
+        if (answer) metrics = answer.metrics;
+        return { sim: simStopped, gateway: metrics, drained: answer !== null && metrics.journalUnsealed === 0 && metrics.outboxPending === 0 };
       },
       verify: () => collectAndVerify({ rpcUrl: anvil.url, anchorAddress: deployment.anchor, deployBlock: deployment.deployBlock, store, sendLogPath, owner, patientTagKey }),
       simFinished: () => sim.finished(),

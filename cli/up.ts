@@ -11,6 +11,7 @@ import { formatStatus, StatusLine } from './status-line';
 import type { Scenario } from '../device-sim/scenario';
 import type { Recording } from '../device-sim/recording';
 import { formatProgress } from './progress';
+import { EXIT_NOT_DRAINED } from './shutdown';
 import { resolve } from 'node:path';
 
 export { loadOrCreateOwnerKey } from './stack';
@@ -28,6 +29,8 @@ export interface UpOptions {
   replay?: { recording: Recording; speed: number | 'max' };
   /** Record what the gateway receives to this JSONL file (for `mcps sim replay`). */
   record?: string;
+  /** How long the gateway may drain at the stop, in seconds (default 30 after a signal, 600 at the end of --duration or a replay). */
+  drainTimeout?: number;
 }
 
 export async function runUp(opts: UpOptions): Promise<number> {
@@ -86,7 +89,11 @@ export async function runUp(opts: UpOptions): Promise<number> {
     }
     await stopSignal;
     if (timer) clearTimeout(timer);
-    const drained = await s.drain();
+    // Stopped by a signal: drain for --drain-timeout (default 30 s). Ended by --duration or the end of
+    // a replay: the same option, or up to 10 minutes for a backlog to go out.
+    const drainS = opts.drainTimeout ?? (interrupted ? 30 : 600);
+    const drained = await s.drain(drainS * 1000);
+    if (!drained.drained) log('warn', `the gateway did not drain within ${drainS} s (${drained.gateway.journalUnsealed} readings unsealed, ${drained.gateway.outboxPending} batches unsent): verifying what is anchored`);
     clearInterval(ticker);
     status.update(formatStatus(drained.gateway, drained.sim.acked));
     status.clear();
@@ -106,7 +113,8 @@ export async function runUp(opts: UpOptions): Promise<number> {
       ...(Object.keys(drained.sim.faults).length > 0 ? { refused_as_expected: report.refusedAsExpected, faults_injected: drained.sim.faults } : {}),
       last_tx: drained.gateway.lastTx,
     };
-    process.stdout.write(JSON.stringify(summary) + '\n');
+    process.stdout.write(JSON.stringify({ ...summary, drained: drained.drained }) + '\n');
+    if (!drained.drained) return EXIT_NOT_DRAINED;
     return summary.missing === 0 && summary.duplicates === 0 && summary.proof_failures === 0 ? 0 : 1;
   } catch (err) {
     status.clear();

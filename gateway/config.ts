@@ -34,6 +34,8 @@ export interface GatewayConfig {
   orphanAfterS?: number;
   /** Record what arrives (serial bytes, MQTT messages, with times) to this JSONL file for `mcps sim replay`; stops at maxMB (default 512). */
   record?: { path: string; maxMB?: number };
+  /** On SIGTERM/SIGINT: how long to drain (seal and forward what is held) before stopping (default 30 s). */
+  drainTimeoutS?: number;
 }
 
 const hostPort = {
@@ -74,6 +76,7 @@ const schema = {
       properties: { budgetMB: { type: 'number', exclusiveMinimum: 0 }, fsync: { type: 'boolean' } },
     },
     orphanAfterS: { type: 'number', minimum: 1 },
+    drainTimeoutS: { type: 'number', minimum: 0 },
     record: {
       type: 'object',
       additionalProperties: false,

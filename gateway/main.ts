@@ -17,6 +17,8 @@ import { ChainNodeClient } from './chain/chain-client';
 import type { GatewayConfig } from './config';
 import { DeadLetterFile } from './ingest/dead-letter';
 import { DeviceCredentials } from './ingest/device-credentials';
+import { closeDeviceSessions, watchDevices } from './ingest/device-watch';
+import { lockDataDir, type DirLock } from '../common/dir-lock';
 import { loadOrCreateEditorCredentials } from './host/editor-credentials';
 import { gatewayKeyPath, loadGatewayIdentity } from './identity/identity';
 import { nextKeyPath } from '../common/key-rotation';
@@ -41,6 +43,11 @@ export interface RunningGateway {
   readonly editorCredentialsPath: string;
   readonly mqttPort: number;
   drain(timeoutMs?: number): Promise<void>;
+  /**
+   * Stops taking readings (the broker closes: devices keep what was not acknowledged; HL7 and
+   * serial input is refused), seals and forwards what is held for at most `deadlineMs`, then stops.
+   */
+  shutdown(deadlineMs: number): Promise<{ drained: boolean; left: string }>;
   stop(): Promise<void>;
 }
 
@@ -81,6 +88,17 @@ async function rotatedKeyInRegistry(cfg: GatewayConfig): Promise<Uint8Array | nu
 }
 
 export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<RunningGateway> {
+  // One process per data directory: a second one stops here, naming the holder (common/dir-lock.ts).
+  const lock = lockDataDir(cfg.dataDir);
+  try {
+    return await startGateway(cfg, log, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Promise<RunningGateway> {
   for (const [name, path] of Object.entries(cfg.serialPorts ?? {})) process.env[name] = path;
   // The default flow's mcps-chain-node shows (and a field engineer may extend) the configured node.
   process.env.MCPS_CHAIN_NODES ??= `${cfg.chainNode.nodeId} ${cfg.chainNode.url}`;
@@ -213,24 +231,50 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
     throw err;
   }
   await broker.listen();
+  // devices.json is followed while running: mcps devices add|remove|passwd|move need no restart.
+  const b = broker;
+  const deviceWatch = watchDevices({
+    path: devicesPath(cfg.dataDir),
+    devices,
+    log,
+    onChange: (c) => {
+      const closed = closeDeviceSessions(b.aedes, [...c.removed, ...c.changed]);
+      if (closed > 0) log('info', `devices: closed ${closed} MQTT sessions of removed or changed devices`, { component: 'devices', event: 'sessions-closed', count: closed });
+      runtime.emit('devices-changed', c);
+    },
+  });
+  let brokerClosed: Promise<void> | null = null;
+  const closeBroker = (): Promise<void> => (brokerClosed ??= b.close());
+  const stop = async (): Promise<void> => {
+    deviceWatch.close();
+    await red.stop();
+    runtime.stopSweeping();
+    await closeBroker();
+    // Readings journaled after the flow stopped stay in the journal and are sealed at the next start.
+    outbox.stop();
+    await sealer.idle();
+    await sealWorker.close();
+    provider.destroy();
+    db.close();
+    await recorder?.close();
+    lock.release();
+  };
   return {
     runtime,
     editorUrl: red.url,
     editorCredentialsPath,
     mqttPort: broker.port,
     drain: (timeoutMs?: number) => runtime.drain(timeoutMs),
-    stop: async () => {
-      await red.stop();
-      runtime.stopSweeping();
-      await broker?.close();
-      // Readings journaled after the flow stopped stay in the journal and are sealed at the next start.
-      outbox.stop();
-      await sealer.idle();
-      await sealWorker.close();
-      provider.destroy();
-      db.close();
-      await recorder?.close();
-    await recorder?.close();
+    shutdown: async (deadlineMs) => {
+      runtime.closeIntake('the gateway is stopping');
+      await closeBroker();
+      await runtime.drain(deadlineMs);
+      runtime.refreshMetrics();
+      const unsealed = journal.unsealedCount;
+      const pending = outbox.pending;
+      await stop();
+      return { drained: unsealed === 0 && pending === 0, left: `${unsealed} readings not yet sealed, ${pending} sealed batches without a receipt` };
     },
+    stop,
   };
 }

@@ -21,7 +21,7 @@ import type { Reading } from '../protocol/reading';
 import type { SignedReceipt } from '../protocol/submission';
 import type { GatewayBroker } from './ingest/broker';
 import type { DeadLetter, DeadLetterFile } from './ingest/dead-letter';
-import type { DeviceCredentials } from './ingest/device-credentials';
+import type { DeviceChanges, DeviceCredentials } from './ingest/device-credentials';
 import { dedupeKey, type ReadingJournal } from './journal/journal';
 import { newMetrics, type GatewayMetrics } from './metrics';
 import { readingFromMqtt } from './ingest/mqtt-reading';
@@ -52,6 +52,8 @@ export interface GatewayRuntimeEvents {
   failure: [OutboxItem, string, number];
   'mqtt-reading': [MqttReadingEvent];
   'mqtt-rejected': [MqttRejectedEvent];
+  /** devices.json was reloaded (gateway/ingest/device-watch.ts): listeners drop sessions of removed and changed devices. */
+  'devices-changed': [DeviceChanges];
 }
 
 export interface GatewayRuntimeParts {
@@ -97,6 +99,16 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
     this.refreshMetrics();
   }
 
+  #intakeClosed: string | null = null;
+
+  /**
+   * From now on no reading is accepted (shutdown: what is held is drained, new input is refused,
+   * unacknowledged, so devices and monitors send it again later).
+   */
+  closeIntake(reason: string): void {
+    this.#intakeClosed = reason;
+  }
+
   get gatewayId(): string {
     return this.parts.gatewayId;
   }
@@ -133,6 +145,7 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
    * disk budget, or when the journal cannot write; the reading is then not accepted.
    */
   async ingest(r: Reading, key?: string): Promise<{ journalId: number } | { duplicate: true }> {
+    if (this.#intakeClosed) throw new Error(this.#intakeClosed);
     const budget = this.parts.budget;
     if (budget.check() === 'full') {
       this.metrics.readingsRefusedFull++;
@@ -175,6 +188,7 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
       const registered = this.devices.get(device);
       if (!registered) throw new RangeError(`message on ${topic}: device "${device}" is not registered on this gateway`);
       reading = readingFromMqtt(topic, payload, device, registered.patient, Date.now());
+      if (registered.kinds && !registered.kinds.includes(reading.kind)) throw new RangeError(`message on ${topic}: device "${device}" is registered for ${registered.kinds.join(', ')}, not ${reading.kind}`);
     } catch (err) {
       const reason = (err as Error).message;
       this.reject({ at: Date.now(), source: `mqtt:${topic}`, reason, raw: payload });

@@ -49,7 +49,12 @@ export = function register(RED: NodeAPI): void {
     const intake = new Hl7Intake(
       {
         ingest: (r, key) => rt.ingest(r, key),
-        patientOf: (d) => rt.devices.get(d)?.patient,
+        // HL7 monitors (and entries from before devices had a transport); never an MQTT device's id.
+        patientOf: (d) => {
+          const e = rt.devices.get(d);
+          return e && e.transport !== 'mqtt' ? e.patient : undefined;
+        },
+        kindAllowed: (d, kind) => rt.devices.get(d)?.kinds?.includes(kind) ?? true,
         reject: (d) => rt.reject(d),
         now: () => Date.now(),
       },
@@ -63,6 +68,7 @@ export = function register(RED: NodeAPI): void {
       onMessage: async (frame, peer) => {
         rt.recordHl7({ peer, data: frame });
         const out = await intake.handle(frame);
+        if (out.deviceId) listener?.noteDevice(peer, out.deviceId);
         for (const a of out.accepted) {
           readings++;
           node.send([{ topic: a.reading.deviceId, payload: a.reading, journalId: a.journalId }, null]);
@@ -98,8 +104,14 @@ export = function register(RED: NodeAPI): void {
         node.error(`mcps-hl7-device: ${RED._('mcps-hl7-device.errors.listen', { host, port: String(port), reason: err.message })}`);
       },
     );
+    // A monitor removed from (or changed in) devices.json loses its connection.
+    const onDevicesChanged = (c: { removed: string[]; changed: string[] }): void => {
+      listener?.disconnectDevices([...c.removed, ...c.changed]);
+    };
+    rt.on('devices-changed', onDevicesChanged);
     node.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
+      rt.off('devices-changed', onDevicesChanged);
       status.stop();
       const l = listener;
       listener = null;

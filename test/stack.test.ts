@@ -13,6 +13,7 @@ import { EpochKeyOpener } from '../gateway/sealing/envelope';
 import { checkEnvelope, decodeHeader, openBatchAsOwner } from '../protocol/batch';
 import { startStack } from '../cli/stack';
 import { loadScenario } from '../device-sim/scenario';
+import { lastJson, mcps } from './cli.helpers';
 import { parseLogLine } from '../common/log';
 
 t.test('every reading sent is anchored exactly once and roots match the chain', async (t) => {
@@ -67,6 +68,9 @@ t.test('every reading sent is anchored exactly once and roots match the chain', 
   t.same(childLog.filter((_, i) => parsed[i] === null), [], 'every line the children log is one JSON event');
   t.same(parsed.filter((p) => p?.level === 'error'), [], 'no errors logged by the children');
   t.equal(gateway.registration, 'registered', 'the flow\'s gateway identity checked against the on-chain registry: registered');
+  // The stack registered through mcps admin's code; mcps admin reads it back with --data.
+  const listed = lastJson(await mcps(['admin', 'list', '--data', data, '--json']));
+  t.match(listed, { ok: true, parties: [{ id: 'hospital-a', role: 'hospital' }, { id: 'node-1', role: 'node', active: true }, { id: 'gw-ward1', role: 'gateway', hospital: 'hospital-a', active: true }] });
 });
 
 t.test('the faults scenario end to end: verify keeps deliberately invalid readings apart, nothing acknowledged is lost', async (t) => {

@@ -6,14 +6,31 @@
  * for a patient it is not attached to.
  */
 import { randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../common/atomic-file';
+import { READING_KINDS, type ReadingKind } from '../../protocol/reading';
 
 export interface DeviceEntry {
   readonly id: string;
   readonly patient: string;
-  /** "scrypt$N$r$p$saltHex$hashHex" */
-  readonly passwordHash: string;
+  /** "scrypt$N$r$p$saltHex$hashHex"; absent for HL7 monitors (MLLP has no login). */
+  readonly passwordHash?: string;
+  /** "hl7": a bedside monitor over MLLP (MSH-3 is its id); default "mqtt". */
+  readonly transport?: 'mqtt' | 'hl7';
+  /** The reading kinds it may send (`mcps devices add --kind`); others are refused. Absent: any. */
+  readonly kinds?: readonly ReadingKind[];
 }
+
+/** What changed between two sets of devices (a reload of devices.json). */
+export interface DeviceChanges {
+  readonly added: string[];
+  readonly removed: string[];
+  /** Password, patient, transport or kinds changed: its sessions must log in again. */
+  readonly changed: string[];
+}
+
+const sameEntry = (a: DeviceEntry, b: DeviceEntry): boolean =>
+  a.patient === b.patient && a.passwordHash === b.passwordHash && (a.transport ?? 'mqtt') === (b.transport ?? 'mqtt') && (a.kinds ?? []).join(',') === (b.kinds ?? []).join(',');
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 };
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -67,6 +84,25 @@ export class DeviceCredentials {
     this.#byId.set(entry.id, entry);
   }
 
+  /**
+   * Takes a new set of devices in place (a reload of devices.json): everyone holding this object
+   * (broker, runtime, HL7 listeners) sees it at once. Returns what changed.
+   */
+  replace(entries: readonly DeviceEntry[]): DeviceChanges {
+    const next = new DeviceCredentials(entries); // validates (ids, duplicates) before anything changes
+    const added: string[] = [];
+    const changed: string[] = [];
+    const removed = [...this.#byId.keys()].filter((id) => !next.get(id));
+    for (const e of next.list()) {
+      const old = this.#byId.get(e.id);
+      if (!old) added.push(e.id);
+      else if (!sameEntry(old, e)) changed.push(e.id);
+    }
+    this.#byId.clear();
+    for (const e of next.list()) this.#byId.set(e.id, e);
+    return { added, removed, changed };
+  }
+
   get(id: string): DeviceEntry | undefined {
     return this.#byId.get(id);
   }
@@ -75,14 +111,15 @@ export class DeviceCredentials {
   authenticate(id: string, password: Buffer | string): DeviceEntry | undefined {
     const entry = this.#byId.get(id);
     const ok = checkPassword(entry?.passwordHash ?? (dummyHash ??= hashPassword('x')), password);
-    return entry && ok ? entry : undefined;
+    // A device without a password (an HL7 monitor) has no MQTT login at all.
+    return entry?.passwordHash && ok ? entry : undefined;
   }
 
   /** As authenticate, with the hash computed off the event loop. */
   async authenticateAsync(id: string, password: Buffer | string): Promise<DeviceEntry | undefined> {
     const entry = this.#byId.get(id);
     const ok = await checkPasswordAsync(entry?.passwordHash ?? (dummyHash ??= hashPassword('x')), password);
-    return entry && ok ? entry : undefined;
+    return entry?.passwordHash && ok ? entry : undefined;
   }
 
   list(): DeviceEntry[] {
@@ -91,26 +128,36 @@ export class DeviceCredentials {
 
   static load(path: string): DeviceCredentials {
     if (!existsSync(path)) return new DeviceCredentials();
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (err) {
-      throw new Error(`device credentials ${path}: not valid JSON (${(err as Error).message})`);
-    }
-    const devices = (parsed as { devices?: unknown }).devices;
-    if (!Array.isArray(devices)) throw new Error(`device credentials ${path}: expected {"devices": [...]}`);
-    return new DeviceCredentials(
-      devices.map((d: unknown, i: number) => {
-        const e = d as Partial<DeviceEntry>;
-        if (typeof e.id !== 'string' || typeof e.patient !== 'string' || typeof e.passwordHash !== 'string') {
-          throw new Error(`device credentials ${path}: devices[${i}] needs string fields id, patient, passwordHash`);
-        }
-        return { id: e.id, patient: e.patient, passwordHash: e.passwordHash };
-      }),
-    );
+    return new DeviceCredentials(parseDevicesFile(readFileSync(path, 'utf8'), `device credentials ${path}`));
   }
 
   save(path: string): void {
-    writeFileSync(path, JSON.stringify({ devices: this.list() }, null, 2) + '\n', { mode: 0o600 });
+    writeFileAtomic(path, JSON.stringify({ devices: this.list() }, null, 2) + '\n', 0o600);
   }
+}
+
+/** The entries of a devices.json text; every error names the file and the entry. */
+export function parseDevicesFile(text: string, where: string): DeviceEntry[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${where}: not valid JSON (${(err as Error).message})`);
+  }
+  const devices = (parsed as { devices?: unknown } | null)?.devices;
+  if (!Array.isArray(devices)) throw new Error(`${where}: expected {"devices": [...]}`);
+  return devices.map((d: unknown, i: number) => {
+    const e = (d ?? {}) as Partial<Record<keyof DeviceEntry, unknown>>;
+    if (typeof e.id !== 'string' || typeof e.patient !== 'string') throw new Error(`${where}: devices[${i}] needs string fields id and patient`);
+    if (e.passwordHash !== undefined && typeof e.passwordHash !== 'string') throw new Error(`${where}: devices[${i}].passwordHash must be a string`);
+    if (e.transport !== undefined && e.transport !== 'mqtt' && e.transport !== 'hl7') throw new Error(`${where}: devices[${i}].transport must be "mqtt" or "hl7"`);
+    if (e.kinds !== undefined && (!Array.isArray(e.kinds) || !e.kinds.every((k) => typeof k === 'string' && k in READING_KINDS))) throw new Error(`${where}: devices[${i}].kinds must list reading kinds (${Object.keys(READING_KINDS).join(', ')})`);
+    return {
+      id: e.id,
+      patient: e.patient,
+      ...(typeof e.passwordHash === 'string' ? { passwordHash: e.passwordHash } : {}),
+      ...(e.transport ? { transport: e.transport as 'mqtt' | 'hl7' } : {}),
+      ...(Array.isArray(e.kinds) ? { kinds: e.kinds as ReadingKind[] } : {}),
+    };
+  });
 }

@@ -14,6 +14,8 @@ export interface Hl7IntakeParts {
   /** Journals a reading; resolves once it is durable. Rejects when it cannot be stored. */
   ingest(r: Reading, key: string): Promise<{ journalId: number } | { duplicate: true }>;
   patientOf(deviceId: string): string | undefined;
+  /** Whether the device may send this kind (devices.json "kinds"); absent: any. */
+  kindAllowed?(deviceId: string, kind: Reading['kind']): boolean;
   /** Keeps refused input aside (dead letters) and counts it. */
   reject(d: { at: number; source: string; reason: string; raw: Uint8Array }): void;
   now(): number;
@@ -27,6 +29,8 @@ export interface Hl7Outcome {
   accepted: Array<{ reading: Reading; journalId: number | null }>;
   refused: string[];
   duplicates: number;
+  /** The sending device (MSH-3), once the message named a registered one. */
+  deviceId?: string;
 }
 
 export class Hl7Intake {
@@ -53,6 +57,12 @@ export class Hl7Intake {
     }
     const accepted: Hl7Outcome['accepted'] = [];
     let duplicates = 0;
+    const deviceId = r.deviceId;
+    const allowed = this.parts.kindAllowed;
+    if (allowed) {
+      for (const x of r.readings.filter((x) => !allowed(deviceId, x.kind))) r.refused.push(`${x.kind}: device "${deviceId}" is not registered for this kind`);
+      r.readings = r.readings.filter((x) => allowed(deviceId, x.kind));
+    }
     try {
       const results = await Promise.all(r.readings.map((x) => this.parts.ingest(x, dedupeKey(x))));
       results.forEach((res, i) => {
@@ -61,13 +71,13 @@ export class Hl7Intake {
       });
     } catch {
       // Not stored (disk budget full): no ACK, the monitor keeps the message and sends it again.
-      return { ack: null, code: null, accepted, refused: [], duplicates };
+      return { ack: null, code: null, accepted, refused: [], duplicates, deviceId };
     }
     if (r.refused.length > 0) {
       const reason = r.refused.join('; ');
       this.parts.reject({ at: now, source: `${this.source} ${r.deviceId}`, reason, raw: frame });
-      return { ack: buildAck({ original: msg, code: 'AE', controlId: r.controlId, text: reason, error: '102^Data type error^HL70357', now, ackId }), code: 'AE', accepted, refused: r.refused, duplicates };
+      return { ack: buildAck({ original: msg, code: 'AE', controlId: r.controlId, text: reason, error: '102^Data type error^HL70357', now, ackId }), code: 'AE', accepted, refused: r.refused, duplicates, deviceId };
     }
-    return { ack: buildAck({ original: msg, code: 'AA', controlId: r.controlId, now, ackId }), code: 'AA', accepted, refused: [], duplicates };
+    return { ack: buildAck({ original: msg, code: 'AA', controlId: r.controlId, now, ackId }), code: 'AA', accepted, refused: [], duplicates, deviceId };
   }
 }

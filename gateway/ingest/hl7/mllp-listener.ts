@@ -19,15 +19,21 @@ export interface MllpListenerOptions {
 
 export interface MllpListener {
   readonly port: number;
+  /** Remembers that the connection from `peer` sent messages as device `deviceId`. */
+  noteDevice(peer: string, deviceId: string): void;
+  /** Closes the connections that sent as any of these devices (removed or changed in devices.json). */
+  disconnectDevices(ids: readonly string[]): number;
   close(): Promise<void>;
 }
 
 export async function startMllpListener(o: MllpListenerOptions): Promise<MllpListener> {
   const sockets = new Set<Socket>();
+  const byPeer = new Map<string, { socket: Socket; devices: Set<string> }>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     o.onConnections?.(sockets.size);
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    byPeer.set(peer, { socket, devices: new Set() });
     const decoder = new MllpDecoder();
     let chain = Promise.resolve();
     socket.setTimeout(o.idleMs ?? 10 * 60_000, () => socket.destroy());
@@ -50,6 +56,7 @@ export async function startMllpListener(o: MllpListenerOptions): Promise<MllpLis
     socket.on('error', () => undefined); // a monitor unplugged: 'close' follows
     socket.on('close', () => {
       sockets.delete(socket);
+      byPeer.delete(peer);
       o.onConnections?.(sockets.size);
     });
   });
@@ -63,6 +70,17 @@ export async function startMllpListener(o: MllpListenerOptions): Promise<MllpLis
   const addr = server.address();
   return {
     port: typeof addr === 'object' && addr ? addr.port : o.port,
+    noteDevice: (peer, deviceId) => byPeer.get(peer)?.devices.add(deviceId),
+    disconnectDevices: (ids) => {
+      let n = 0;
+      for (const { socket, devices } of byPeer.values()) {
+        if (ids.some((id) => devices.has(id))) {
+          socket.destroy();
+          n++;
+        }
+      }
+      return n;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
