@@ -55,8 +55,9 @@ export function chainNodeIdentity(o: IdentityOptions): PartyIdentity {
   return { role: 'node', id: w.id, blsPublicKey: k.bls.publicKey, proofOfPossession: k.bls.proofOfPossession, operator: current.operatorAddress, x25519PublicKey: k.x25519PublicKey };
 }
 
+/** The file names issue 14's data-user code uses (data-user/identity.ts): user-bls.key and user-hpke.key in the user's directory. */
 export function userKeyPaths(dataDir: string): { bls: string; encryption: string } {
-  return { bls: join(dataDir, 'keys', 'user-bls.key'), encryption: join(dataDir, 'keys', 'user-x25519.key') };
+  return { bls: join(dataDir, 'user-bls.key'), encryption: join(dataDir, 'user-hpke.key') };
 }
 
 /** A data user's keys (made in their own directory, 0600): BLS for the handshake, X25519 for released slice keys. */
@@ -100,6 +101,6 @@ export function registerIdentityCommands(gateway: Command, chainNode: Command, p
   withIdentityOptions(chainNode.command('identity').description('print this chain node\'s public identity file (id, BLS and X25519 keys, proof of possession, operator account) for mcps admin node add; creates the keys on first use').option('--config <file>', 'the node\'s configuration (its dataDir and nodeId)'), 'the node\'s data directory (its config\'s dataDir)')
     .action((o: IdentityOptions) => print(chainNodeIdentity(o), o.out));
   const user = program.command('user').description('a data user\'s own keys');
-  withIdentityOptions(user.command('identity').description('print a data user\'s public identity file for mcps admin user add; creates the user\'s key in <data>/keys on first use'), 'the user\'s own directory for keys')
+  withIdentityOptions(user.command('identity').description('print a data user\'s public identity file for mcps admin user add; creates the user\'s keys (user-bls.key, user-hpke.key) in --data DIR on first use'), 'the user\'s own directory for keys')
     .action((o: IdentityOptions) => print(userIdentity(o), o.out));
 }
