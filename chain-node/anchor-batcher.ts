@@ -20,7 +20,13 @@ interface Pending {
 export class AnchorBatcher implements AnchorBackend {
   readonly #queue: Pending[] = [];
   #busy = false;
-  readonly stats = { transactions: 0, batches: 0, maxPerTx: 0 };
+  readonly stats = { transactions: 0, batches: 0, maxPerTx: 0, gasUsed: 0, failures: 0 };
+
+  /** Anchor requests waiting for a transaction or in the one under way. */
+  get pending(): number {
+    return this.#queue.length + this.#inFlight;
+  }
+  #inFlight = 0;
 
   constructor(readonly client: Pick<AnchorClient, 'head' | 'anchor' | 'anchorMany' | 'findAnchored'>, readonly maxPerTx = 50) {}
 
@@ -44,13 +50,17 @@ export class AnchorBatcher implements AnchorBackend {
     try {
       while (this.#queue.length > 0) {
         const group = this.#queue.splice(0, this.maxPerTx);
+        this.#inFlight = group.length;
+        try {
         try {
           const r = group.length === 1 ? await this.client.anchor(group[0]!.req) : await this.client.anchorMany(group.map((p) => p.req));
           this.stats.transactions++;
+          this.stats.gasUsed += Number(r.gasUsed ?? 0n);
           this.stats.batches += group.length;
           this.stats.maxPerTx = Math.max(this.stats.maxPerTx, group.length);
           for (const p of group) p.resolve(r);
         } catch (err) {
+          this.stats.failures++;
           if (group.length === 1) {
             group[0]!.reject(err as Error);
             continue;
@@ -59,12 +69,19 @@ export class AnchorBatcher implements AnchorBackend {
             try {
               const r = await this.client.anchor(p.req);
               this.stats.transactions++;
+              this.stats.gasUsed += Number(r.gasUsed ?? 0n);
               this.stats.batches++;
               p.resolve(r);
             } catch (e) {
+              this.stats.failures++;
               p.reject(e as Error);
+            } finally {
+              this.#inFlight--;
             }
           }
+        }
+        } finally {
+          this.#inFlight = 0;
         }
       }
     } finally {

@@ -64,11 +64,19 @@ export interface IngestCounters {
   resumed: number;
 }
 
+/** A refusal's status as a metric label: invalid (400), forbidden (403: unknown or revoked gateway, bad signature), conflict (409: gap, rewrite), other. */
+export const REFUSAL_REASONS = ['invalid', 'forbidden', 'conflict', 'other'] as const;
+export function refusalReason(status: number): (typeof REFUSAL_REASONS)[number] {
+  return status === 400 ? 'invalid' : status === 403 ? 'forbidden' : status === 409 ? 'conflict' : 'other';
+}
+
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const eq = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 export class BatchIngest {
   readonly counters: IngestCounters = { accepted: 0, duplicates: 0, refused: 0, resumed: 0, replicated: 0 };
+  /** Refused batches by reason (refusalReason of the HTTP-like status), for the metrics. */
+  readonly refusedByReason: Record<string, number> = {};
   /** One queue per gateway: its batches are checked and anchored in order; gateways run side by side. */
   readonly #queues = new Map<string, Promise<unknown>>();
 
@@ -97,6 +105,8 @@ export class BatchIngest {
     return run.catch((err: unknown) => {
       if (err instanceof IngestError) {
         this.counters.refused++;
+        const reason = refusalReason(err.status);
+        this.refusedByReason[reason] = (this.refusedByReason[reason] ?? 0) + 1;
         this.opts.log('warn', `refused batch from ${sub.gatewayId}: ${err.message}`, { component: 'ingest', event: 'batch-refused', gateway: sub.gatewayId, status: err.status });
       }
       throw err;

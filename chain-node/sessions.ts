@@ -36,6 +36,8 @@ export class HandshakeService {
   readonly #responder: NodeResponder;
   readonly #sessions = new Map<string, Live>();
   readonly counters = { handshakes: 0, refused: 0, sessions: 0, maxM3Batch: 0 };
+  /** Refused handshakes by the protocol's reason code (a fixed set in protocol/), for the metrics. */
+  readonly refusedByReason: Record<string, number> = {};
 
   constructor(
     readonly opts: {
@@ -61,7 +63,8 @@ export class HandshakeService {
   #refuse(where: string, err: unknown): never {
     if (err instanceof ProtocolError) {
       this.counters.refused++;
-      this.opts.log('warn', `handshake ${where} refused: ${err.message}`);
+      this.refusedByReason[err.reason] = (this.refusedByReason[err.reason] ?? 0) + 1;
+      this.opts.log('warn', `handshake ${where} refused: ${err.message}`, { component: 'handshake', event: 'handshake-refused', reason: err.reason });
       throw new HandshakeRefused(err.reason);
     }
     throw err;

@@ -124,12 +124,12 @@ export class AnchorClient {
     return { headerHash: ethers.getBytes(hh), txHash: e.transactionHash, blockNumber: e.blockNumber };
   }
 
-  async anchor(a: AnchorRequest): Promise<{ txHash: string; blockNumber: number }> {
+  async anchor(a: AnchorRequest): Promise<{ txHash: string; blockNumber: number; gasUsed?: bigint }> {
     return this.#send('anchor', [idToBytes32(a.gatewayId), a.seq, ethers.hexlify(a.prevHash), ethers.hexlify(a.headerHash), ethers.hexlify(a.root), a.count]);
   }
 
   /** Several batches (of one or several gateways) in one transaction: all anchored, or none. */
-  async anchorMany(items: readonly AnchorRequest[]): Promise<{ txHash: string; blockNumber: number }> {
+  async anchorMany(items: readonly AnchorRequest[]): Promise<{ txHash: string; blockNumber: number; gasUsed?: bigint }> {
     return this.#send('anchorMany', [
       items.map((a) => idToBytes32(a.gatewayId)),
       items.map((a) => a.seq),
@@ -144,7 +144,7 @@ export class AnchorClient {
    * Simulates first, so a refusal (gap, rewrite, revoked gateway) costs no gas and comes back
    * decoded; then sends and waits for one confirmation.
    */
-  async #send(name: 'anchor' | 'anchorMany', args: unknown[]): Promise<{ txHash: string; blockNumber: number }> {
+  async #send(name: 'anchor' | 'anchorMany', args: unknown[]): Promise<{ txHash: string; blockNumber: number; gasUsed: bigint }> {
     const fn = this.contract.getFunction(name);
     let tx: ethers.ContractTransactionResponse;
     try {
@@ -161,7 +161,7 @@ export class AnchorClient {
       throw this.#decode(await fn.staticCall(...args).then(() => err, (e: unknown) => e));
     }
     if (!rcpt || rcpt.status !== 1) throw new Error(`${name} transaction ${tx.hash} failed`);
-    return { txHash: tx.hash, blockNumber: rcpt.blockNumber };
+    return { txHash: tx.hash, blockNumber: rcpt.blockNumber, gasUsed: rcpt.gasUsed };
   }
 
   #decode(err: unknown): Error {

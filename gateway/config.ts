@@ -36,7 +36,15 @@ export interface GatewayConfig {
   record?: { path: string; maxMB?: number };
   /** On SIGTERM/SIGINT: how long to drain (seal and forward what is held) before stopping (default 30 s). */
   drainTimeoutS?: number;
+  /**
+   * The monitoring listener: /metrics (Prometheus), /healthz, /readyz. A config file without it gets
+   * 127.0.0.1:9880 (DEFAULT_METRICS); port 0 picks a free port. readyOutboxMaxAgeS: how long the
+   * outbox may hold a batch before the gateway counts as not ready (default 900).
+   */
+  metrics?: { host: string; port: number; readyOutboxMaxAgeS?: number };
 }
+
+export const DEFAULT_METRICS = { host: '127.0.0.1', port: 9880 } as const;
 
 const hostPort = {
   type: 'object',
@@ -77,6 +85,12 @@ const schema = {
     },
     orphanAfterS: { type: 'number', minimum: 1 },
     drainTimeoutS: { type: 'number', minimum: 0 },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['host', 'port'],
+      properties: { host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 }, readyOutboxMaxAgeS: { type: 'number', exclusiveMinimum: 0 } },
+    },
     record: {
       type: 'object',
       additionalProperties: false,
@@ -103,5 +117,7 @@ export function loadGatewayConfig(path: string): GatewayConfig {
   } catch (err) {
     throw new Error(`gateway config ${path}: ${(err as Error).message}`);
   }
-  return parseGatewayConfig(raw, `gateway config ${path}`);
+  const cfg = parseGatewayConfig(raw, `gateway config ${path}`);
+  // A gateway run from a config file (a service) has its monitoring listener unless it says where.
+  return cfg.metrics ? cfg : { ...cfg, metrics: { ...DEFAULT_METRICS } };
 }

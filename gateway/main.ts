@@ -36,12 +36,19 @@ import { statSync } from 'node:fs';
 import { mclPairing } from '../common/mcl-pairing';
 import { noblePairing, signatureVerifier } from '../protocol/handshake';
 import { SIG_DST } from '../protocol/bls';
+import { newChainClientStats } from './chain/chain-client';
+import { probeWritable } from './journal/state-db';
+import { startMonitoringServer, type MonitoringServer } from '../common/monitoring-server';
+import { gatewayRegistry } from './monitoring/gateway-metrics';
+import { gatewayReadiness } from './monitoring/readiness';
 
 export interface RunningGateway {
   readonly runtime: GatewayRuntime;
   readonly editorUrl: string;
   readonly editorCredentialsPath: string;
   readonly mqttPort: number;
+  /** Base URL of the monitoring listener (…/metrics, …/healthz, …/readyz), when configured. */
+  readonly metricsUrl: string | null;
   drain(timeoutMs?: number): Promise<void>;
   /**
    * Stops taking readings (the broker closes: devices keep what was not acknowledged; HL7 and
@@ -128,11 +135,12 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
     return noblePairing;
   });
   const verify = signatureVerifier(pairing, (n) => new Uint8Array(randomBytes(n)), SIG_DST);
-  const client = new ChainNodeClient({ url: cfg.chainNode.url, nodeId: cfg.chainNode.nodeId, selfId: cfg.gatewayId, blsSecretKey: identity.secretKey, registry, verify });
+  const chainStats = newChainClientStats();
+  const client = new ChainNodeClient({ url: cfg.chainNode.url, nodeId: cfg.chainNode.nodeId, selfId: cfg.gatewayId, blsSecretKey: identity.secretKey, registry, verify, stats: chainStats });
   const chainClientFor = (targets: ChainTarget[]): FailoverChainClient =>
     new FailoverChainClient(
-      targets.map((t) => ({ ...t, client: new ChainNodeClient({ url: t.url, nodeId: t.nodeId, selfId: cfg.gatewayId, blsSecretKey: identity.secretKey, registry, verify }) })),
-      { log },
+      targets.map((t) => ({ ...t, client: new ChainNodeClient({ url: t.url, nodeId: t.nodeId, selfId: cfg.gatewayId, blsSecretKey: identity.secretKey, registry, verify, stats: chainStats }) })),
+      { log, stats: chainStats },
     );
   let lastErrorLogged = '';
   const outbox = new Outbox({
@@ -179,6 +187,7 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
     recorder,
     chainClientFor,
     defaultChainTargets: [{ nodeId: cfg.chainNode.nodeId, url: cfg.chainNode.url }],
+    chainStats,
     identity: {
       gatewayId: cfg.gatewayId,
       publicKey: identity.publicKey,
@@ -231,6 +240,23 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
     throw err;
   }
   await broker.listen();
+  // Metrics and health on their own port. A listener that cannot start is logged, not fatal: the
+  // box goes on taking readings (mcps doctor and the log name the port in use).
+  let monitoring: MonitoringServer | null = null;
+  if (cfg.metrics) {
+    const host = red;
+    monitoring = await startMonitoringServer({
+      host: cfg.metrics.host,
+      port: cfg.metrics.port,
+      registry: gatewayRegistry(runtime),
+      readiness: gatewayReadiness({ runtime, flowRunning: () => host.flowsRunning(), probeJournal: () => probeWritable(db), outboxMaxAgeS: cfg.metrics.readyOutboxMaxAgeS }),
+      log,
+    }).catch((err: unknown) => {
+      log('error', `metrics and health not served: ${(err as Error).message}`, { component: 'monitoring', event: 'listen-failed' });
+      return null;
+    });
+    if (monitoring) log('info', `metrics at ${monitoring.url}/metrics, health at ${monitoring.url}/healthz and ${monitoring.url}/readyz`, { component: 'monitoring', event: 'listening', url: monitoring.url });
+  }
   // devices.json is followed while running: mcps devices add|remove|passwd|move need no restart.
   const b = broker;
   const deviceWatch = watchDevices({
@@ -246,6 +272,7 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
   let brokerClosed: Promise<void> | null = null;
   const closeBroker = (): Promise<void> => (brokerClosed ??= b.close());
   const stop = async (): Promise<void> => {
+    await monitoring?.close();
     deviceWatch.close();
     await red.stop();
     runtime.stopSweeping();
@@ -264,6 +291,7 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
     editorUrl: red.url,
     editorCredentialsPath,
     mqttPort: broker.port,
+    metricsUrl: monitoring?.url ?? null,
     drain: (timeoutMs?: number) => runtime.drain(timeoutMs),
     shutdown: async (deadlineMs) => {
       runtime.closeIntake('the gateway is stopping');

@@ -15,6 +15,8 @@ import { registrationState, type IdentityFacts, type RegistrationState } from '.
 import type { RegistryRecord } from '../protocol/handshake/registry';
 import type { ChainTarget, FailoverChainClient } from './chain/failover-client';
 import type { Recorder } from './ingest/recorder';
+import type { SerialLinkStatus } from './ingest/serial-link';
+import type { ChainClientStats } from './chain/chain-client';
 import type { SerialFormat } from './ingest/serial-settings';
 import { EventEmitter } from 'node:events';
 import type { Reading } from '../protocol/reading';
@@ -76,6 +78,8 @@ export interface GatewayRuntimeParts {
   chainClientFor?: (targets: ChainTarget[]) => FailoverChainClient;
   /** The chain nodes of the gateway's own configuration. */
   defaultChainTargets?: ChainTarget[];
+  /** Handshakes, their failures and failovers of every chain-node client of this gateway (metrics). */
+  chainStats?: ChainClientStats;
   /** Who this gateway is, and how to look it up in the registry (for mcps-gateway-identity). */
   identity?: IdentityFacts & { lookup(id: string): Promise<RegistryRecord | undefined> };
 }
@@ -131,6 +135,9 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
   }
 
   readonly #openPorts = new Set<string>();
+
+  /** The serial links of the running flow, read by the metrics at scrape time (the data path never looks). */
+  readonly serialLinks = new Set<{ readonly deviceId: string; readonly status: SerialLinkStatus }>();
 
   /** Serial links report whether their port is open. */
   serialState(path: string, open: boolean): void {

@@ -63,7 +63,12 @@ export = function register(RED: NodeAPI): void {
     }
     const port = parsed.settings;
     const path = port.path;
-    const decoder = decoderFor(port.format, path);
+    // A fresh decoder for each (re)opened port, so a frame cut by an unplug never joins the bytes
+    // after it; its sequence numbers continue where the previous one stopped (no reading counted twice).
+    let decoder = decoderFor(port.format, path);
+    let seqBase = 0;
+    let nextSeq = 0;
+    let opens = 0;
     let readings = 0;
     let rejected = 0;
     let refused = 0;
@@ -75,11 +80,21 @@ export = function register(RED: NodeAPI): void {
       parity: port.parity,
       stopBits: port.stopBits,
       reconnectMs: port.reconnectMs,
+      maxReconnectMs: port.maxReconnectMs,
+      staleAfterMs: port.staleAfterMs,
+      onOpen: () => {
+        if (opens++ === 0) return;
+        decoder = decoderFor(port.format, path);
+        seqBase = nextSeq;
+      },
       onData: (chunk) => {
         const receivedAt = Date.now();
         rt?.recordSerial({ format: port.format, deviceId, patient, data: chunk });
-        for (const ev of decoder.push(chunk)) {
+        for (const decoded of decoder.push(chunk)) {
+          const ev = decoded.type === 'readings' && seqBase > 0 ? { ...decoded, seq: decoded.seq + seqBase } : decoded;
           if (ev.type === 'readings') {
+            nextSeq = Math.max(nextSeq, ev.seq + 1);
+            link.frameReceived();
             for (const r of eventReadings(ev, { deviceId, patient, receivedAt })) {
               if (!rt) {
                 readings++;
@@ -114,11 +129,18 @@ export = function register(RED: NodeAPI): void {
         else if (s.state === 'error') {
           status.set(() => ({ fill: 'red', shape: 'ring', text: RED._('mcps-serial-device.status.error', { reason: s.reason }) }));
           node.warn(`${path}: ${s.reason} (retrying)`);
+        } else if (s.state === 'stale') {
+          const seconds = Math.round(s.silentMs / 1000);
+          status.set(() => ({ fill: 'yellow', shape: 'dot', text: RED._('mcps-serial-device.status.stale', { seconds }) }));
+          node.warn(`${path}: no valid frame from ${deviceId} for ${seconds} s: stale; reopening the port until frames come back`);
         }
       },
     });
+    const linkEntry = { deviceId, status: link.status };
+    rt?.serialLinks.add(linkEntry);
     node.on('close', (_removed: boolean, done: () => void) => {
       status.stop();
+      rt?.serialLinks.delete(linkEntry);
       link.close().then(() => done(), () => done());
     });
   }

@@ -17,6 +17,8 @@ export = function register(RED: NodeAPI): void {
       stopBits: def.stopBits,
       format: def.format,
       reconnectMs: def.reconnectMs,
+      maxReconnectMs: def.maxReconnectMs,
+      staleAfterS: def.staleAfterS,
     });
   }
   RED.nodes.registerType('mcps-serial-port', SerialPortNode);

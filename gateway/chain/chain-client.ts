@@ -30,13 +30,46 @@ export interface ChainNodeClientOptions {
   timeoutMs?: number;
   /** Checks the node's receipt signature (default: noble; the gateway passes mcl when it loads). */
   verify?: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
+  /** Shared counters for the metrics (a private set when absent). */
+  stats?: ChainClientStats;
+}
+
+/**
+ * What the gateway's clients did, summed over every client it makes (the default one and those of
+ * a flow's chain-node configuration), for the metrics: counters only grow.
+ */
+export interface ChainClientStats {
+  handshakes: number;
+  /** Failed handshakes by reason (a small fixed set: see handshakeFailureReason). */
+  handshakeFailures: Record<string, number>;
+  sessionsLost: number;
+  failovers: number;
+}
+
+export function newChainClientStats(): ChainClientStats {
+  return { handshakes: 0, handshakeFailures: {}, sessionsLost: 0, failovers: 0 };
+}
+
+/** Why a handshake failed, as a metric label: one of a fixed set, never free text. */
+export function handshakeFailureReason(err: unknown): string {
+  if (err instanceof SubmitError) {
+    if (err.status === 400) return 'refused';
+    if (err.status !== undefined) return 'http_error';
+    if (/ unreachable: /.test(err.message)) return 'unreachable';
+    if (/ refused locally: /.test(err.message)) return 'node_not_verified';
+    return 'malformed_answer';
+  }
+  return 'registry_unavailable';
 }
 
 export class ChainNodeClient {
   #session: { id: string; session: Session } | null = null;
   readonly counters = { handshakes: 0, sessionsLost: 0 };
+  readonly #stats: ChainClientStats;
 
-  constructor(readonly opts: ChainNodeClientOptions) {}
+  constructor(readonly opts: ChainNodeClientOptions) {
+    this.#stats = opts.stats ?? newChainClientStats();
+  }
 
   async #post(path: string, body: Uint8Array | string, contentType: string): Promise<{ status: number; body: Buffer }> {
     let res: Response;
@@ -65,6 +98,7 @@ export class ChainNodeClient {
       const b = JSON.parse(r3.body.toString('utf8')) as { session?: unknown };
       if (b.session !== session.sessionIdHex) throw new SubmitError(`handshake with ${nodeId}: the node names another session`, true);
       this.counters.handshakes++;
+      this.#stats.handshakes++;
       return { id: session.sessionIdHex, session };
     } catch (err) {
       if (err instanceof ProtocolError) throw new SubmitError(`handshake with ${nodeId} refused locally: ${err.message}`, true);
@@ -74,13 +108,20 @@ export class ChainNodeClient {
 
   async submit(sub: BatchSubmission, expect: { seq: number; headerHash: string; root: string }): Promise<SignedReceipt> {
     for (let attempt = 0; ; attempt++) {
-      if (!this.#session || this.#session.session.exhausted) this.#session = await this.#handshake();
+      if (!this.#session || this.#session.session.exhausted) {
+        this.#session = await this.#handshake().catch((err: unknown) => {
+          const reason = handshakeFailureReason(err);
+          this.#stats.handshakeFailures[reason] = (this.#stats.handshakeFailures[reason] ?? 0) + 1;
+          throw err;
+        });
+      }
       const s = this.#session;
       const r = await this.#post(`/v1/sessions/${s.id}`, s.session.seal(encodeSessionRequest({ type: 'submit-batch', submission: sub })), 'application/octet-stream');
       if (r.status === 401 && attempt === 0) {
         // The node no longer knows the session (restart, expiry): one new handshake, then retry.
         this.#session = null;
         this.counters.sessionsLost++;
+        this.#stats.sessionsLost++;
         continue;
       }
       if (r.status !== 200) {

@@ -24,7 +24,7 @@ export class FailoverChainClient {
 
   constructor(
     readonly targets: ReadonlyArray<ChainTarget & { client: TargetClient }>,
-    readonly opts: { switchAfter?: number; log?: LogFn } = {},
+    readonly opts: { switchAfter?: number; log?: LogFn; stats?: { failovers: number } } = {},
   ) {
     if (targets.length === 0) throw new Error('no chain node to submit to');
   }
@@ -45,6 +45,7 @@ export class FailoverChainClient {
         this.#failures = 0;
         this.#i = (this.#i + 1) % this.targets.length;
         this.counters.switches++;
+        if (this.opts.stats) this.opts.stats.failovers++;
         this.opts.log?.('warn', `chain node ${t.nodeId} (${t.url}) failed repeatedly (${(err as Error).message}); switching to ${this.current.nodeId} (${this.current.url})`, { component: 'chain', event: 'failover', from: t.nodeId, to: this.current.nodeId });
       }
       throw err;

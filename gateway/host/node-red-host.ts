@@ -68,6 +68,8 @@ export interface NodeRedHostOptions {
 export interface NodeRedHost {
   readonly url: string;
   readonly port: number;
+  /** Whether the flows run now (between Node-RED's flows:started and flows:stopped). */
+  flowsRunning(): boolean;
   stop(): Promise<void>;
 }
 
@@ -125,13 +127,19 @@ export async function startNodeRed(opts: NodeRedHostOptions): Promise<NodeRedHos
       resolveStarted();
     });
   });
+  let running = false;
+  RED.events.on('flows:started', () => (running = true));
+  RED.events.on('flows:stopped', () => (running = false));
   await RED.start();
   await flowsStarted;
+  running = true;
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://${opts.host}:${port}/`,
     port,
+    flowsRunning: () => running,
     stop: async () => {
+      running = false;
       await RED.stop();
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();

@@ -35,6 +35,8 @@ export interface GatewayBroker {
   /** The listening port (0 until it listens). */
   readonly port: number;
   readonly counters: BrokerCounters;
+  /** Whether devices can connect now (between listen() and close()). */
+  readonly listening: boolean;
   /** Starts accepting devices (done at start unless `deferListen`). */
   listen(): Promise<number>;
   close(): Promise<void>;
@@ -127,6 +129,9 @@ export async function startBroker(opts: BrokerOptions): Promise<GatewayBroker> {
       return port;
     },
     counters,
+    get listening() {
+      return server.listening;
+    },
     listen,
     close: () =>
       new Promise<void>((resolve) => {

@@ -43,3 +43,13 @@ export function stateDbBytes(db: StateDb, walBytes: number): number {
   const free = db.pragma('freelist_count', { simple: true }) as number;
   return (pages - free) * pageSize + walBytes;
 }
+
+/**
+ * Proves the database takes a synced write now (readiness): one tiny row rewritten in its own
+ * table, committed like a journal group. Throws what SQLite said when it cannot (disk full, file
+ * read-only, I/O error).
+ */
+export function probeWritable(db: StateDb, now = Date.now()): void {
+  db.prepare('CREATE TABLE IF NOT EXISTS write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)').run();
+  db.prepare('INSERT OR REPLACE INTO write_probe (id, at) VALUES (1, ?)').run(now);
+}

@@ -48,6 +48,11 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     return this.#queue.length;
   }
 
+  /** The batch waiting longest (the next to go), if any: its age is the outbox's age. */
+  get oldest(): OutboxItem | undefined {
+    return this.#queue[0];
+  }
+
   /** Where batches go from the next attempt on (a flow's chain-node configuration, or back to the default). */
   setClient(client: OutboxOptions['client']): void {
     this.#opts.client = client;
