@@ -14,7 +14,11 @@ export interface ChainNodeConfig {
   chain: { rpcUrl: string; registry: string; anchor: string };
   /** On SIGTERM/SIGINT: how long requests in flight may finish before stopping (default 30 s). */
   drainTimeoutS?: number;
+  /** The monitoring listener (/metrics, /healthz, /readyz); a config file without it gets 127.0.0.1:9545. */
+  metrics?: { host: string; port: number };
 }
+
+export const DEFAULT_NODE_METRICS = { host: '127.0.0.1', port: 9545 } as const;
 
 const schema = {
   type: 'object',
@@ -26,6 +30,12 @@ const schema = {
     host: { type: 'string', minLength: 1 },
     port: { type: 'integer', minimum: 0, maximum: 65535 },
     drainTimeoutS: { type: 'number', minimum: 0 },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['host', 'port'],
+      properties: { host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 } },
+    },
     chain: {
       type: 'object',
       additionalProperties: false,
@@ -49,5 +59,6 @@ export function loadChainNodeConfig(path: string): ChainNodeConfig {
     throw new Error(`chain node config ${path}: ${(err as Error).message}`);
   }
   if (!validate(raw)) throw new Error(`chain node config ${path}: ${(validate.errors ?? []).map((e) => `${e.instancePath || '(top)'} ${e.message}`).join('; ')}`);
-  return raw;
+  // A node run from a config file (a service) has its monitoring listener unless it says where.
+  return raw.metrics ? raw : { ...raw, metrics: { ...DEFAULT_NODE_METRICS } };
 }

@@ -19,6 +19,9 @@ import { mclPairing } from '../common/mcl-pairing';
 import { noblePairing, signatureVerifier } from '../protocol/handshake';
 import { SIG_DST } from '../protocol/bls';
 import { randomBytes } from 'node:crypto';
+import { startMonitoringServer, type MonitoringServer } from '../common/monitoring-server';
+import { packageVersion } from '../common/version';
+import { chainNodeReadiness, chainNodeRegistry, newUserAccessCounters, type UserAccessCounters } from './monitoring';
 
 export interface RunningChainNode {
   readonly url: string;
@@ -26,6 +29,10 @@ export interface RunningChainNode {
   readonly ingest: BatchIngest;
   /** Takes no new requests, lets those in flight (batches being anchored) finish for at most `deadlineMs`, then stops. */
   shutdown(deadlineMs: number): Promise<{ drained: boolean; left: string }>;
+  /** Base URL of the monitoring listener (…/metrics, …/healthz, …/readyz), when configured. */
+  readonly metricsUrl: string | null;
+  /** Counted by the data API for users (issue 14); exported as mcps_chain_node_user_accesses_total. */
+  readonly userAccesses: UserAccessCounters;
   stop(): Promise<void>;
 }
 
@@ -74,6 +81,21 @@ async function startChainNode(cfg: ChainNodeConfig, log: LogFn, lock: DirLock): 
     verify: signatureVerifier(pairing, (n) => new Uint8Array(randomBytes(n)), SIG_DST),
   });
   const api = await startHttpApi({ host: cfg.host, port: cfg.port, nodeId: cfg.nodeId, ingest, handshakes, log });
+  const userAccesses = newUserAccessCounters();
+  let monitoring: MonitoringServer | null = null;
+  if (cfg.metrics) {
+    monitoring = await startMonitoringServer({
+      host: cfg.metrics.host,
+      port: cfg.metrics.port,
+      registry: chainNodeRegistry({ nodeId: cfg.nodeId, version: packageVersion(), ingest, handshakes, anchors, userAccesses }),
+      readiness: chainNodeReadiness({ apiListening: () => api.server.listening, blockNumber: () => provider.getBlockNumber(), storeDir: join(cfg.dataDir, 'batches') }),
+      log,
+    }).catch((err: unknown) => {
+      log('error', `metrics and health not served: ${(err as Error).message}`, { component: 'monitoring', event: 'listen-failed' });
+      return null;
+    });
+    if (monitoring) log('info', `metrics at ${monitoring.url}/metrics, health at ${monitoring.url}/healthz and ${monitoring.url}/readyz`, { component: 'monitoring', event: 'listening', url: monitoring.url });
+  }
   // Batches stored but not answered before a restart: anchored (or found anchored) now, in order;
   // a gateway resending one meanwhile waits in the same per-gateway queue.
   void ingest.resumePending().then((n) => {
@@ -86,6 +108,7 @@ async function startChainNode(cfg: ChainNodeConfig, log: LogFn, lock: DirLock): 
     res.once('close', () => inFlight--);
   });
   const stop = async (): Promise<void> => {
+    await monitoring?.close();
     await api.close();
     provider.destroy();
     lock.release();
@@ -94,6 +117,8 @@ async function startChainNode(cfg: ChainNodeConfig, log: LogFn, lock: DirLock): 
     url: api.url,
     port: api.port,
     ingest,
+    metricsUrl: monitoring?.url ?? null,
+    userAccesses,
     shutdown: async (deadlineMs) => {
       api.server.close(); // no new connections
       api.server.closeIdleConnections();

@@ -46,6 +46,8 @@ program
   .option('--editor-port <port>', 'Node-RED editor port on 127.0.0.1', port, 1880)
   .option('--mqtt-port <port>', 'MQTT broker port on 127.0.0.1', port, 1883)
   .option('--node-port <port>', 'chain node HTTP port on 127.0.0.1', port, 7545)
+  .option('--gateway-metrics-port <port>', "gateway's Prometheus /metrics, /healthz and /readyz on 127.0.0.1 (0: a free port, logged)", port, 0)
+  .option('--node-metrics-port <port>', "chain node's Prometheus /metrics, /healthz and /readyz on 127.0.0.1 (0: a free port, logged)", port, 0)
   .option('--no-status', 'no live status line (plain log lines instead)')
   .option('--scenario <file|name>', 'simulated devices from a scenario file instead of the built-in set (see mcps sim --help)')
   .option('--record <file>', 'record what the gateway receives (serial bytes, MQTT messages, with times) to this JSONL file, for mcps sim replay')
@@ -56,7 +58,7 @@ duplicates = 0); 1 if not; 3 if the gateway did not drain by the deadline (the s
 "drained": false). A second mcps up on the same --data exits at once naming the first one's pid.
 Ports 0 pick free ones. The editor login is written to <data>/gateway/editor-credentials.json
 (mode 0600).`)
-  .action(async (opts: { duration?: number; data: string; editorPort: number; mqttPort: number; nodePort: number; status: boolean; scenario?: string; record?: string; drainTimeout?: number }) => {
+  .action(async (opts: { duration?: number; data: string; editorPort: number; mqttPort: number; nodePort: number; gatewayMetricsPort: number; nodeMetricsPort: number; status: boolean; scenario?: string; record?: string; drainTimeout?: number }) => {
     const { runUp } = require('./up') as typeof import('./up');
     const { resolveScenario } = require('./sim') as typeof import('./sim');
     process.exitCode = await runUp({ ...opts, scenario: opts.scenario ? resolveScenario(opts.scenario) : undefined });

@@ -34,7 +34,7 @@ export async function gatewayProcess(configPath: string): Promise<void> {
     if (cfg.logLevel) logger.level = cfg.logLevel;
     const gw = await runGateway(cfg, log);
     log('info', `Node-RED editor at ${gw.editorUrl} (login in ${gw.editorCredentialsPath}); MQTT broker on ${cfg.mqtt.host}:${gw.mqttPort}`, { event: 'ready', editorUrl: gw.editorUrl, mqttPort: gw.mqttPort });
-    sendToParent({ type: 'ready', role: 'gateway', editorUrl: gw.editorUrl, mqttPort: gw.mqttPort, editorCredentialsPath: gw.editorCredentialsPath });
+    sendToParent({ type: 'ready', role: 'gateway', editorUrl: gw.editorUrl, mqttPort: gw.mqttPort, editorCredentialsPath: gw.editorCredentialsPath, metricsUrl: gw.metricsUrl });
     const timer = setInterval(() => sendToParent({ type: 'status', role: 'gateway', metrics: gw.runtime.metrics }), 500);
     process.on('message', (m: ParentMessage) => {
       if (m.type === 'drain') {
@@ -68,7 +68,7 @@ export async function chainNodeProcess(configPath: string): Promise<void> {
     const cfg = loadChainNodeConfig(configPath);
     const node = await runChainNode(cfg, log);
     log('info', `chain node ${cfg.nodeId} listening on ${node.url}`, { event: 'ready', nodeId: cfg.nodeId, url: node.url });
-    sendToParent({ type: 'ready', role: 'chain-node', url: node.url, port: node.port });
+    sendToParent({ type: 'ready', role: 'chain-node', url: node.url, port: node.port, metricsUrl: node.metricsUrl });
     const timer = setInterval(() => sendToParent({ type: 'status', role: 'chain-node', counters: node.ingest.counters }), 500);
     installShutdown({
       log,

@@ -57,6 +57,9 @@ export interface StackOptions {
   editorPort: number;
   mqttPort: number;
   nodePort: number;
+  /** Monitoring listeners (/metrics, /healthz, /readyz) of the gateway and the chain node; 0 or absent: a free port. */
+  gatewayMetricsPort?: number;
+  nodeMetricsPort?: number;
   /** Receives each child's log line: JSON (common/log.ts), or prefixed with its role when not. */
   onChildLog?: (line: string) => void;
   log?: (msg: string) => void;
@@ -86,6 +89,9 @@ export interface Stack {
   readonly editorCredentialsPath: string;
   readonly mqttPort: number;
   readonly nodeUrl: string;
+  /** Base URLs of the monitoring listeners (append /metrics, /healthz, /readyz). */
+  readonly gatewayMetricsUrl: string | null;
+  readonly nodeMetricsUrl: string | null;
   readonly owner: OwnerKeyPair;
   /** The hospital's patient tag key (the owner's copy). */
   readonly patientTagKey: Uint8Array;
@@ -165,6 +171,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const nodePort = opts.nodePort || (await freePort());
     const mqttPort = opts.mqttPort || (await freePort());
     const editorPort = opts.editorPort || (await freePort());
+    const gatewayMetricsPort = opts.gatewayMetricsPort || (await freePort());
+    const nodeMetricsPort = opts.nodeMetricsPort || (await freePort());
     const gatewayDir = join(data, 'gateway');
     const nodeDir = join(data, 'chain-node');
 
@@ -204,14 +212,17 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const childLog = (role: string) => (line: string) => opts.onChildLog?.(line.startsWith('{') ? line : `[${role}] ${line}`);
 
     // 3. chain node
-    const nodeCfg: ChainNodeConfig = { dataDir: nodeDir, nodeId: NODE_ID, host: '127.0.0.1', port: nodePort, chain: { rpcUrl: anvil.url, registry: deployment.registry, anchor: deployment.anchor } };
+    const nodeCfg: ChainNodeConfig = { dataDir: nodeDir, nodeId: NODE_ID, host: '127.0.0.1', port: nodePort, chain: { rpcUrl: anvil.url, registry: deployment.registry, anchor: deployment.anchor }, metrics: { host: '127.0.0.1', port: nodeMetricsPort } };
     const nodeCfgPath = join(data, 'run', 'chain-node.json');
     writeFileSync(nodeCfgPath, JSON.stringify(nodeCfg, null, 2), { mode: 0o600 });
     let node: Child;
+    let nodeMetricsUrl: string | null = null;
     const startNode = async (): Promise<string> => {
       node = forkChild('chain-node', nodeCfgPath, () => undefined, childLog('chain-node'));
       const ready = await node.waitFor('ready', 60_000);
-      return ready.role === 'chain-node' ? ready.url : '';
+      if (ready.role !== 'chain-node') return '';
+      nodeMetricsUrl = ready.metricsUrl;
+      return ready.url;
     };
     cleanups.push(() => node.stop());
     const nodeUrl = await startNode();
@@ -290,6 +301,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       chain: { rpcUrl: anvil.url, registry: deployment.registry },
       ownerPublicKey: Buffer.from(owner.publicKey).toString('hex'),
       serialPorts,
+      metrics: { host: '127.0.0.1', port: gatewayMetricsPort },
       ...opts.gateway,
     };
     const gwCfgPath = join(data, 'run', 'gateway.json');
@@ -358,6 +370,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       editorCredentialsPath: gwReady.editorCredentialsPath,
       mqttPort: gwReady.mqttPort,
       nodeUrl,
+      get gatewayMetricsUrl() {
+        return gwReady.metricsUrl;
+      },
+      get nodeMetricsUrl() {
+        return nodeMetricsUrl;
+      },
       owner,
       patientTagKey,
       store,

@@ -22,6 +22,9 @@ export interface UpOptions {
   editorPort: number;
   mqttPort: number;
   nodePort: number;
+  /** Monitoring listeners; 0 (the default) picks free ports, logged at start. */
+  gatewayMetricsPort?: number;
+  nodeMetricsPort?: number;
   status: boolean;
   /** A scenario file's devices instead of the built-in set. */
   scenario?: Scenario;
@@ -61,6 +64,8 @@ export async function runUp(opts: UpOptions): Promise<number> {
       editorPort: opts.editorPort,
       mqttPort: opts.mqttPort,
       nodePort: opts.nodePort,
+      gatewayMetricsPort: opts.gatewayMetricsPort,
+      nodeMetricsPort: opts.nodeMetricsPort,
       scenario: opts.scenario,
       ...(opts.replay ? { replay: opts.replay } : {}),
       ...(opts.record ? { gateway: { record: { path: resolve(opts.record) } } } : {}),
@@ -73,6 +78,7 @@ export async function runUp(opts: UpOptions): Promise<number> {
     const s = stack;
     log('info', `Node-RED editor: ${s.editorUrl} (user and password in ${s.editorCredentialsPath})`);
     log('info', `MQTT broker: mqtt://127.0.0.1:${s.mqttPort} (device logins: ${devicesPath(join(s.data, 'gateway'))}); chain node: ${s.nodeUrl}; data: ${s.data}`);
+    log('info', `metrics: gateway ${s.gatewayMetricsUrl ?? '-'}/metrics, chain node ${s.nodeMetricsUrl ?? '-'}/metrics (health: /healthz and /readyz at the same bases)`, { event: 'metrics', gatewayMetricsUrl: s.gatewayMetricsUrl, nodeMetricsUrl: s.nodeMetricsUrl });
     if (interrupted) stopRequested();
     const line = (): string => {
       const sim = s.simStats();

@@ -12,10 +12,9 @@
  * `node` once per consortium chain node configured. Readings, patients and MQTT devices are never
  * labels (a ward of MQTT devices would be unbounded). docs/operations.md has the reference table.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { decodeHeader } from '../../protocol/batch';
+import { packageVersion } from '../../common/version';
 import type { GatewayRuntime } from '../runtime';
 import type { OutboxItem } from '../outbox/outbox';
 import { LINK_STATES } from '../ingest/serial-link';
@@ -29,13 +28,6 @@ export const HANDSHAKE_FAILURE_REASONS = ['refused', 'http_error', 'unreachable'
 /** Accepted → receipt, per batch (its first reading): seconds on a Pi-class box, minutes when the chain is away. */
 export const ANCHOR_LATENCY_BUCKETS = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600];
 
-export function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** Sets a counter to a value kept elsewhere (it only ever grows there). */
 function setCounter(c: Counter<string>, value: number, labels?: Record<string, string>): void {
