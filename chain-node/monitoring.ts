@@ -9,7 +9,8 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { processMetrics } from '../common/process-metrics';
 import type { ReadinessCheck } from '../common/monitoring-server';
 import type { AnchorBatcher } from './anchor-batcher';
 import { REFUSAL_REASONS, type BatchIngest } from './ingest';
@@ -37,7 +38,7 @@ export interface ChainNodeMetricsParts {
 
 export function chainNodeRegistry(p: ChainNodeMetricsParts): Registry {
   const reg = new Registry();
-  if (p.processMetrics ?? true) collectDefaultMetrics({ register: reg });
+  if (p.processMetrics ?? true) processMetrics(reg);
   const registers = [reg];
   const counter = (name: string, help: string, value: () => number): void => {
     new Counter({

@@ -15,6 +15,9 @@ import { startStack } from '../cli/stack';
 import { loadScenario } from '../device-sim/scenario';
 import { lastJson, mcps } from './cli.helpers';
 import { parseLogLine } from '../common/log';
+import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { promtool } from './promtool.helpers';
 
 t.test('every reading sent is anchored exactly once and roots match the chain', async (t) => {
   const data = mkdtempSync(join(tmpdir(), 'mcps-stack-'));
@@ -64,6 +67,42 @@ t.test('every reading sent is anchored exactly once and roots match the chain', 
 
   const report = await stack.verify();
   t.match(report, { missing: 0, duplicates: 0, proofFailures: 0, sent: sent.length, anchored: sent.length });
+
+  // A Prometheus scrape of the running gateway and chain node.
+  const scrape = async (base: string | null): Promise<string> => {
+    t.ok(base, 'a monitoring URL');
+    const r = await fetch(`${base}/metrics`);
+    t.equal(r.status, 200);
+    return r.text();
+  };
+  const num = (text: string, series: string): number => Number(text.split('\n').find((l) => l.startsWith(series + ' '))?.slice(series.length + 1));
+  const gwText = await scrape(stack.gatewayMetricsUrl);
+  t.equal(num(gwText, 'mcps_gateway_readings_accepted_total'), gateway.readingsIn, 'the gateway metrics count what the gateway accepted');
+  t.equal(num(gwText, 'mcps_gateway_readings_anchored_total'), gateway.readingsAnchored);
+  t.ok(num(gwText, 'mcps_gateway_handshakes_total') >= 1, 'handshakes counted');
+  t.ok(num(gwText, 'mcps_gateway_anchor_latency_seconds_count') >= 2, 'anchoring latency observed per batch');
+  t.equal(num(gwText, 'mcps_gateway_registration_state{state="registered"}'), 1);
+  t.equal(num(gwText, 'mcps_gateway_chain_node_current{node="node-1"}'), 1);
+  t.equal(gwText.split('\n').filter((l) => l.startsWith('mcps_gateway_serial_port_state{') && l.includes('state="open"') && l.endsWith(' 1')).length, 3, 'three serial ports open');
+  const nodeText = await scrape(stack.nodeMetricsUrl);
+  t.equal(num(nodeText, 'mcps_chain_node_batches_ingested_total'), seqs.length, 'the chain node counts the batches it anchored');
+  t.ok(num(nodeText, 'mcps_chain_node_anchor_gas_used_total') > 0, 'and the gas');
+  t.equal(num(nodeText, 'mcps_chain_node_user_accesses_total{outcome="served"}'), 0);
+  const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'operations.md'), 'utf8');
+  const nodeNames = [...new Set([...nodeText.matchAll(/^# TYPE (mcps_\w+) /gm)].map((m) => m[1]!))];
+  t.same(nodeNames.filter((n) => !doc.includes(`\`${n}\``)), [], 'every chain node metric documented in docs/operations.md');
+  if (!promtool()) t.comment('SKIP promtool check metrics: promtool is not installed (Debian package prometheus)');
+  else {
+    for (const [who, text] of [['gateway', gwText], ['chain node', nodeText]]) {
+      const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      t.equal(r.status, 0, `promtool check metrics accepts the ${who}'s exposition ${r.stdout}${r.stderr}`);
+    }
+  }
+  for (const base of [stack.gatewayMetricsUrl, stack.nodeMetricsUrl]) {
+    t.equal((await fetch(`${base}/healthz`)).status, 200, `${base}/healthz`);
+    const ready = await fetch(`${base}/readyz`);
+    t.equal(ready.status, 200, `${base}/readyz: ${await ready.clone().text()}`);
+  }
   const parsed = childLog.map((l) => parseLogLine(l));
   t.same(childLog.filter((_, i) => parsed[i] === null), [], 'every line the children log is one JSON event');
   t.same(parsed.filter((p) => p?.level === 'error'), [], 'no errors logged by the children');

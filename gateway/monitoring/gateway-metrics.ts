@@ -12,7 +12,8 @@
  * `node` once per consortium chain node configured. Readings, patients and MQTT devices are never
  * labels (a ward of MQTT devices would be unbounded). docs/operations.md has the reference table.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { processMetrics } from '../../common/process-metrics';
 import { decodeHeader } from '../../protocol/batch';
 import { packageVersion } from '../../common/version';
 import type { GatewayRuntime } from '../runtime';
@@ -52,7 +53,7 @@ export interface GatewayMetricsOptions {
 export function gatewayRegistry(rt: GatewayRuntime, opts: GatewayMetricsOptions = {}): Registry {
   const now = opts.now ?? Date.now;
   const reg = new Registry();
-  if (opts.processMetrics ?? true) collectDefaultMetrics({ register: reg });
+  if (opts.processMetrics ?? true) processMetrics(reg);
   const registers = [reg];
   const m = (): GatewayMetrics => rt.metrics;
   const counter = (name: string, help: string, value: () => number): void => {
