@@ -67,7 +67,7 @@ export = function register(RED: NodeAPI): void {
     // after it; its sequence numbers continue where the previous one stopped (no reading counted twice).
     let decoder = decoderFor(port.format, path);
     let seqBase = 0;
-    let nextSeq = 0;
+    let lastSeq = 0;
     let opens = 0;
     let readings = 0;
     let rejected = 0;
@@ -85,7 +85,7 @@ export = function register(RED: NodeAPI): void {
       onOpen: () => {
         if (opens++ === 0) return;
         decoder = decoderFor(port.format, path);
-        seqBase = nextSeq;
+        seqBase = lastSeq;
       },
       onData: (chunk) => {
         const receivedAt = Date.now();
@@ -93,7 +93,7 @@ export = function register(RED: NodeAPI): void {
         for (const decoded of decoder.push(chunk)) {
           const ev = decoded.type === 'readings' && seqBase > 0 ? { ...decoded, seq: decoded.seq + seqBase } : decoded;
           if (ev.type === 'readings') {
-            nextSeq = Math.max(nextSeq, ev.seq + 1);
+            lastSeq = Math.max(lastSeq, ev.seq);
             link.frameReceived();
             for (const r of eventReadings(ev, { deviceId, patient, receivedAt })) {
               if (!rt) {

@@ -83,7 +83,8 @@ t.test('every reading sent is anchored exactly once and roots match the chain', 
   t.ok(num(gwText, 'mcps_gateway_anchor_latency_seconds_count') >= 2, 'anchoring latency observed per batch');
   t.equal(num(gwText, 'mcps_gateway_registration_state{state="registered"}'), 1);
   t.equal(num(gwText, 'mcps_gateway_chain_node_current{node="node-1"}'), 1);
-  t.equal(gwText.split('\n').filter((l) => l.startsWith('mcps_gateway_serial_port_state{') && l.includes('state="open"') && l.endsWith(' 1')).length, 3, 'three serial ports open');
+  // The devices stopped at drain: the ports are open, or stale by now (no frame for 5 s).
+  t.equal(gwText.split('\n').filter((l) => l.startsWith('mcps_gateway_serial_port_state{') && /state="(open|stale)"/.test(l) && l.endsWith(' 1')).length, 3, 'three serial ports, each open or stale');
   const nodeText = await scrape(stack.nodeMetricsUrl);
   t.equal(num(nodeText, 'mcps_chain_node_batches_ingested_total'), seqs.length, 'the chain node counts the batches it anchored');
   t.ok(num(nodeText, 'mcps_chain_node_anchor_gas_used_total') > 0, 'and the gas');
