@@ -11,6 +11,7 @@ import { loadChainNodeConfig } from '../chain-node/config';
 import { runChainNode } from '../chain-node/main';
 import { sendToParent, type ParentMessage } from './ipc';
 import { DEFAULT_DRAIN_TIMEOUT_S, installShutdown } from './shutdown';
+import { SdNotify } from '../common/sd-notify';
 
 /**
  * A crash is logged as one JSON line (level fatal, with the error and its stack) before the process
@@ -34,6 +35,10 @@ export async function gatewayProcess(configPath: string): Promise<void> {
     if (cfg.logLevel) logger.level = cfg.logLevel;
     const gw = await runGateway(cfg, log);
     log('info', `Node-RED editor at ${gw.editorUrl} (login in ${gw.editorCredentialsPath}); MQTT broker on ${cfg.mqtt.host}:${gw.mqttPort}`, { event: 'ready', editorUrl: gw.editorUrl, mqttPort: gw.mqttPort });
+    // Under systemd (Type=notify): ready now, and the watchdog fed from the event loop.
+    const sd = SdNotify.fromEnv();
+    sd?.ready(`editor ${gw.editorUrl}, MQTT port ${gw.mqttPort}${gw.metricsUrl ? `, metrics ${gw.metricsUrl}/metrics` : ''}`);
+    sd?.startWatchdog();
     sendToParent({ type: 'ready', role: 'gateway', editorUrl: gw.editorUrl, mqttPort: gw.mqttPort, editorCredentialsPath: gw.editorCredentialsPath, metricsUrl: gw.metricsUrl });
     const timer = setInterval(() => sendToParent({ type: 'status', role: 'gateway', metrics: gw.runtime.metrics }), 500);
     process.on('message', (m: ParentMessage) => {
@@ -49,8 +54,11 @@ export async function gatewayProcess(configPath: string): Promise<void> {
       deadlineMs: (cfg.drainTimeoutS ?? DEFAULT_DRAIN_TIMEOUT_S) * 1000,
       forked: Boolean(process.send),
       shutdown: async (deadlineMs) => {
+        sd?.stopping('draining: closing the broker, sealing and forwarding what is held');
         clearInterval(timer);
-        return gw.shutdown(deadlineMs);
+        const r = await gw.shutdown(deadlineMs);
+        sd?.close();
+        return r;
       },
     });
   } catch (err) {
@@ -68,6 +76,9 @@ export async function chainNodeProcess(configPath: string): Promise<void> {
     const cfg = loadChainNodeConfig(configPath);
     const node = await runChainNode(cfg, log);
     log('info', `chain node ${cfg.nodeId} listening on ${node.url}`, { event: 'ready', nodeId: cfg.nodeId, url: node.url });
+    const sd = SdNotify.fromEnv();
+    sd?.ready(`API ${node.url}${node.metricsUrl ? `, metrics ${node.metricsUrl}/metrics` : ''}`);
+    sd?.startWatchdog();
     sendToParent({ type: 'ready', role: 'chain-node', url: node.url, port: node.port, metricsUrl: node.metricsUrl });
     const timer = setInterval(() => sendToParent({ type: 'status', role: 'chain-node', counters: node.ingest.counters }), 500);
     installShutdown({
@@ -75,8 +86,11 @@ export async function chainNodeProcess(configPath: string): Promise<void> {
       deadlineMs: (cfg.drainTimeoutS ?? DEFAULT_DRAIN_TIMEOUT_S) * 1000,
       forked: Boolean(process.send),
       shutdown: async (deadlineMs) => {
+        sd?.stopping();
         clearInterval(timer);
-        return node.shutdown(deadlineMs);
+        const r = await node.shutdown(deadlineMs);
+        sd?.close();
+        return r;
       },
     });
   } catch (err) {
