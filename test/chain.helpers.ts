@@ -6,6 +6,7 @@ import { deployContracts, registerGateway, registerHospital, registerNode, type 
 import { blsKeygen, blsPopProve, blsPublicKey } from '../protocol/bls';
 
 export interface TestChain {
+  rpcUrl: string;
   deployment: Deployment;
   operator: ethers.Signer;
   nodeSecretKey: Uint8Array;
@@ -26,6 +27,7 @@ export async function testChain(t: { teardown(fn: () => unknown): void }): Promi
   const nodeSecretKey = fixedKey(1);
   await registerNode(admin!, deployment.registry, { id: 'n', operator: await operator!.getAddress(), blsPublicKey: blsPublicKey(nodeSecretKey), pop: blsPopProve(nodeSecretKey), x25519PublicKey: new Uint8Array(32).fill(1) });
   return {
+    rpcUrl: anvil.url,
     deployment,
     operator: operator!,
     nodeSecretKey,
