@@ -119,4 +119,7 @@ t.test('the alert rules file is valid Prometheus rules (promtool check rules)', 
   const r = spawnSync(tool, ['check', 'rules', rules], { encoding: 'utf8' });
   t.equal(r.status, 0, `promtool check rules: ${r.stdout}${r.stderr}`);
   t.match(r.stdout + r.stderr, new RegExp(`SUCCESS: ${alerts.length} rules found`));
+  // The rules' own unit tests: an outbox backlog, a full disk and a silent serial port fire as expected.
+  const ut = spawnSync(tool, ['test', 'rules', 'mcps-alerts.test.yml'], { cwd: join(PACKAGE_ROOT, 'deploy', 'prometheus'), encoding: 'utf8' });
+  t.equal(ut.status, 0, `promtool test rules: ${ut.stdout}${ut.stderr}`);
 });
