@@ -17,7 +17,6 @@ import { registrationState } from '../gateway/identity/identity-check';
 import { blsPublicKey } from '../protocol/bls';
 import { RegistryClient } from '../contracts/clients';
 import { parseSerialSettings, type SerialFormat } from '../gateway/ingest/serial-settings';
-import { SERIAL_ENV_PREFIX } from './stack';
 
 export type Verdict = 'ok' | 'warn' | 'fail';
 export interface DoctorCheck {
