@@ -7,7 +7,6 @@
 import { accessSync, constants, existsSync, readdirSync, readFileSync, realpathSync, statfsSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import type { Command } from 'commander';
 import { ethers } from 'ethers';
 import { readKeyFile } from '../common/key-file';
 import { loadGatewayConfig, type GatewayConfig } from '../gateway/config';
@@ -254,20 +253,4 @@ export function formatChecks(checks: DoctorCheck[]): string {
   const warns = checks.filter((c) => c.verdict === 'warn').length;
   lines.push('', fails === 0 && warns === 0 ? 'all checks passed' : `${fails} failed, ${warns} warnings`);
   return lines.join('\n') + '\n';
-}
-
-export function registerDoctorCommand(program: Command): void {
-  program
-    .command('doctor')
-    .description('check a gateway or chain node box: config, ports, serial devices, key permissions, registration, clock, disk, Node.js; says what to do')
-    .requiredOption('--config <file>', 'the service\'s configuration JSON')
-    .option('--role <role>', 'gateway or chain-node', 'gateway')
-    .option('--json', 'print the checks as JSON')
-    .addHelpText('after', '\nRead-only: creates no key and changes nothing. Exit code 1 when a check fails.')
-    .action(async (o: { config: string; role: string; json?: boolean }) => {
-      if (o.role !== 'gateway' && o.role !== 'chain-node') throw new Error(`doctor: --role must be gateway or chain-node, not "${o.role}"`);
-      const checks = o.role === 'gateway' ? await doctorGateway(o.config) : await doctorChainNode(o.config);
-      process.stdout.write(o.json ? JSON.stringify({ checks, failed: checks.filter((c) => c.verdict === 'fail').length }) + '\n' : formatChecks(checks));
-      process.exitCode = checks.some((c) => c.verdict === 'fail') ? 1 : 0;
-    });
 }

@@ -64,8 +64,7 @@ Ports 0 pick free ones. The editor login is written to <data>/gateway/editor-cre
     process.exitCode = await runUp({ ...opts, scenario: opts.scenario ? resolveScenario(opts.scenario) : undefined });
   });
 
-(require('./service') as typeof import('./service')).registerServiceCommand(program);
-(require('./doctor') as typeof import('./doctor')).registerDoctorCommand(program);
+(require('./ops-commands') as typeof import('./ops-commands')).registerOpsCommands(program);
 
 /** `mcps gateway --config F` runs the process; `mcps gateway identity ...` is a subcommand beside it. */
 function requireConfig(cmd: Command, opts: { config?: string }): string {

@@ -7,7 +7,6 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
 import { loadGatewayConfig } from '../gateway/config';
 import { loadChainNodeConfig } from '../chain-node/config';
 
@@ -73,21 +72,4 @@ export function installService(o: { role: ServiceRole; config: string; user: str
   ]
     .filter(Boolean)
     .join('\n');
-}
-
-export function registerServiceCommand(program: Command): void {
-  const service = program.command('service').description('run the gateway or chain node as a systemd service (unit files in deploy/systemd/)');
-  service
-    .command('install')
-    .description('write the systemd unit for a gateway or chain node (Type=notify, watchdog, hardening, memory cap) and print the commands that enable it')
-    .argument('<role>', 'gateway or chain-node')
-    .requiredOption('--config <file>', 'the service\'s configuration JSON (its dataDir is the only path the service may write)')
-    .option('--user <name>', 'the system user the service runs as', 'mcps')
-    .option('--unit-dir <dir>', 'where to write the unit', '/etc/systemd/system')
-    .option('--print', 'print the unit on stdout instead of writing it')
-    .addHelpText('after', '\nSee docs/operations.md, "Running as a service", and docs/raspberry-pi.md.')
-    .action((role: string, o: { config: string; user: string; unitDir: string; print?: boolean }) => {
-      if (role !== 'gateway' && role !== 'chain-node') throw new Error(`service install: role must be gateway or chain-node, not "${role}"`);
-      process.stdout.write(installService({ role, config: o.config, user: o.user, unitDir: o.unitDir, print: o.print === true }) + '\n');
-    });
 }
