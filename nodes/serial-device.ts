@@ -123,7 +123,8 @@ export = function register(RED: NodeAPI): void {
         status.set(() => ({ fill: 'green', shape: 'dot', text: RED._('mcps-serial-device.status.receiving', { count: readings, rejected }) }));
       },
       onState: (s) => {
-        rt?.serialState(path, s.state === 'open');
+        // A stale port is open (and being watched): the local stack waits for open ports before its devices start.
+        rt?.serialState(path, s.state === 'open' || s.state === 'stale');
         if (s.state === 'connecting') status.set(() => ({ fill: 'yellow', shape: 'ring', text: RED._('mcps-serial-device.status.connecting', { path }) }));
         else if (s.state === 'open') status.set(() => ({ fill: 'green', shape: 'dot', text: RED._('mcps-serial-device.status.open', { path }) }));
         else if (s.state === 'error') {

@@ -158,3 +158,18 @@ t.test('a device that goes silent: stale after its limit, the port reopened unti
   t.equal(link.status.staleEvents, 1);
   t.ok(link.status.lastFrameAt! > Date.now() - 5000, 'the last valid frame is recent again');
 });
+
+t.test('a device not switched on yet: stale, but its port is left open so its first frames are not lost to a reopen', async (t) => {
+  const pty = await openPtyPair();
+  t.teardown(() => pty.close());
+  const { readings, rt } = await setup(t, { path: pty.path, reconnectMs: 100, staleAfterS: 1 });
+  const link = [...rt.serialLinks][0]!;
+  await until('stale', () => link.status.state === 'stale', 5000);
+  await sleep(1500);
+  t.equal(link.status.reopens.stale, 0, 'never reopened: it never delivered a frame');
+  t.equal(rt.metrics.serialPortsOpen, 1, 'a stale port still counts as open');
+  await sendPackets(pty, [98, 97]);
+  await until('2 packets journaled', () => seqs(readings).length === 2);
+  t.same(readings.filter((r) => r.kind === 'spo2').map((r) => r.value), [98, 97], 'its first frames are all taken');
+  await until('open', () => link.status.state === 'open');
+});

@@ -6,8 +6,10 @@
  *   after `reconnectMs`, doubling per failed attempt up to `maxReconnectMs`;
  * - watches for silence: when no valid frame (the caller says which bytes were one, through
  *   `frameReceived`) has come for `staleAfterMs` while the port is open, the link is "stale": it is
- *   reported, the port is closed and opened again (what a field engineer's redeploy would do), and
- *   it stays stale until a valid frame arrives;
+ *   reported and, if the port has delivered frames before (input that stopped, the failure a
+ *   redeploy used to cure), closed and opened again at once; it stays stale until a valid frame
+ *   arrives. A port that never delivered a frame (a device not yet switched on) is reported stale
+ *   but left open, so its first bytes do not fall into a reopen;
  * - never leaves a port open behind it: a port that finishes opening after the link moved on (a
  *   close or a reopen in between) is closed at once, and a reopen waits for the old port's close, so
  *   the tty's exclusive lock is always released.
@@ -57,6 +59,9 @@ export interface SerialLinkStatus {
   /** Times the link went stale (a stale period counts once, however many reopens it takes). */
   staleEvents: number;
 }
+
+/** Pause between closing a stale port and opening it again. */
+const STALE_REOPEN_MS = 100;
 
 export class SerialLink {
   #port: SerialPort | null = null;
@@ -176,13 +181,15 @@ export class SerialLink {
     const since = Math.max(this.status.openedAt ?? 0, this.status.lastFrameAt ?? 0);
     const silentMs = this.#now() - since;
     if (silentMs < limit) return;
-    this.status.reopens.stale++;
     if (!this.#stale) {
       this.#stale = true;
       this.status.staleEvents++;
       this.#report({ state: 'stale', silentMs });
     }
-    this.#reopenLater(this.opts.reconnectMs ?? 2000);
+    if (this.status.lastFrameAt === null) return;
+    this.status.reopens.stale++;
+    // The tty itself is fine: reopen at once (a short pause), not after the error backoff.
+    this.#reopenLater(Math.min(this.opts.reconnectMs ?? 2000, STALE_REOPEN_MS));
   }
 
   async close(): Promise<void> {
