@@ -22,7 +22,7 @@ const serialPortNode = require('../nodes/serial-port') as unknown;
 
 const pleth = Array(25).fill(30000);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -103,7 +103,7 @@ t.test('unplugged and plugged back: the by-id symlink is followed to the new tty
   t.teardown(() => second.close());
   // (The kernel may give the new tty the old number, as a replugged adapter often gets ttyUSB0 again.)
   symlinkSync(second.path, byId);
-  await until('the port open again, without a redeploy', () => link.status.state === 'open', 5000);
+  await until('the port open again, without a redeploy', () => link.status.state === 'open', 30_000);
   await sendPackets(second, [94, 93, 92, 91]);
   await until('4 more packets journaled', () => seqs(readings).length === 7);
   t.same(readings.filter((r) => r.kind === 'spo2').map((r) => r.value), [97, 96, 95, 94, 93, 92, 91], 'every packet journaled, once');
@@ -130,10 +130,10 @@ t.test('a device that goes silent: stale after its limit, the port reopened unti
 
   // Half a packet, then silence (a device that froze mid-frame).
   await pty.write(encodeDf7Packet({ spo2: 50, pulseRate: 50, pleth }).subarray(0, 60));
-  await until('stale', () => link.status.state === 'stale', 5000);
+  await until('stale', () => link.status.state === 'stale', 30_000);
   t.equal(link.status.staleEvents, 1, 'one stale period');
   t.match(lastStatus(sd), { fill: 'yellow', text: /stale/ }, 'the node says stale');
-  await until('reopened at least twice while silent', () => link.status.reopens.stale >= 2, 5000);
+  await until('reopened at least twice while silent', () => link.status.reopens.stale >= 2, 30_000);
   t.equal(link.status.staleEvents, 1, 'still one stale period, however many reopens');
   t.ok(fdsOn(pty.path) <= 1, 'reopening never stacks descriptors on the tty');
 
@@ -141,6 +141,7 @@ t.test('a device that goes silent: stale after its limit, the port reopened unti
   // reach the tty in the moment the port is being reopened are lost on the wire, as on a real
   // line; everything after is taken, once.
   const resumed: number[] = [];
+  const resumedAt = Date.now();
   for (let v = 90; v > 40 && seqs(readings).length < 5; v--) {
     await pty.write(encodeDf7Packet({ spo2: v, pulseRate: 70, pleth }));
     resumed.push(v);
@@ -156,7 +157,7 @@ t.test('a device that goes silent: stale after its limit, the port reopened unti
   t.same(after, resumed.slice(resumed.length - after.length), `after it, the packets the device sent from the moment the port was open, each once (${after.length} of ${resumed.length})`);
   t.same(seqs(readings), seqs(readings).map((_, i) => i + 1), 'sequence numbers continue across the reopens, none twice');
   t.equal(link.status.staleEvents, 1);
-  t.ok(link.status.lastFrameAt! > Date.now() - 5000, 'the last valid frame is recent again');
+  t.ok(link.status.lastFrameAt! >= resumedAt, 'the last valid frame is one after the silence');
 });
 
 t.test('a device not switched on yet: stale, but its port is left open so its first frames are not lost to a reopen', async (t) => {
@@ -164,7 +165,7 @@ t.test('a device not switched on yet: stale, but its port is left open so its fi
   t.teardown(() => pty.close());
   const { readings, rt } = await setup(t, { path: pty.path, reconnectMs: 100, staleAfterS: 1 });
   const link = [...rt.serialLinks][0]!;
-  await until('stale', () => link.status.state === 'stale', 5000);
+  await until('stale', () => link.status.state === 'stale', 30_000);
   await sleep(1500);
   t.equal(link.status.reopens.stale, 0, 'never reopened: it never delivered a frame');
   t.equal(rt.metrics.serialPortsOpen, 1, 'a stale port still counts as open');
