@@ -7,6 +7,7 @@ hangs up while a reader closes and reopens it. Prints {"path": "/dev/pts/N"} as 
 stdout, then relays: stdin -> master (what the device sends) and master -> stdout (what the reader
 writes back). Exits when stdin closes or on SIGTERM.
 """
+import fcntl
 import json
 import os
 import select
@@ -16,8 +17,39 @@ import termios
 import tty
 
 
+def lockable(path: str) -> bool:
+    """Whether a reader could take the tty's exclusive lock (serialport locks what it opens)."""
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def open_pair():
+    """A pty pair whose slave can be locked. On a shared machine a process that leaked a locked
+    descriptor on an old pty can leave its number locked for the next pty that gets it: such pairs are
+    skipped (held until a good one is found, so the number is not handed out again at once)."""
+    skipped = []
+    try:
+        for _ in range(64):
+            master, slave = os.openpty()
+            if lockable(os.ttyname(slave)):
+                return master, slave
+            skipped.append((master, slave))
+        raise SystemExit("no lockable pseudo-terminal after 64 tries")
+    finally:
+        for m, s in skipped:
+            os.close(m)
+            os.close(s)
+
+
 def main() -> int:
-    master, slave = os.openpty()
+    master, slave = open_pair()
     tty.setraw(slave)
     attrs = termios.tcgetattr(slave)
     attrs[3] &= ~(termios.ECHO | termios.ECHONL | termios.ICANON)
