@@ -11,7 +11,10 @@ export interface ChainNodeConfig {
   nodeId: string;
   host: string;
   port: number;
-  chain: { rpcUrl: string; registry: string; anchor: string };
+  /** accessLog: the AccessLog contract; without it the data API for users refuses every query. */
+  chain: { rpcUrl: string; registry: string; anchor: string; accessLog?: string };
+  /** Data users' answers: ciphertext bytes per page (default 8 MiB). */
+  userPageBytes?: number;
   /** On SIGTERM/SIGINT: how long requests in flight may finish before stopping (default 30 s). */
   drainTimeoutS?: number;
   /** The monitoring listener (/metrics, /healthz, /readyz); a config file without it gets 127.0.0.1:9545. */
@@ -30,6 +33,7 @@ const schema = {
     host: { type: 'string', minLength: 1 },
     port: { type: 'integer', minimum: 0, maximum: 65535 },
     drainTimeoutS: { type: 'number', minimum: 0 },
+    userPageBytes: { type: 'integer', minimum: 1 },
     metrics: {
       type: 'object',
       additionalProperties: false,
@@ -44,6 +48,7 @@ const schema = {
         rpcUrl: { type: 'string', pattern: '^(https?|wss?)://' },
         registry: { type: 'string', pattern: '^0x[0-9a-fA-F]{40}$' },
         anchor: { type: 'string', pattern: '^0x[0-9a-fA-F]{40}$' },
+        accessLog: { type: 'string', pattern: '^0x[0-9a-fA-F]{40}$' },
       },
     },
   },

@@ -57,8 +57,10 @@ export interface ChainNodeServer {
   close(): Promise<void>;
 }
 
-export async function startHttpApi(opts: { host: string; port: number; nodeId: string; ingest: BatchIngest; handshakes: HandshakeService; log: LogFn }): Promise<ChainNodeServer> {
+export async function startHttpApi(opts: { host: string; port: number; nodeId: string; ingest: BatchIngest; handshakes: HandshakeService; log: LogFn; userRequests?: (peer: { id: string }, plaintext: Uint8Array) => Promise<Uint8Array> }): Promise<ChainNodeServer> {
   const handleRequest = async (peer: { id: string; role: string }, plaintext: Uint8Array): Promise<Uint8Array> => {
+    // Data users' queries (chain-node/data-api/): their own messages, their own checks.
+    if (peer.role === 'user' && opts.userRequests) return opts.userRequests(peer, plaintext);
     let reply: SessionReply;
     try {
       const req = decodeSessionRequest(plaintext);

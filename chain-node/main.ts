@@ -5,7 +5,9 @@
 import type { LogFn } from '../common/log';
 import { join } from 'node:path';
 import { ethers } from 'ethers';
-import { AnchorClient, RegistryClient } from '../contracts/clients';
+import { AccessLogClient, AnchorClient, RegistryClient } from '../contracts/clients';
+import { AccessRecorder } from './data-api/access-recorder';
+import { DataApi } from './data-api/data-api';
 import { AnchorBatcher } from './anchor-batcher';
 import { BatchStore } from './batch-store';
 import type { ChainNodeConfig } from './config';
@@ -80,8 +82,22 @@ async function startChainNode(cfg: ChainNodeConfig, log: LogFn, lock: DirLock): 
     log,
     verify: signatureVerifier(pairing, (n) => new Uint8Array(randomBytes(n)), SIG_DST),
   });
-  const api = await startHttpApi({ host: cfg.host, port: cfg.port, nodeId: cfg.nodeId, ingest, handshakes, log });
   const userAccesses = newUserAccessCounters();
+  const accessLog = cfg.chain.accessLog ? new AccessLogClient(signer, cfg.chain.accessLog) : null;
+  const dataApi = new DataApi({
+    store: new BatchStore(join(cfg.dataDir, 'batches')),
+    registry: chainRegistry,
+    gatewayHospital: async (gid) => {
+      const e = await registry.getEntry(gid);
+      return e?.role === 'gateway' ? e.hospital : undefined;
+    },
+    grants: accessLog,
+    recorder: accessLog ? new AccessRecorder(accessLog) : null,
+    counters: userAccesses,
+    log,
+    ...(cfg.userPageBytes ? { pageBytes: cfg.userPageBytes } : {}),
+  });
+  const api = await startHttpApi({ host: cfg.host, port: cfg.port, nodeId: cfg.nodeId, ingest, handshakes, log, userRequests: (peer, p) => dataApi.handle(peer, p) });
   let monitoring: MonitoringServer | null = null;
   if (cfg.metrics) {
     monitoring = await startMonitoringServer({

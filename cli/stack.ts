@@ -212,7 +212,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const childLog = (role: string) => (line: string) => opts.onChildLog?.(line.startsWith('{') ? line : `[${role}] ${line}`);
 
     // 3. chain node
-    const nodeCfg: ChainNodeConfig = { dataDir: nodeDir, nodeId: NODE_ID, host: '127.0.0.1', port: nodePort, chain: { rpcUrl: anvil.url, registry: deployment.registry, anchor: deployment.anchor }, metrics: { host: '127.0.0.1', port: nodeMetricsPort } };
+    const nodeCfg: ChainNodeConfig = { dataDir: nodeDir, nodeId: NODE_ID, host: '127.0.0.1', port: nodePort, chain: { rpcUrl: anvil.url, registry: deployment.registry, anchor: deployment.anchor, accessLog: deployment.accessLog }, metrics: { host: '127.0.0.1', port: nodeMetricsPort } };
     const nodeCfgPath = join(data, 'run', 'chain-node.json');
     writeFileSync(nodeCfgPath, JSON.stringify(nodeCfg, null, 2), { mode: 0o600 });
     let node: Child;

@@ -1,0 +1,60 @@
+/**
+ * What the data API needs to plan an answer without reading every stored batch each time: per
+ * gateway, the time fields of each anchored batch's header (sealedAt, watermark, first and last
+ * receive times). Built from the ciphertext store on first use and extended as batches arrive; a
+ * batch stored but not yet anchored (no receipt) is left out until it is.
+ */
+import { decodeHeader } from '../../protocol/batch';
+import type { BatchStore } from '../batch-store';
+
+export interface IndexedBatch {
+  readonly seq: number;
+  readonly firstReceivedAt: number;
+  readonly lastReceivedAt: number;
+  readonly sealedAt: number;
+  readonly watermark: number;
+}
+
+export class HeaderIndex {
+  readonly #byGateway = new Map<string, Map<number, IndexedBatch>>();
+
+  constructor(readonly store: BatchStore) {}
+
+  /** The anchored batches of a gateway, ascending by sequence number. */
+  batches(gatewayId: string): IndexedBatch[] {
+    let m = this.#byGateway.get(gatewayId);
+    if (!m) this.#byGateway.set(gatewayId, (m = new Map()));
+    for (const seq of this.store.sequences(gatewayId)) {
+      if (m.has(seq)) continue;
+      const b = this.store.get(gatewayId, seq);
+      if (!b?.receipt) continue;
+      const h = decodeHeader(Uint8Array.from(Buffer.from(b.submission.header, 'hex')));
+      m.set(seq, { seq, firstReceivedAt: h.firstReceivedAt, lastReceivedAt: h.lastReceivedAt, sealedAt: h.sealedAt, watermark: h.watermark });
+    }
+    return [...m.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  gateways(): string[] {
+    return this.store.gateways();
+  }
+}
+
+/**
+ * The run lo..hi of a gateway's batches a user needs for [from, to]: lo is the last batch sealed
+ * before `from` (none of its readings, nor an earlier batch's, can be in the range) or the first
+ * batch; hi is the first batch from lo on whose watermark lies after `to` (no later batch can hold
+ * a reading of the range) or the last anchored one. docs/protocol.md, "sealedAt and watermark".
+ */
+export function planRun(batches: readonly IndexedBatch[], from: number, to: number): IndexedBatch[] {
+  if (batches.length === 0) return [];
+  let lo = 0;
+  for (let i = 0; i < batches.length; i++) if (batches[i]!.sealedAt < from) lo = i;
+  let hi = batches.length - 1;
+  for (let i = lo; i < batches.length; i++) {
+    if (batches[i]!.watermark > to) {
+      hi = i;
+      break;
+    }
+  }
+  return batches.slice(lo, hi + 1);
+}
