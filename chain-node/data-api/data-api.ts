@@ -94,6 +94,7 @@ export class DataApi {
       try {
         req = decodeUserRequest(plaintext);
       } catch (err) {
+        if (/unknown type "submit-batch"/.test((err as Error).message)) throw new Refused('bad-request', 403, `session peer ${peer.id} (user) may not submit batches`);
         throw new Refused('bad-request', 400, (err as Error).message);
       }
       reply = req.type === 'user-query' ? await this.#query(peer.id, req) : await this.#page(peer.id, req.access, req.cursor);
