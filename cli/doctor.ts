@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ethers } from 'ethers';
 import { readKeyFile } from '../common/key-file';
-import { loadGatewayConfig, type GatewayConfig } from '../gateway/config';
+import { loadGatewayConfig, mqttPort, type GatewayConfig } from '../gateway/config';
 import { loadChainNodeConfig, type ChainNodeConfig } from '../chain-node/config';
 import { gatewayKeyPath } from '../gateway/identity/identity';
 import { registrationState } from '../gateway/identity/identity-check';
@@ -193,7 +193,7 @@ export async function doctorGateway(configPath: string): Promise<DoctorCheck[]> 
   }
   const health = cfg.metrics ? `http://${cfg.metrics.host}:${cfg.metrics.port}/healthz` : undefined;
   out.push(await portCheck('editor port', cfg.editor.host, cfg.editor.port, health));
-  out.push(await portCheck('MQTT port', cfg.mqtt.host, cfg.mqtt.port, health));
+  out.push(await portCheck('MQTT port', cfg.mqtt.host, mqttPort(cfg), health));
   if (cfg.metrics) out.push(await portCheck('metrics port', cfg.metrics.host, cfg.metrics.port, health));
   out.push(...serialChecks(cfg));
   out.push(keyFilesCheck(join(cfg.dataDir, 'keys')));

@@ -6,7 +6,7 @@ import type { GatewayMetrics } from '../gateway/metrics';
 import type { IngestCounters } from '../chain-node/ingest';
 
 export type ChildMessage =
-  | { type: 'ready'; role: 'gateway'; editorUrl: string; mqttPort: number; editorCredentialsPath: string; metricsUrl: string | null }
+  | { type: 'ready'; role: 'gateway'; editorUrl: string; mqttPort: number; mqttUrl: string; editorCredentialsPath: string; metricsUrl: string | null }
   | { type: 'ready'; role: 'chain-node'; url: string; port: number; metricsUrl: string | null }
   | { type: 'status'; role: 'gateway'; metrics: GatewayMetrics }
   | { type: 'status'; role: 'chain-node'; counters: IngestCounters }

@@ -9,6 +9,7 @@
  *   mcps admin ...                registry administration (cli/admin/)
  *   mcps devices ...              a gateway's MQTT devices and HL7 monitors
  *   mcps gateway|chain-node|user identity   a party's public identity file for registration
+ *   mcps tls ...                  a CA and certificates for TLS on every listener
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 
@@ -98,6 +99,7 @@ const chainNodeCmd = program
 (require('./admin/commands') as typeof import('./admin/commands')).registerAdminCommands(program);
 (require('./devices-commands') as typeof import('./devices-commands')).registerDevicesCommands(program);
 (require('./keys-commands') as typeof import('./keys-commands')).registerKeysCommands(program);
+(require('./tls-commands') as typeof import('./tls-commands')).registerTlsCommands(program);
 
 program
   .command('verify')

@@ -34,12 +34,12 @@ export async function gatewayProcess(configPath: string): Promise<void> {
     const cfg = loadGatewayConfig(configPath);
     if (cfg.logLevel) logger.level = cfg.logLevel;
     const gw = await runGateway(cfg, log);
-    log('info', `Node-RED editor at ${gw.editorUrl} (login in ${gw.editorCredentialsPath}); MQTT broker on ${cfg.mqtt.host}:${gw.mqttPort}`, { event: 'ready', editorUrl: gw.editorUrl, mqttPort: gw.mqttPort });
+    log('info', `Node-RED editor at ${gw.editorUrl} (login in ${gw.editorCredentialsPath}); MQTT broker at ${gw.mqttUrl}`, { event: 'ready', editorUrl: gw.editorUrl, mqttPort: gw.mqttPort, mqttUrl: gw.mqttUrl });
     // Under systemd (Type=notify): ready now, and the watchdog fed from the event loop.
     const sd = SdNotify.fromEnv();
-    sd?.ready(`editor ${gw.editorUrl}, MQTT port ${gw.mqttPort}${gw.metricsUrl ? `, metrics ${gw.metricsUrl}/metrics` : ''}`);
+    sd?.ready(`editor ${gw.editorUrl}, MQTT ${gw.mqttUrl}${gw.metricsUrl ? `, metrics ${gw.metricsUrl}/metrics` : ''}`);
     sd?.startWatchdog();
-    sendToParent({ type: 'ready', role: 'gateway', editorUrl: gw.editorUrl, mqttPort: gw.mqttPort, editorCredentialsPath: gw.editorCredentialsPath, metricsUrl: gw.metricsUrl });
+    sendToParent({ type: 'ready', role: 'gateway', editorUrl: gw.editorUrl, mqttPort: gw.mqttPort, mqttUrl: gw.mqttUrl, editorCredentialsPath: gw.editorCredentialsPath, metricsUrl: gw.metricsUrl });
     const timer = setInterval(() => sendToParent({ type: 'status', role: 'gateway', metrics: gw.runtime.metrics }), 500);
     process.on('message', (m: ParentMessage) => {
       if (m.type === 'drain') {

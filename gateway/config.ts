@@ -10,9 +10,24 @@ export interface GatewayConfig {
   dataDir: string;
   /** This gateway's registry id (1..31 characters). */
   gatewayId: string;
-  editor: { host: string; port: number };
-  mqtt: { host: string; port: number };
-  chainNode: { url: string; nodeId: string };
+  /** `tls`: HTTPS for the editor and admin API (default: on when the config has `tls`). */
+  editor: { host: string; port: number; tls?: boolean };
+  /**
+   * The embedded broker. `tls`: MQTT over TLS (default: on when the config has `tls`); the port
+   * defaults to 8883 with TLS, 1883 without. `clientCertificates`: devices may log in with a client
+   * certificate signed by `tls.ca` whose common name is their id (mcps tls client ID).
+   */
+  mqtt: { host: string; port?: number; tls?: boolean; clientCertificates?: boolean };
+  /** `ca`: the CA file that signed an https:// chain node's certificate (default: tls.ca, then the system's CAs). */
+  chainNode: { url: string; nodeId: string; ca?: string };
+  /**
+   * The box's TLS files (mcps tls init, or the hospital's own): certificate chain, key (0600), and
+   * the CA that devices' client certificates are checked against. With it every listener is TLS
+   * unless that listener says `"tls": false`.
+   */
+  tls?: { cert: string; key: string; ca?: string };
+  /** A listener on an address other than loopback may be plaintext only with this set (a warning each start). */
+  allowPlaintext?: boolean;
   chain: { rpcUrl: string; registry: string };
   /** The data owner's (hospital's) X25519 public key, hex: the epoch keys of batches are wrapped to it. */
   ownerPublicKey: string;
@@ -53,6 +68,8 @@ const hostPort = {
   properties: { host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 } },
 } as const;
 
+const tlsSwitch = { type: 'boolean' } as const;
+
 const schema = {
   type: 'object',
   additionalProperties: false,
@@ -60,14 +77,21 @@ const schema = {
   properties: {
     dataDir: { type: 'string', minLength: 1 },
     gatewayId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,30}$' },
-    editor: hostPort,
-    mqtt: hostPort,
+    editor: { ...hostPort, properties: { ...hostPort.properties, tls: tlsSwitch } },
+    mqtt: { ...hostPort, required: ['host'], properties: { ...hostPort.properties, tls: tlsSwitch, clientCertificates: { type: 'boolean' } } },
     chainNode: {
       type: 'object',
       additionalProperties: false,
       required: ['url', 'nodeId'],
-      properties: { url: { type: 'string', pattern: '^https?://' }, nodeId: { type: 'string', minLength: 1, maxLength: 31 } },
+      properties: { url: { type: 'string', pattern: '^https?://' }, nodeId: { type: 'string', minLength: 1, maxLength: 31 }, ca: { type: 'string', minLength: 1 } },
     },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['cert', 'key'],
+      properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 }, ca: { type: 'string', minLength: 1 } },
+    },
+    allowPlaintext: { type: 'boolean' },
     chain: {
       type: 'object',
       additionalProperties: false,
@@ -107,7 +131,21 @@ export function parseGatewayConfig(x: unknown, where = 'gateway config'): Gatewa
     const msgs = (validate.errors ?? []).map((e) => `${e.instancePath || '(top)'} ${e.message}`);
     throw new Error(`${where}: ${msgs.join('; ')}`);
   }
+  for (const l of ['editor', 'mqtt'] as const) {
+    if (x[l].tls === true && !x.tls) throw new Error(`${where}: /${l}/tls is true but the config has no "tls" (certificate and key files: mcps tls init)`);
+  }
+  if (x.mqtt.clientCertificates && !(listenerTls(x, 'mqtt') && x.tls?.ca)) throw new Error(`${where}: /mqtt/clientCertificates needs MQTT over TLS and tls.ca (the CA that signs the devices' certificates)`);
   return x;
+}
+
+/** Whether a listener runs TLS: its own `tls` switch, else on when the config has `tls`. */
+export function listenerTls(cfg: Pick<GatewayConfig, 'tls' | 'editor' | 'mqtt'>, listener: 'editor' | 'mqtt'): boolean {
+  return cfg[listener].tls ?? cfg.tls !== undefined;
+}
+
+/** The broker's port: as configured, else 8883 with TLS and 1883 without. */
+export function mqttPort(cfg: Pick<GatewayConfig, 'tls' | 'editor' | 'mqtt'>): number {
+  return cfg.mqtt.port ?? (listenerTls(cfg, 'mqtt') ? 8883 : 1883);
 }
 
 export function loadGatewayConfig(path: string): GatewayConfig {

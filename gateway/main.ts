@@ -14,7 +14,8 @@ import { ethers } from 'ethers';
 import { ChainRegistry } from '../contracts/chain-registry';
 import { RegistryClient } from '../contracts/clients';
 import { ChainNodeClient } from './chain/chain-client';
-import type { GatewayConfig } from './config';
+import { listenerTls, mqttPort, type GatewayConfig } from './config';
+import { checkPlaintextListener, loadCa, loadTlsMaterial, type TlsMaterial } from '../common/tls';
 import { DeadLetterFile } from './ingest/dead-letter';
 import { DeviceCredentials } from './ingest/device-credentials';
 import { closeDeviceSessions, watchDevices } from './ingest/device-watch';
@@ -47,6 +48,8 @@ export interface RunningGateway {
   readonly editorUrl: string;
   readonly editorCredentialsPath: string;
   readonly mqttPort: number;
+  /** mqtt://host:port or mqtts://host:port: where devices connect. */
+  readonly mqttUrl: string;
   /** Base URL of the monitoring listener (…/metrics, …/healthz, …/readyz), when configured. */
   readonly metricsUrl: string | null;
   drain(timeoutMs?: number): Promise<void>;
@@ -105,7 +108,21 @@ export async function runGateway(cfg: GatewayConfig, log: LogFn): Promise<Runnin
   }
 }
 
+/**
+ * The box's TLS files, read and checked before anything starts, and the plaintext policy for each
+ * listener: plaintext off loopback only with allowPlaintext (a warning each start).
+ */
+function gatewayTls(cfg: GatewayConfig, log: LogFn): { material: TlsMaterial | null; chainNodeCa: Buffer | undefined } {
+  const material = cfg.tls ? loadTlsMaterial(cfg.tls, 'tls') : null;
+  if (!listenerTls(cfg, 'mqtt')) checkPlaintextListener('the MQTT broker (mqtt)', cfg.mqtt.host, cfg.allowPlaintext, log);
+  if (!listenerTls(cfg, 'editor')) checkPlaintextListener('the Node-RED editor and admin API (editor)', cfg.editor.host, cfg.allowPlaintext, log);
+  const caFile = cfg.chainNode.ca ?? cfg.tls?.ca;
+  const chainNodeCa = cfg.chainNode.url.startsWith('https:') && caFile ? loadCa(caFile, cfg.chainNode.ca ? 'chainNode.ca' : 'tls.ca') : undefined;
+  return { material, chainNodeCa };
+}
+
 async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Promise<RunningGateway> {
+  const tls = gatewayTls(cfg, log);
   for (const [name, path] of Object.entries(cfg.serialPorts ?? {})) process.env[name] = path;
   // The default flow's mcps-chain-node shows (and a field engineer may extend) the configured node.
   process.env.MCPS_CHAIN_NODES ??= `${cfg.chainNode.nodeId} ${cfg.chainNode.url}`;
@@ -136,10 +153,10 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
   });
   const verify = signatureVerifier(pairing, (n) => new Uint8Array(randomBytes(n)), SIG_DST);
   const chainStats = newChainClientStats();
-  const client = new ChainNodeClient({ url: cfg.chainNode.url, nodeId: cfg.chainNode.nodeId, selfId: cfg.gatewayId, blsSecretKey: identity.secretKey, registry, verify, stats: chainStats });
+  const client = new ChainNodeClient({ url: cfg.chainNode.url, nodeId: cfg.chainNode.nodeId, selfId: cfg.gatewayId, blsSecretKey: identity.secretKey, registry, verify, stats: chainStats, ca: tls.chainNodeCa });
   const chainClientFor = (targets: ChainTarget[]): FailoverChainClient =>
     new FailoverChainClient(
-      targets.map((t) => ({ ...t, client: new ChainNodeClient({ url: t.url, nodeId: t.nodeId, selfId: cfg.gatewayId, blsSecretKey: identity.secretKey, registry, verify, stats: chainStats }) })),
+      targets.map((t) => ({ ...t, client: new ChainNodeClient({ url: t.url, nodeId: t.nodeId, selfId: cfg.gatewayId, blsSecretKey: identity.secretKey, registry, verify, stats: chainStats, ca: tls.chainNodeCa }) })),
       { log, stats: chainStats },
     );
   let lastErrorLogged = '';
@@ -205,7 +222,8 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
   runtime.startSweeping();
   let broker: GatewayBroker | null = null;
   try {
-    broker = await startBroker({ host: cfg.mqtt.host, port: cfg.mqtt.port, credentials: devices, log, onReading: (topic, device, payload) => runtime.ingestMqtt(topic, device, payload), deferListen: true });
+    const brokerTls = listenerTls(cfg, 'mqtt') && tls.material ? { material: tls.material, clientCertificates: cfg.mqtt.clientCertificates } : undefined;
+    broker = await startBroker({ host: cfg.mqtt.host, port: mqttPort(cfg), credentials: devices, log, onReading: (topic, device, payload) => runtime.ingestMqtt(topic, device, payload), deferListen: true, tls: brokerTls });
   } catch (err) {
     runtime.stopSweeping();
     outbox.stop();
@@ -226,6 +244,7 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
       port: cfg.editor.port,
       editor: editor.creds,
       credentialSecret,
+      tls: listenerTls(cfg, 'editor') && tls.material ? tls.material : undefined,
       runtime,
       log,
       logLevel: cfg.logLevel === 'debug' ? 'debug' : cfg.logLevel === 'info' ? 'info' : 'warn',
@@ -291,6 +310,7 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
     editorUrl: red.url,
     editorCredentialsPath,
     mqttPort: broker.port,
+    mqttUrl: `${listenerTls(cfg, 'mqtt') ? 'mqtts' : 'mqtt'}://${cfg.mqtt.host}:${broker.port}`,
     metricsUrl: monitoring?.url ?? null,
     drain: (timeoutMs?: number) => runtime.drain(timeoutMs),
     shutdown: async (deadlineMs) => {

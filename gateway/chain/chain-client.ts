@@ -6,6 +6,8 @@
  * registry lists for that node and matches the batch sent.
  */
 import { randomBytes } from 'node:crypto';
+import type { Agent } from 'node:https';
+import { caAgent, httpsPost } from '../../common/https-post';
 import type { ChainRegistry } from '../../contracts/chain-registry';
 import { blsVerify } from '../../protocol/bls';
 import { ProtocolError } from '../../protocol/errors';
@@ -32,6 +34,8 @@ export interface ChainNodeClientOptions {
   verify?: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
   /** Shared counters for the metrics (a private set when absent). */
   stats?: ChainClientStats;
+  /** For an https:// node: the CA that signed its certificate (else the system's CAs). */
+  ca?: Buffer;
 }
 
 /**
@@ -66,12 +70,21 @@ export class ChainNodeClient {
   #session: { id: string; session: Session } | null = null;
   readonly counters = { handshakes: 0, sessionsLost: 0 };
   readonly #stats: ChainClientStats;
+  readonly #agent: Agent | undefined;
 
   constructor(readonly opts: ChainNodeClientOptions) {
     this.#stats = opts.stats ?? newChainClientStats();
+    this.#agent = opts.ca && opts.url.startsWith('https:') ? caAgent(opts.ca) : undefined;
   }
 
   async #post(path: string, body: Uint8Array | string, contentType: string): Promise<{ status: number; body: Buffer }> {
+    if (this.#agent) {
+      try {
+        return await httpsPost(new URL(path, this.opts.url), typeof body === 'string' ? body : Buffer.from(body), contentType, this.#agent, this.opts.timeoutMs ?? 60_000);
+      } catch (err) {
+        throw new SubmitError(`chain node ${this.opts.url} unreachable: ${(err as Error).message}`, true);
+      }
+    }
     let res: Response;
     try {
       res = await fetch(new URL(path, this.opts.url), { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : Buffer.from(body), signal: AbortSignal.timeout(this.opts.timeoutMs ?? 60_000) });

@@ -6,6 +6,8 @@
 import express from 'express';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { serverTlsOptions, type TlsMaterial } from '../../common/tls';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { adminAuthFor, type EditorCredentials } from './editor-credentials';
@@ -57,6 +59,8 @@ export interface NodeRedHostOptions {
   port: number;
   editor: EditorCredentials;
   credentialSecret: string;
+  /** HTTPS for the editor and admin API. */
+  tls?: TlsMaterial;
   runtime: GatewayRuntime;
   /** Flow copied into userDir the first time (later edits in the editor are kept). */
   initialFlow?: string;
@@ -90,7 +94,8 @@ export async function startNodeRed(opts: NodeRedHostOptions): Promise<NodeRedHos
   // node-red is CommonJS with no bundled types for its embedding API.
   const RED = require('node-red') as RedModule;
   const app = express();
-  const server = createServer(app);
+  // node-red's init() takes an http.Server; an https.Server offers the same API to it.
+  const server = (opts.tls ? createHttpsServer(serverTlsOptions(opts.tls), app) : createServer(app)) as Server;
   const settings: Record<string, unknown> = {
     userDir: opts.userDir,
     flowFile: 'flows.json',
@@ -135,7 +140,7 @@ export async function startNodeRed(opts: NodeRedHostOptions): Promise<NodeRedHos
   running = true;
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://${opts.host}:${port}/`,
+    url: `${opts.tls ? 'https' : 'http'}://${opts.host}:${port}/`,
     port,
     flowsRunning: () => running,
     stop: async () => {

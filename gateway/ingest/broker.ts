@@ -12,7 +12,9 @@
 import type { LogFn } from '../../common/log';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { DeviceCredentials } from './device-credentials';
+import { serverTlsOptions, verifiedClientName, type TlsMaterial } from '../../common/tls';
 
 export const READINGS_TOPIC = 'mcps/devices/+/readings';
 
@@ -54,6 +56,11 @@ export interface BrokerOptions {
    * reading is acknowledged while nothing would pass it on.
    */
   deferListen?: boolean;
+  /**
+   * MQTT over TLS (mqtts). `clientCertificates`: a device may log in with a client certificate
+   * signed by the CA in `material.ca` whose common name is its id, instead of a password.
+   */
+  tls?: { material: TlsMaterial; clientCertificates?: boolean };
 }
 
 function authError(message: string, returnCode: number): AuthenticateError {
@@ -72,6 +79,15 @@ export async function startBroker(opts: BrokerOptions): Promise<GatewayBroker> {
         log('warn', `mqtt: refused login of client "${id}" as "${username ?? ''}": ${username === undefined ? 'no username' : username !== id ? 'username must equal client id' : 'bad username or password'}`, { component: 'mqtt', event: 'login-refused', client: id });
         done(authError('bad username or password', 4), false);
       };
+      // A client certificate the CA signed proves the id it names: no password needed.
+      const certName = opts.tls?.clientCertificates ? verifiedClientName(client.conn) : undefined;
+      if (certName !== undefined) {
+        const entry = opts.credentials.get(id);
+        if (certName === id && (username === undefined || username === id) && entry && (entry.transport ?? 'mqtt') === 'mqtt') return done(null, true);
+        counters.authFailures++;
+        log('warn', `mqtt: refused login of client "${id}" with the certificate of "${certName}": ${certName !== id ? 'the certificate names another device' : 'no such MQTT device in devices.json'}`, { component: 'mqtt', event: 'login-refused', client: id });
+        return done(authError('certificate does not match the client id', 4), false);
+      }
       if (username === undefined || password === undefined || username !== id) return refuse();
       // scrypt runs on the thread pool: a ward of devices logging in at once does not stall the broker.
       opts.credentials.authenticateAsync(id, password).then(
@@ -111,12 +127,12 @@ export async function startBroker(opts: BrokerOptions): Promise<GatewayBroker> {
   });
   aedes.on('client', () => counters.clientsConnected++);
   aedes.on('clientDisconnect', () => counters.clientsConnected--);
-  const server: Server = createServer(aedes.handle);
+  const server: Server = opts.tls ? createTlsServer(serverTlsOptions(opts.tls.material, { clientCertificates: opts.tls.clientCertificates }), aedes.handle) : createServer(aedes.handle);
   let port = 0;
   const listen = (): Promise<number> =>
     new Promise<number>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(opts.port ?? 1883, opts.host ?? '127.0.0.1', () => {
+      server.listen(opts.port ?? (opts.tls ? 8883 : 1883), opts.host ?? '127.0.0.1', () => {
         server.off('error', reject);
         port = (server.address() as AddressInfo).port;
         resolve(port);

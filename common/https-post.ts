@@ -1,0 +1,25 @@
+/**
+ * A POST over HTTPS that trusts a given CA (the consortium's, for a chain node whose certificate it
+ * signed): the global fetch takes no CA of its own, node:https does. Certificate and host name are
+ * checked as usual; connections are kept alive per agent.
+ */
+import { Agent, request } from 'node:https';
+
+export function caAgent(ca: Buffer): Agent {
+  return new Agent({ keepAlive: true, ca, minVersion: 'TLSv1.2' });
+}
+
+export function httpsPost(url: URL, body: Buffer | string, contentType: string, agent: Agent, timeoutMs: number): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const data = typeof body === 'string' ? Buffer.from(body) : body;
+    const req = request(url, { method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': data.length }, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
