@@ -1,14 +1,21 @@
 /**
  * Handshake messages, byte by byte (all integers big-endian):
  *
- *   M1 = 0x01 version ‖ 0x01 type ‖ len ‖ id_N ‖ node epoch (4) ‖ t_G ms (8) ‖ n_G (16) ‖ X (32)
+ *   M1 = 0x01 version ‖ 0x01 type ‖ len ‖ id_N ‖ epoch_N (4) ‖ t_I ms (8) ‖ n_I (16) ‖ X (32)
  *   M2 = 0x01 ‖ 0x02 ‖ Y (32) ‖ n_N (16) ‖ MAC_N (32)
- *   M3 = 0x01 ‖ 0x03 ‖ AEAD ciphertext of [ len ‖ id_G ‖ gateway epoch (4) ‖ σ_G (48) ] ‖ tag (16)
+ *   M3 = 0x01 ‖ 0x03 ‖ AEAD ciphertext of [ len ‖ id_I ‖ 0x00 × (31 − len) ‖ epoch_I (4) ‖ σ_I (48) ] ‖ tag (16)
  *
- * Decoding is strict: exact lengths, known version and type, no trailing bytes.
+ * M3's plaintext is padded to the longest id, so M3 is 102 bytes whoever sends it (its length
+ * does not tell a passive observer which party is calling). Decoding is strict: exact lengths,
+ * known version and type, zero padding, no trailing bytes.
  */
 import { ProtocolError } from '../errors';
-import { HS_VERSION, MSG_M1, MSG_M2, MSG_M3, Reader, Writer } from './wire';
+import { HS_VERSION, MAX_ID_LEN, MSG_M1, MSG_M2, MSG_M3, Reader, Writer } from './wire';
+
+/** M3's plaintext: the id padded to MAX_ID_LEN, epoch, signature. */
+export const M3_PLAIN_LENGTH = 1 + MAX_ID_LEN + 4 + 48;
+/** M3 on the wire: header, sealed plaintext, tag. */
+export const M3_LENGTH = 2 + M3_PLAIN_LENGTH + 16;
 
 export interface M1 {
   readonly nodeId: string;
@@ -55,12 +62,17 @@ export function decodeM2(b: Uint8Array): M2 {
 }
 
 export function encodeM3Plain(m: M3Plain): Uint8Array {
-  return new Writer().id(m.peerId).u32(m.peerEpoch).bytes(m.signature).done();
+  const w = new Writer().id(m.peerId);
+  const idLength = new TextEncoder().encode(m.peerId).length;
+  return w.bytes(new Uint8Array(MAX_ID_LEN - idLength)).u32(m.peerEpoch).bytes(m.signature).done();
 }
 
 export function decodeM3Plain(b: Uint8Array): M3Plain {
   const r = new Reader(b, 'm3');
-  const m = { peerId: r.id(), peerEpoch: r.u32(), signature: r.take(48) };
+  const peerId = r.id();
+  const padding = r.take(MAX_ID_LEN - new TextEncoder().encode(peerId).length);
+  if (padding.some((x) => x !== 0)) throw new ProtocolError('m3.bad-padding', 'the identity padding is not all zero');
+  const m = { peerId, peerEpoch: r.u32(), signature: r.take(48) };
   r.end();
   return m;
 }
@@ -70,8 +82,8 @@ export function splitM3(b: Uint8Array): Uint8Array {
   const r = new Reader(b, 'm3');
   r.header(MSG_M3);
   const sealed = b.subarray(2);
-  if (sealed.length < 16 + 1 + 1 + 4 + 48) throw new ProtocolError('m3.truncated', `${b.length} bytes`);
-  if (sealed.length > 16 + 1 + 31 + 4 + 48) throw new ProtocolError('m3.trailing-bytes', `${b.length} bytes`);
+  if (b.length < M3_LENGTH) throw new ProtocolError('m3.truncated', `${b.length} bytes, expected ${M3_LENGTH}`);
+  if (b.length > M3_LENGTH) throw new ProtocolError('m3.trailing-bytes', `${b.length} bytes, expected ${M3_LENGTH}`);
   return sealed;
 }
 
