@@ -108,7 +108,7 @@ t.test('a man in the middle without k_N cannot answer M1; a wrong or cut MAC is 
   t.equal(reasonOf(() => gw3.onM2(flipped)), 'm2.bad-mac');
 });
 
-t.test('σ_G: another gateway, old transcript, default DST, PoP, encodings, identity, subgroup', async (t) => {
+t.test('σ_I: another gateway, old transcript, default DST, PoP, encodings, identity, subgroup', async (t) => {
   const w = makeWorld();
   t.equal(nodeReason(w, { id: 'gw-1', signer: w.sk['gw-2'] }), 'm3.bad-signature', 'signed by another registered gateway');
   let oldH3: Uint8Array | null = null;
@@ -138,11 +138,12 @@ t.test('σ_G: another gateway, old transcript, default DST, PoP, encodings, iden
 
 t.test('identities and the registry: unknown, revoked, epochs, self, wrong node, revoked node', async (t) => {
   const w = makeWorld();
-  t.equal(nodeReason(w, { id: 'node-1' }), 'm3.self-identity', 'id_G = id_N');
+  t.equal(nodeReason(w, { id: 'node-1' }), 'm3.self-identity', 'id_I = id_N');
   t.equal(nodeReason(w, { id: 'gw-9' }), 'm3.unknown-peer');
   t.equal(nodeReason(w, { id: 'gw-2', epoch: 2, signer: w.sk['gw-2'] }), 'm3.epoch', 'old key epoch');
   w.records.set('gw-1', { ...w.records.get('gw-1')!, status: 'revoked' });
   t.equal(nodeReason(w, { id: 'gw-1' }), 'm3.revoked', 'revoked gateway');
+  t.equal(reasonOf(() => w.initiator('gw-1').start()), 'self.revoked', 'a revoked gateway does not even start');
   const w2 = makeWorld();
   t.equal(reasonOf(() => w2.responder().onM1(manual(w2, { nodeId: 'node-2' }).m1)), 'm1.wrong-node');
   t.equal(reasonOf(() => w2.responder().onM1(manual(w2, { epoch: 7 }).m1)), 'm1.epoch');

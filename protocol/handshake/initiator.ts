@@ -47,6 +47,7 @@ export class InitiatorHandshake {
       if (node.status !== 'active') throw new ProtocolError('peer.revoked-node', `${this.opts.nodeId} is revoked`);
       const me = this.opts.registry.lookup(this.opts.id);
       if (!me || (me.role !== 'gateway' && me.role !== 'user')) throw new ProtocolError('self.unregistered', `${this.opts.id} is not a registered gateway or user`);
+      if (me.status !== 'active') throw new ProtocolError('self.revoked', `${this.opts.id} is revoked in the registry`);
       const x = this.opts.random(32);
       const X = x25519PublicKey(x);
       const m1 = encodeM1({ nodeId: node.id, nodeEpoch: node.epoch, time: Math.floor(this.opts.now()), nonce: this.opts.random(16), ephemeral: X });

@@ -18,7 +18,7 @@ export interface ResponderOptions {
   registry: Registry;
   now: () => number;
   random: (n: number) => Uint8Array;
-  /** Accepted clock difference for t_G (DoS control, not security). */
+  /** Accepted clock difference for t_I (DoS control, not security). */
   timeWindowMs?: number;
   maxPending?: number;
   pendingTimeoutMs?: number;
@@ -78,8 +78,8 @@ export class NodeResponder {
     if (m1.nodeId !== me.id) throw new ProtocolError('m1.wrong-node', `addressed to ${m1.nodeId}`);
     if (m1.nodeEpoch !== me.epoch) throw new ProtocolError('m1.epoch', `node epoch ${m1.nodeEpoch}, current ${me.epoch}`);
     const now = this.#opts.now();
-    if (m1.time < now - this.#opts.timeWindowMs) throw new ProtocolError('time.stale', `t_G is ${now - m1.time} ms old`);
-    if (m1.time > now + this.#opts.timeWindowMs) throw new ProtocolError('time.future', `t_G is ${m1.time - now} ms ahead`);
+    if (m1.time < now - this.#opts.timeWindowMs) throw new ProtocolError('time.stale', `t_I is ${now - m1.time} ms old`);
+    if (m1.time > now + this.#opts.timeWindowMs) throw new ProtocolError('time.future', `t_I is ${m1.time - now} ms ahead`);
     this.#evictExpired(now);
     if (this.#pending.size >= this.#opts.maxPending) throw new ProtocolError('m1.too-many-pending', `${this.#pending.size} handshakes pending`);
     const X = x25519Peer(m1.ephemeral, 'm1.bad-ephemeral');

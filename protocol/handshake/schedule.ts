@@ -5,9 +5,9 @@
  *   PRK = HKDF-Extract(salt = h2, ikm = DH(y, X) ‖ DH(k_N, X))
  *   k_confirm = Expand(PRK, "mcps-hs-v1/node-confirm", 32); MAC_N = HMAC(k_confirm, "node-confirm" ‖ h2)
  *   k_hs, iv_hs = Expand(PRK, "mcps-hs-v1/m3", 32 + 12)             (M3 AEAD, ad = h2 ‖ MAC_N)
- *   h3  = H("mcps-hs-v1/h3" ‖ h2 ‖ MAC_N ‖ id_G ‖ H(record_G))       (what σ_G signs)
- *   traffic = Expand(PRK, "mcps-hs-v1/traffic" ‖ H(h3 ‖ σ_G), 2 × (32 + 12))
- *   session id = H("mcps-hs-v1/sid" ‖ h3 ‖ σ_G)[0..16]
+ *   h3  = H("mcps-hs-v1/h3" ‖ h2 ‖ MAC_N ‖ id_I ‖ H(record_I))       (what σ_I signs)
+ *   traffic = Expand(PRK, "mcps-hs-v1/traffic" ‖ H(h3 ‖ σ_I), 2 × (32 + 12))
+ *   session id = H("mcps-hs-v1/sid" ‖ h3 ‖ σ_I)[0..16]
  *
  * M1 enters h2 whole, so every field the gateway chose (node id, epoch, time, nonce, X) is bound.
  */
