@@ -100,6 +100,7 @@ const chainNodeCmd = program
 (require('./devices-commands') as typeof import('./devices-commands')).registerDevicesCommands(program);
 (require('./keys-commands') as typeof import('./keys-commands')).registerKeysCommands(program);
 (require('./tls-commands') as typeof import('./tls-commands')).registerTlsCommands(program);
+(require('./fhir-commands') as typeof import('./fhir-commands')).registerFhirCommands(program);
 
 program
   .command('verify')
