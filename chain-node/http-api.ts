@@ -4,18 +4,19 @@
  *   POST /v1/handshake/m1            body: M1 (octet-stream)          → {handshake, m2 (base64)}
  *   POST /v1/handshake/m3            body: {handshake, m3 (base64)}    → {session}
  *   POST /v1/sessions/<session id>   body: a sealed record            → a sealed reply (octet-stream)
- *   GET  /v1/health                                                   → {nodeId, ok, counters}
+ *   GET  /v1/health                                                   → {nodeId, ok}
  * Handshake refusals answer 400 "handshake refused" (the reason is only in the local log); an
- * unknown or ended session answers 401, telling the gateway to make a new handshake.
+ * unknown or ended session answers 401, telling the gateway to make a new handshake. Bodies are
+ * bounded per route before they are read (http-limits.ts): 413 too large, 408 too slow, 429 and
+ * 503 when a bound on what one peer or all peers may hold is reached.
  */
 import type { LogFn } from '../common/log';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { DEFAULT_HTTP_LIMITS, MAX_M1_BYTES, MAX_M3_REQUEST_BYTES, type HttpLimits } from './http-limits';
 import { decodeSessionRequest, encodeSessionReply, type SessionReply } from '../protocol/session-messages';
 import { IngestError, type BatchIngest } from './ingest';
 import { HandshakeRefused, SessionUnknown, type HandshakeService } from './sessions';
-
-export const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 class HttpError extends Error {
   constructor(readonly status: number, message: string) {
@@ -29,15 +30,43 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `body over ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * Reads a body of at most `limit` bytes within `deadlineMs`: a declared length over the limit is
+ * refused before any byte is read, a body without a declared length is counted as it streams.
+ */
+function readBody(req: IncomingMessage, limit: number, deadlineMs: number, reserve: (n: number) => void = () => undefined): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && !(Number(declared) <= limit)) return Promise.reject(new HttpError(413, `body over ${limit} bytes`));
+  if (declared !== undefined) reserve(Number(declared));
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const fail = (err: HttpError): void => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.pause();
+      reject(err);
+    };
+    const timer = setTimeout(() => fail(new HttpError(408, `body not received within ${deadlineMs} ms`)), deadlineMs);
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) return fail(new HttpError(413, `body over ${limit} bytes`));
+      if (declared === undefined) {
+        try {
+          reserve(chunk.length);
+        } catch (err) {
+          return fail(err as HttpError);
+        }
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    });
+    req.once('error', () => fail(new HttpError(400, 'request aborted')));
+  });
 }
 
 function jsonBody(b: Buffer): Record<string, unknown> {
@@ -57,7 +86,10 @@ export interface ChainNodeServer {
   close(): Promise<void>;
 }
 
-export async function startHttpApi(opts: { host: string; port: number; nodeId: string; ingest: BatchIngest; handshakes: HandshakeService; log: LogFn; userRequests?: (peer: { id: string }, plaintext: Uint8Array) => Promise<Uint8Array> }): Promise<ChainNodeServer> {
+export async function startHttpApi(opts: { host: string; port: number; nodeId: string; ingest: BatchIngest; handshakes: HandshakeService; log: LogFn; userRequests?: (peer: { id: string }, plaintext: Uint8Array) => Promise<Uint8Array>; limits?: Partial<HttpLimits> }): Promise<ChainNodeServer> {
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
+  let bufferedRecordBytes = 0;
+  const recordsInFlight = new Map<string, number>();
   const handleRequest = async (peer: { id: string; role: string }, plaintext: Uint8Array): Promise<Uint8Array> => {
     // Data users' queries (chain-node/data-api/): their own messages, their own checks.
     if (peer.role === 'user' && opts.userRequests) return opts.userRequests(peer, plaintext);
@@ -85,27 +117,53 @@ export async function startHttpApi(opts: { host: string; port: number; nodeId: s
       try {
         const url = req.url ?? '';
         if (req.method === 'GET' && url === '/v1/health') {
-          return sendJson(res, 200, { nodeId: opts.nodeId, ok: true, counters: { ...opts.ingest.counters, ...opts.handshakes.counters } });
+          // Nothing about activity here: counters are for the operator's monitoring listener only.
+          return sendJson(res, 200, { nodeId: opts.nodeId, ok: true });
         }
         if (req.method !== 'POST') throw new HttpError(url.startsWith('/v1/') ? 405 : 404, `no route ${req.method} ${url}`);
         if (url === '/v1/handshake/m1') {
-          const { handshakeId, m2 } = await opts.handshakes.m1(await readBody(req));
+          const body = await readBody(req, MAX_M1_BYTES, limits.handshakeBodyTimeoutMs);
+          const { handshakeId, m2 } = await opts.handshakes.m1(body);
           return sendJson(res, 200, { handshake: handshakeId, m2: Buffer.from(m2).toString('base64') });
         }
         if (url === '/v1/handshake/m3') {
-          const b = jsonBody(await readBody(req));
+          const b = jsonBody(await readBody(req, MAX_M3_REQUEST_BYTES, limits.handshakeBodyTimeoutMs));
           if (typeof b.handshake !== 'string' || typeof b.m3 !== 'string') throw new HttpError(400, 'expected {handshake, m3}');
           const { sessionId } = await opts.handshakes.m3(b.handshake, Buffer.from(b.m3, 'base64'));
           return sendJson(res, 200, { session: sessionId });
         }
         const m = /^\/v1\/sessions\/([0-9a-f]{32})$/.exec(url);
         if (m) {
-          const sealed = await opts.handshakes.record(m[1]!, await readBody(req), handleRequest);
-          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': sealed.length });
-          return res.end(sealed);
+          const sid = m[1]!;
+          // The session first: an unknown one costs no body read.
+          if (!opts.handshakes.hasSession(sid)) throw new SessionUnknown();
+          const inFlight = recordsInFlight.get(sid) ?? 0;
+          if (inFlight >= limits.maxRecordsInFlightPerSession) throw new HttpError(429, 'this session already has a record in flight');
+          recordsInFlight.set(sid, inFlight + 1);
+          let reserved = 0;
+          try {
+            const body = await readBody(req, limits.maxRecordBytes, limits.recordBodyTimeoutMs, (n) => {
+              if (bufferedRecordBytes + n > limits.maxBufferedRecordBytes) throw new HttpError(503, 'the node is buffering too many records; retry');
+              bufferedRecordBytes += n;
+              reserved += n;
+            });
+            const sealed = await opts.handshakes.record(sid, body, handleRequest);
+            res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': sealed.length });
+            return res.end(sealed);
+          } finally {
+            bufferedRecordBytes -= reserved;
+            const left = (recordsInFlight.get(sid) ?? 1) - 1;
+            if (left > 0) recordsInFlight.set(sid, left);
+            else recordsInFlight.delete(sid);
+          }
         }
         throw new HttpError(404, `no route ${req.method} ${url}`);
       } catch (err) {
+        // A body not read to its end is not read at all: the connection closes after the answer.
+        if (!req.complete) {
+          res.setHeader('connection', 'close');
+          res.once('finish', () => req.socket.destroy());
+        }
         if (err instanceof HandshakeRefused) return sendJson(res, 400, { error: 'handshake refused' });
         if (err instanceof SessionUnknown) return sendJson(res, 401, { error: err.message });
         if (err instanceof HttpError) return sendJson(res, err.status, { error: err.message });
@@ -113,6 +171,25 @@ export async function startHttpApi(opts: { host: string; port: number; nodeId: s
         sendJson(res, 503, { error: 'temporarily unavailable; retry' });
       }
     })();
+  });
+  // Bounds on what a slow or greedy client can hold: headers within 10 s, a whole request within
+  // the record deadline, and a bounded number of connections per source address.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = limits.recordBodyTimeoutMs + 5_000;
+  const connections = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const src = socket.remoteAddress ?? '?';
+    const n = (connections.get(src) ?? 0) + 1;
+    if (n > limits.maxConnectionsPerSource) {
+      socket.destroy();
+      return;
+    }
+    connections.set(src, n);
+    socket.once('close', () => {
+      const left = (connections.get(src) ?? 1) - 1;
+      if (left > 0) connections.set(src, left);
+      else connections.delete(src);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -14,7 +14,8 @@ import type { ChainNodeConfig } from './config';
 import { startHttpApi } from './http-api';
 import { loadChainNodeIdentity, promoteRotatedNodeKeys } from './identity';
 import { lockDataDir, type DirLock } from '../common/dir-lock';
-import { ChainRegistry } from '../contracts/chain-registry';
+import { ChainRegistry, type ChainRegistryLimits } from '../contracts/chain-registry';
+import type { HttpLimits } from './http-limits';
 import { BatchIngest, type GatewayRecord, type RegistryView } from './ingest';
 import { HandshakeService } from './sessions';
 import { mclPairing } from '../common/mcl-pairing';
@@ -29,6 +30,10 @@ export interface RunningChainNode {
   readonly url: string;
   readonly port: number;
   readonly ingest: BatchIngest;
+  /** The handshake responder and live sessions (its counters feed the metrics). */
+  readonly handshakes: HandshakeService;
+  /** The node's bounded cache of registry records. */
+  readonly registry: ChainRegistry;
   /** Takes no new requests, lets those in flight (batches being anchored) finish for at most `deadlineMs`, then stops. */
   shutdown(deadlineMs: number): Promise<{ drained: boolean; left: string }>;
   /** Base URL of the monitoring listener (…/metrics, …/healthz, …/readyz), when configured. */
@@ -38,18 +43,24 @@ export interface RunningChainNode {
   stop(): Promise<void>;
 }
 
-export async function runChainNode(cfg: ChainNodeConfig, log: LogFn): Promise<RunningChainNode> {
+/** Bounds a deployment (or a test) may tune; the defaults suit a node on the open network. */
+export interface ChainNodeTuning {
+  http?: Partial<HttpLimits>;
+  registry?: ChainRegistryLimits;
+}
+
+export async function runChainNode(cfg: ChainNodeConfig, log: LogFn, tuning: ChainNodeTuning = {}): Promise<RunningChainNode> {
   // One process per data directory: a second one stops here, naming the holder (common/dir-lock.ts).
   const lock = lockDataDir(cfg.dataDir);
   try {
-    return await startChainNode(cfg, log, lock);
+    return await startChainNode(cfg, log, lock, tuning);
   } catch (err) {
     lock.release();
     throw err;
   }
 }
 
-async function startChainNode(cfg: ChainNodeConfig, log: LogFn, lock: DirLock): Promise<RunningChainNode> {
+async function startChainNode(cfg: ChainNodeConfig, log: LogFn, lock: DirLock, tuning: ChainNodeTuning): Promise<RunningChainNode> {
   const provider = new ethers.JsonRpcProvider(cfg.chain.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 250 });
   const registry = new RegistryClient(provider, cfg.chain.registry);
   const me = await registry.getEntry(cfg.nodeId);
@@ -58,7 +69,7 @@ async function startChainNode(cfg: ChainNodeConfig, log: LogFn, lock: DirLock): 
   const signer = new ethers.NonceManager(id.operator.connect(provider));
   if (!me || me.role !== 'node') throw new Error(`node id ${cfg.nodeId} is not registered as a chain node`);
   if (me.operator.toLowerCase() !== id.operatorAddress.toLowerCase()) throw new Error(`registry lists operator ${me.operator} for ${cfg.nodeId}, this node's key is ${id.operatorAddress}`);
-  const chainRegistry = new ChainRegistry(registry);
+  const chainRegistry = new ChainRegistry(registry, undefined, undefined, tuning.registry);
   const gatewayView: RegistryView = {
     gateway: async (gid: string): Promise<GatewayRecord | undefined> => {
       const rec = await chainRegistry.fetch(gid);
@@ -97,7 +108,7 @@ async function startChainNode(cfg: ChainNodeConfig, log: LogFn, lock: DirLock): 
     log,
     ...(cfg.userPageBytes ? { pageBytes: cfg.userPageBytes } : {}),
   });
-  const api = await startHttpApi({ host: cfg.host, port: cfg.port, nodeId: cfg.nodeId, ingest, handshakes, log, userRequests: (peer, p) => dataApi.handle(peer, p) });
+  const api = await startHttpApi({ host: cfg.host, port: cfg.port, nodeId: cfg.nodeId, ingest, handshakes, log, userRequests: (peer, p) => dataApi.handle(peer, p), ...(tuning.http ? { limits: tuning.http } : {}) });
   let monitoring: MonitoringServer | null = null;
   if (cfg.metrics) {
     monitoring = await startMonitoringServer({
@@ -133,6 +144,8 @@ async function startChainNode(cfg: ChainNodeConfig, log: LogFn, lock: DirLock): 
     url: api.url,
     port: api.port,
     ingest,
+    handshakes,
+    registry: chainRegistry,
     metricsUrl: monitoring?.url ?? null,
     userAccesses,
     shutdown: async (deadlineMs) => {

@@ -127,6 +127,12 @@ export class HandshakeService {
     });
   }
 
+  /** Whether a record for this session would be read (it exists and is not spent). */
+  hasSession(sessionId: string): boolean {
+    const live = this.#sessions.get(sessionId);
+    return live !== undefined && !live.session.exhausted;
+  }
+
   /** Opens a record, lets `handle` answer it, seals the answer. One record at a time per session. */
   record(sessionId: string, bytes: Uint8Array, handle: (peer: Authenticated['peer'], request: Uint8Array) => Promise<Uint8Array>): Promise<Uint8Array> {
     const live = this.#sessions.get(sessionId);

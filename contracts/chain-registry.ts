@@ -3,32 +3,112 @@
  * cached for `ttlMs`, so a handshake or a batch costs no JSON-RPC call in the common case while a
  * rotation or revocation is seen within the cache lifetime. `fetch` is async (chain); `lookup` is
  * the synchronous view protocol/handshake needs, answering only from fresh cache entries.
+ *
+ * The cache is bounded (the ids come from anonymous peers): registered records and "not
+ * registered" answers live in two separate LRU tables, so a flood of distinct unknown ids can only
+ * evict other unknown ids, never a registered party. An id that is not a party id by syntax
+ * (protocol/party-id.ts) is answered "not registered" without any call; concurrent fetches of one
+ * id share one call.
  */
+import { isPartyId } from '../protocol/party-id';
 import type { Registry, RegistryRecord } from '../protocol/handshake/registry';
 import type { RegistryClient } from './clients';
 
-export class ChainRegistry implements Registry {
-  readonly #cache = new Map<string, { rec: RegistryRecord | undefined; at: number }>();
+interface Entry {
+  rec: RegistryRecord | undefined;
+  at: number;
+}
 
-  constructor(readonly client: Pick<RegistryClient, 'getEntry'>, readonly ttlMs = 10_000, readonly now: () => number = Date.now) {}
+export interface ChainRegistryLimits {
+  /** Registered records kept (default 4096). */
+  maxRecords?: number;
+  /** "Not registered" answers kept (default 1024). */
+  maxNegative?: number;
+}
+
+/** A Map used as an LRU: a read moves the key to the end, an insert past the bound drops the oldest. */
+class Lru<V> {
+  readonly #m = new Map<string, V>();
+  constructor(readonly max: number) {}
+  get(k: string): V | undefined {
+    const v = this.#m.get(k);
+    if (v !== undefined) {
+      this.#m.delete(k);
+      this.#m.set(k, v);
+    }
+    return v;
+  }
+  set(k: string, v: V): void {
+    this.#m.delete(k);
+    this.#m.set(k, v);
+    while (this.#m.size > this.max) this.#m.delete(this.#m.keys().next().value as string);
+  }
+  delete(k: string): void {
+    this.#m.delete(k);
+  }
+  get size(): number {
+    return this.#m.size;
+  }
+}
+
+export class ChainRegistry implements Registry {
+  readonly #records: Lru<Entry>;
+  readonly #negative: Lru<Entry>;
+  readonly #inFlight = new Map<string, Promise<RegistryRecord | undefined>>();
+  /** JSON-RPC lookups made (cache misses), for the metrics and tests. */
+  chainLookups = 0;
+
+  constructor(readonly client: Pick<RegistryClient, 'getEntry'>, readonly ttlMs = 10_000, readonly now: () => number = Date.now, limits: ChainRegistryLimits = {}) {
+    this.#records = new Lru(limits.maxRecords ?? 4096);
+    this.#negative = new Lru(limits.maxNegative ?? 1024);
+  }
+
+  /** Entries cached (registered and not registered). */
+  get size(): number {
+    return this.#records.size + this.#negative.size;
+  }
+
+  #fresh(id: string): Entry | undefined {
+    const hit = this.#records.get(id) ?? this.#negative.get(id);
+    return hit && this.now() - hit.at < this.ttlMs ? hit : undefined;
+  }
 
   async fetch(id: string): Promise<RegistryRecord | undefined> {
-    const hit = this.#cache.get(id);
-    if (hit && this.now() - hit.at < this.ttlMs) return hit.rec;
-    const e = await this.client.getEntry(id);
-    const rec: RegistryRecord | undefined = e
-      ? { id: e.id, role: e.role, epoch: e.epoch, status: e.active ? 'active' : 'revoked', blsPublicKey: e.blsPublicKey, ...(e.x25519PublicKey ? { x25519PublicKey: e.x25519PublicKey } : {}) }
-      : undefined;
-    this.#cache.set(id, { rec, at: this.now() });
-    return rec;
+    if (!isPartyId(id)) return undefined;
+    const hit = this.#fresh(id);
+    if (hit) return hit.rec;
+    const running = this.#inFlight.get(id);
+    if (running) return running;
+    const p = (async () => {
+      this.chainLookups++;
+      const e = await this.client.getEntry(id);
+      const rec: RegistryRecord | undefined = e
+        ? { id: e.id, role: e.role, epoch: e.epoch, status: e.active ? 'active' : 'revoked', blsPublicKey: e.blsPublicKey, ...(e.x25519PublicKey ? { x25519PublicKey: e.x25519PublicKey } : {}) }
+        : undefined;
+      const entry = { rec, at: this.now() };
+      if (rec) {
+        this.#negative.delete(id);
+        this.#records.set(id, entry);
+      } else {
+        this.#records.delete(id);
+        this.#negative.set(id, entry);
+      }
+      return rec;
+    })();
+    this.#inFlight.set(id, p);
+    try {
+      return await p;
+    } finally {
+      this.#inFlight.delete(id);
+    }
   }
 
   lookup(id: string): RegistryRecord | undefined {
-    const hit = this.#cache.get(id);
-    return hit && this.now() - hit.at < this.ttlMs ? hit.rec : undefined;
+    return this.#fresh(id)?.rec;
   }
 
   invalidate(id: string): void {
-    this.#cache.delete(id);
+    this.#records.delete(id);
+    this.#negative.delete(id);
   }
 }

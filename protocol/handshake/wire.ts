@@ -3,12 +3,13 @@
  * bytes with a reason naming the message, a writer, and the message type numbers.
  */
 import { ProtocolError } from '../errors';
+import { isPartyId, PARTY_ID_MAX_LEN } from '../party-id';
 
 export const HS_VERSION = 1;
 export const MSG_M1 = 1;
 export const MSG_M2 = 2;
 export const MSG_M3 = 3;
-export const MAX_ID_LEN = 31;
+export const MAX_ID_LEN = PARTY_ID_MAX_LEN;
 
 export class Reader {
   #o = 0;
@@ -37,15 +38,14 @@ export class Reader {
     return Number(v);
   }
 
-  /** A length-prefixed ASCII identifier (1..31 bytes). */
+  /** A length-prefixed party id (protocol/party-id.ts: 1..31 bytes, first a letter or digit). */
   id(): string {
     const n = this.u8();
     if (n < 1 || n > MAX_ID_LEN) throw new ProtocolError(`${this.where}.bad-id`, `identifier length ${n}`);
     const b = this.take(n);
-    if (!b.every((c) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2e || c === 0x5f || c === 0x2d)) {
-      throw new ProtocolError(`${this.where}.bad-id`, 'identifier has characters outside [A-Za-z0-9._-]');
-    }
-    return new TextDecoder().decode(b);
+    const s = String.fromCharCode(...b);
+    if (!isPartyId(s)) throw new ProtocolError(`${this.where}.bad-id`, 'identifier is not 1..31 characters of [A-Za-z0-9._-] starting with a letter or digit');
+    return s;
   }
 
   end(): void {
@@ -87,7 +87,7 @@ export class Writer {
 
   id(s: string): this {
     const b = new TextEncoder().encode(s);
-    if (b.length < 1 || b.length > MAX_ID_LEN) throw new ProtocolError('encode.bad-id', `identifier "${s}"`);
+    if (!isPartyId(s)) throw new ProtocolError('encode.bad-id', `identifier "${s}"`);
     return this.u8(b.length).bytes(b);
   }
 
