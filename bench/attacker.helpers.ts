@@ -79,8 +79,12 @@ export function rawRequest(
       reject(new Error(`no answer to ${o.method ?? 'POST'} ${o.path} within ${o.timeoutMs ?? 5000} ms`));
     }, o.timeoutMs ?? 5000);
     req.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
+      // The node may answer and close while the body is still being written (EPIPE): the answer
+      // still arrives, so wait a moment for it before reporting the error.
+      setTimeout(() => {
+        clearTimeout(timer);
+        reject(err);
+      }, 300);
     });
     req.flushHeaders(); // the headers go out now, even when no body byte follows
     const chunks = o.chunks ?? [];
