@@ -17,8 +17,14 @@ export interface ChainNodeConfig {
   userPageBytes?: number;
   /** On SIGTERM/SIGINT: how long requests in flight may finish before stopping (default 30 s). */
   drainTimeoutS?: number;
-  /** The monitoring listener (/metrics, /healthz, /readyz); a config file without it gets 127.0.0.1:9545. */
-  metrics?: { host: string; port: number };
+  /** The monitoring listener (/metrics, /healthz, /readyz); a config file without it gets 127.0.0.1:9545. `tls`: HTTPS (default: on when the config has `tls`). */
+  metrics?: { host: string; port: number; tls?: boolean };
+  /** The node's TLS files: with them the API (and the monitoring listener) speak HTTPS (docs/operations.md, "TLS"). */
+  tls?: { cert: string; key: string; ca?: string };
+  /** `tls`: HTTPS for the API (default: on when the config has `tls`). */
+  apiTls?: boolean;
+  /** A listener on an address other than loopback may be plaintext only with this set (a warning each start). */
+  allowPlaintext?: boolean;
 }
 
 export const DEFAULT_NODE_METRICS = { host: '127.0.0.1', port: 9545 } as const;
@@ -38,8 +44,16 @@ const schema = {
       type: 'object',
       additionalProperties: false,
       required: ['host', 'port'],
-      properties: { host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 } },
+      properties: { host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 }, tls: { type: 'boolean' } },
     },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['cert', 'key'],
+      properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 }, ca: { type: 'string', minLength: 1 } },
+    },
+    apiTls: { type: 'boolean' },
+    allowPlaintext: { type: 'boolean' },
     chain: {
       type: 'object',
       additionalProperties: false,
@@ -64,6 +78,7 @@ export function loadChainNodeConfig(path: string): ChainNodeConfig {
     throw new Error(`chain node config ${path}: ${(err as Error).message}`);
   }
   if (!validate(raw)) throw new Error(`chain node config ${path}: ${(validate.errors ?? []).map((e) => `${e.instancePath || '(top)'} ${e.message}`).join('; ')}`);
+  if ((raw.apiTls === true || raw.metrics?.tls === true) && !raw.tls) throw new Error(`chain node config ${path}: TLS is switched on but the config has no "tls" (certificate and key files: mcps tls init)`);
   // A node run from a config file (a service) has its monitoring listener unless it says where.
   return raw.metrics ? raw : { ...raw, metrics: { ...DEFAULT_NODE_METRICS } };
 }

@@ -11,7 +11,8 @@
  * 503 when a bound on what one peer or all peers may hold is reached.
  */
 import type { LogFn } from '../common/log';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { httpServer, type TlsMaterial } from '../common/tls';
 import type { AddressInfo, Socket } from 'node:net';
 import { DEFAULT_HTTP_LIMITS, MAX_M1_BYTES, MAX_M3_REQUEST_BYTES, type HttpLimits } from './http-limits';
 import { decodeSessionRequest, encodeSessionReply, type SessionReply } from '../protocol/session-messages';
@@ -86,7 +87,7 @@ export interface ChainNodeServer {
   close(): Promise<void>;
 }
 
-export async function startHttpApi(opts: { host: string; port: number; nodeId: string; ingest: BatchIngest; handshakes: HandshakeService; log: LogFn; userRequests?: (peer: { id: string }, plaintext: Uint8Array) => Promise<Uint8Array>; limits?: Partial<HttpLimits> }): Promise<ChainNodeServer> {
+export async function startHttpApi(opts: { host: string; port: number; nodeId: string; ingest: BatchIngest; handshakes: HandshakeService; log: LogFn; tls?: TlsMaterial; userRequests?: (peer: { id: string }, plaintext: Uint8Array) => Promise<Uint8Array>; limits?: Partial<HttpLimits> }): Promise<ChainNodeServer> {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
   let bufferedRecordBytes = 0;
   const recordsInFlight = new Map<string, number>();
@@ -112,7 +113,7 @@ export async function startHttpApi(opts: { host: string; port: number; nodeId: s
     return encodeSessionReply(reply);
   };
 
-  const server = createServer((req, res) => {
+  const server = httpServer((req, res) => {
     void (async () => {
       try {
         const url = req.url ?? '';
@@ -171,7 +172,7 @@ export async function startHttpApi(opts: { host: string; port: number; nodeId: s
         sendJson(res, 503, { error: 'temporarily unavailable; retry' });
       }
     })();
-  });
+  }, opts.tls);
   // Bounds on what a slow or greedy client can hold: headers within 10 s, a whole request within
   // the record deadline, and a bounded number of connections per source address.
   server.headersTimeout = 10_000;
@@ -202,7 +203,7 @@ export async function startHttpApi(opts: { host: string; port: number; nodeId: s
   return {
     server,
     port,
-    url: `http://${opts.host}:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://${opts.host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

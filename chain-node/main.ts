@@ -12,6 +12,7 @@ import { AnchorBatcher } from './anchor-batcher';
 import { BatchStore } from './batch-store';
 import type { ChainNodeConfig } from './config';
 import { startHttpApi } from './http-api';
+import { checkPlaintextListener, loadTlsMaterial } from '../common/tls';
 import { loadChainNodeIdentity, promoteRotatedNodeKeys } from './identity';
 import { lockDataDir, type DirLock } from '../common/dir-lock';
 import { ChainRegistry, type ChainRegistryLimits } from '../contracts/chain-registry';
@@ -61,6 +62,12 @@ export async function runChainNode(cfg: ChainNodeConfig, log: LogFn, tuning: Cha
 }
 
 async function startChainNode(cfg: ChainNodeConfig, log: LogFn, lock: DirLock, tuning: ChainNodeTuning): Promise<RunningChainNode> {
+  // TLS files checked before anything starts; plaintext off loopback only with allowPlaintext.
+  const tlsMaterial = cfg.tls ? loadTlsMaterial(cfg.tls, 'tls') : undefined;
+  const apiTls = cfg.apiTls ?? tlsMaterial !== undefined;
+  const metricsTls = cfg.metrics?.tls ?? tlsMaterial !== undefined;
+  if (!apiTls) checkPlaintextListener('the chain node API (host)', cfg.host, cfg.allowPlaintext, log);
+  if (cfg.metrics && !metricsTls) checkPlaintextListener('the monitoring listener (metrics)', cfg.metrics.host, cfg.allowPlaintext, log);
   const provider = new ethers.JsonRpcProvider(cfg.chain.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 250 });
   const registry = new RegistryClient(provider, cfg.chain.registry);
   const me = await registry.getEntry(cfg.nodeId);
@@ -108,7 +115,7 @@ async function startChainNode(cfg: ChainNodeConfig, log: LogFn, lock: DirLock, t
     log,
     ...(cfg.userPageBytes ? { pageBytes: cfg.userPageBytes } : {}),
   });
-  const api = await startHttpApi({ host: cfg.host, port: cfg.port, nodeId: cfg.nodeId, ingest, handshakes, log, userRequests: (peer, p) => dataApi.handle(peer, p), ...(tuning.http ? { limits: tuning.http } : {}) });
+  const api = await startHttpApi({ host: cfg.host, port: cfg.port, nodeId: cfg.nodeId, ingest, handshakes, log, tls: apiTls ? tlsMaterial : undefined, userRequests: (peer, p) => dataApi.handle(peer, p), ...(tuning.http ? { limits: tuning.http } : {}) });
   let monitoring: MonitoringServer | null = null;
   if (cfg.metrics) {
     monitoring = await startMonitoringServer({
@@ -117,6 +124,7 @@ async function startChainNode(cfg: ChainNodeConfig, log: LogFn, lock: DirLock, t
       registry: chainNodeRegistry({ nodeId: cfg.nodeId, version: packageVersion(), ingest, handshakes, anchors, userAccesses }),
       readiness: chainNodeReadiness({ apiListening: () => api.server.listening, blockNumber: () => provider.getBlockNumber(), storeDir: join(cfg.dataDir, 'batches') }),
       log,
+      tls: metricsTls ? tlsMaterial : undefined,
     }).catch((err: unknown) => {
       log('error', `metrics and health not served: ${(err as Error).message}`, { component: 'monitoring', event: 'listen-failed' });
       return null;

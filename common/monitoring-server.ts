@@ -6,7 +6,8 @@
  *   GET /readyz   ready: every readiness check passes (200), else 503; the body names each check
  * Nothing here changes state; HEAD works like GET; anything else is 405, unknown paths 404.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { httpServer, type TlsMaterial } from './tls';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { LogFn } from './log';
@@ -24,6 +25,8 @@ export interface MonitoringOptions {
   registry: Registry;
   readiness: () => Promise<ReadinessCheck[]>;
   log?: LogFn;
+  /** HTTPS (Prometheus then scrapes with scheme: https and the CA in tls_config). */
+  tls?: TlsMaterial;
 }
 
 export interface MonitoringServer {
@@ -35,7 +38,7 @@ export interface MonitoringServer {
 }
 
 export async function startMonitoringServer(opts: MonitoringOptions): Promise<MonitoringServer> {
-  const server = createServer((req, res) => {
+  const server = httpServer((req, res) => {
     const send = (status: number, type: string, body: string): void => {
       res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : body);
@@ -57,7 +60,7 @@ export async function startMonitoringServer(opts: MonitoringOptions): Promise<Mo
         send(500, 'text/plain; charset=utf-8', 'internal error\n');
       }
     })();
-  });
+  }, opts.tls);
   // Scrapes are short; a stuck client must not hold a socket for long.
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
@@ -72,7 +75,7 @@ export async function startMonitoringServer(opts: MonitoringOptions): Promise<Mo
   return {
     server,
     port,
-    url: `http://${host}:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://${host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -10,6 +10,8 @@
  * `allowPlaintext: true`, and then a warning is logged at every start.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { createServer as createHttp, type RequestListener, type Server as HttpServer } from 'node:http';
+import { createServer as createHttps } from 'node:https';
 import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import type { LogFn } from './log';
 
@@ -106,6 +108,14 @@ export function verifiedClientName(socket: unknown): string | undefined {
   if (!s || typeof s.getPeerCertificate !== 'function' || s.authorized !== true) return undefined;
   const cn = s.getPeerCertificate().subject?.CN;
   return typeof cn === 'string' ? cn : undefined;
+}
+
+/**
+ * An HTTP server, or with `tls` an HTTPS one. Typed as http.Server: https.Server offers the same
+ * API (listen, close, closeAllConnections, 'request'), and callers need nothing else.
+ */
+export function httpServer(handler: RequestListener, tls?: TlsMaterial): HttpServer {
+  return tls ? (createHttps(serverTlsOptions(tls), handler) as unknown as HttpServer) : createHttp(handler);
 }
 
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i;

@@ -56,7 +56,7 @@ export interface GatewayConfig {
    * 127.0.0.1:9880 (DEFAULT_METRICS); port 0 picks a free port. readyOutboxMaxAgeS: how long the
    * outbox may hold a batch before the gateway counts as not ready (default 900).
    */
-  metrics?: { host: string; port: number; readyOutboxMaxAgeS?: number };
+  metrics?: { host: string; port: number; readyOutboxMaxAgeS?: number; tls?: boolean };
 }
 
 export const DEFAULT_METRICS = { host: '127.0.0.1', port: 9880 } as const;
@@ -113,7 +113,7 @@ const schema = {
       type: 'object',
       additionalProperties: false,
       required: ['host', 'port'],
-      properties: { host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 }, readyOutboxMaxAgeS: { type: 'number', exclusiveMinimum: 0 } },
+      properties: { host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 }, readyOutboxMaxAgeS: { type: 'number', exclusiveMinimum: 0 }, tls: { type: 'boolean' } },
     },
     record: {
       type: 'object',
@@ -131,16 +131,16 @@ export function parseGatewayConfig(x: unknown, where = 'gateway config'): Gatewa
     const msgs = (validate.errors ?? []).map((e) => `${e.instancePath || '(top)'} ${e.message}`);
     throw new Error(`${where}: ${msgs.join('; ')}`);
   }
-  for (const l of ['editor', 'mqtt'] as const) {
-    if (x[l].tls === true && !x.tls) throw new Error(`${where}: /${l}/tls is true but the config has no "tls" (certificate and key files: mcps tls init)`);
+  for (const l of ['editor', 'mqtt', 'metrics'] as const) {
+    if (x[l]?.tls === true && !x.tls) throw new Error(`${where}: /${l}/tls is true but the config has no "tls" (certificate and key files: mcps tls init)`);
   }
   if (x.mqtt.clientCertificates && !(listenerTls(x, 'mqtt') && x.tls?.ca)) throw new Error(`${where}: /mqtt/clientCertificates needs MQTT over TLS and tls.ca (the CA that signs the devices' certificates)`);
   return x;
 }
 
 /** Whether a listener runs TLS: its own `tls` switch, else on when the config has `tls`. */
-export function listenerTls(cfg: Pick<GatewayConfig, 'tls' | 'editor' | 'mqtt'>, listener: 'editor' | 'mqtt'): boolean {
-  return cfg[listener].tls ?? cfg.tls !== undefined;
+export function listenerTls(cfg: Pick<GatewayConfig, 'tls' | 'editor' | 'mqtt' | 'metrics'>, listener: 'editor' | 'mqtt' | 'metrics'): boolean {
+  return cfg[listener]?.tls ?? cfg.tls !== undefined;
 }
 
 /** The broker's port: as configured, else 8883 with TLS and 1883 without. */

@@ -116,6 +116,7 @@ function gatewayTls(cfg: GatewayConfig, log: LogFn): { material: TlsMaterial | n
   const material = cfg.tls ? loadTlsMaterial(cfg.tls, 'tls') : null;
   if (!listenerTls(cfg, 'mqtt')) checkPlaintextListener('the MQTT broker (mqtt)', cfg.mqtt.host, cfg.allowPlaintext, log);
   if (!listenerTls(cfg, 'editor')) checkPlaintextListener('the Node-RED editor and admin API (editor)', cfg.editor.host, cfg.allowPlaintext, log);
+  if (cfg.metrics && !listenerTls(cfg, 'metrics')) checkPlaintextListener('the monitoring listener (metrics)', cfg.metrics.host, cfg.allowPlaintext, log);
   const caFile = cfg.chainNode.ca ?? cfg.tls?.ca;
   const chainNodeCa = cfg.chainNode.url.startsWith('https:') && caFile ? loadCa(caFile, cfg.chainNode.ca ? 'chainNode.ca' : 'tls.ca') : undefined;
   return { material, chainNodeCa };
@@ -245,6 +246,8 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
       editor: editor.creds,
       credentialSecret,
       tls: listenerTls(cfg, 'editor') && tls.material ? tls.material : undefined,
+      // The flow's HL7 listeners take TLS from here (MLLP over TLS) and follow the same plaintext policy.
+      listenerTls: { material: tls.material ?? undefined, allowPlaintext: cfg.allowPlaintext === true },
       runtime,
       log,
       logLevel: cfg.logLevel === 'debug' ? 'debug' : cfg.logLevel === 'info' ? 'info' : 'warn',
@@ -270,6 +273,7 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
       registry: gatewayRegistry(runtime),
       readiness: gatewayReadiness({ runtime, flowRunning: () => host.flowsRunning(), probeJournal: () => probeWritable(db), outboxMaxAgeS: cfg.metrics.readyOutboxMaxAgeS }),
       log,
+      tls: listenerTls(cfg, 'metrics') && tls.material ? tls.material : undefined,
     }).catch((err: unknown) => {
       log('error', `metrics and health not served: ${(err as Error).message}`, { component: 'monitoring', event: 'listen-failed' });
       return null;

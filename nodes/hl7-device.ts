@@ -7,7 +7,8 @@
  * patient. The parsing and decisions live in gateway/ingest/hl7/ (tested without Node-RED).
  */
 import { Hl7Intake } from '../gateway/ingest/hl7/hl7-intake';
-import { startMllpListener, type MllpListener } from '../gateway/ingest/hl7/mllp-listener';
+import { LISTENER_TLS_SETTING, startMllpListener, type ListenerTls, type MllpListener } from '../gateway/ingest/hl7/mllp-listener';
+import { isLoopback } from '../common/tls';
 import type { NodeAPI, NodeDef, NodeInstance } from './node-red-api';
 import { gatewayRuntime } from './runtime-access';
 import { throttledStatus } from './status-throttle';
@@ -15,6 +16,8 @@ import { throttledStatus } from './status-throttle';
 interface Hl7DeviceDef extends NodeDef {
   host?: string;
   port?: string | number;
+  /** "auto" (default: TLS when the gateway has TLS files), "on" or "off". */
+  tls?: string;
 }
 
 export = function register(RED: NodeAPI): void {
@@ -40,6 +43,23 @@ export = function register(RED: NodeAPI): void {
       node.error(`mcps-hl7-device: ${RED._('mcps-hl7-device.errors.port', { port: rawPort })}`);
       return;
     }
+    // MLLP over TLS with the gateway's certificate; plain MLLP off loopback only if the gateway allows plaintext.
+    const lt = (RED.settings[LISTENER_TLS_SETTING] as ListenerTls | undefined) ?? { allowPlaintext: false };
+    const mode = def.tls === 'on' || def.tls === 'off' ? def.tls : 'auto';
+    const useTls = mode === 'on' || (mode === 'auto' && lt.material !== undefined);
+    if (useTls && !lt.material) {
+      node.status({ fill: 'red', shape: 'ring', text: RED._('mcps-hl7-device.errors.tls-missing') });
+      node.error(`mcps-hl7-device: ${RED._('mcps-hl7-device.errors.tls-missing')}`);
+      return;
+    }
+    if (!useTls && !isLoopback(host)) {
+      if (!lt.allowPlaintext) {
+        node.status({ fill: 'red', shape: 'ring', text: RED._('mcps-hl7-device.errors.plaintext', { host }) });
+        node.error(`mcps-hl7-device: ${RED._('mcps-hl7-device.errors.plaintext', { host })}`);
+        return;
+      }
+      node.warn(`mcps-hl7-device: plain MLLP on ${host}:${port} WITHOUT TLS (allowPlaintext is set): anything on that network can read and forge HL7 messages`);
+    }
     const status = throttledStatus(node);
     let readings = 0;
     let refused = 0;
@@ -63,6 +83,7 @@ export = function register(RED: NodeAPI): void {
     let listener: MllpListener | null = null;
     let closed = false;
     startMllpListener({
+      tls: useTls ? lt.material : undefined,
       host,
       port,
       onMessage: async (frame, peer) => {
@@ -97,7 +118,7 @@ export = function register(RED: NodeAPI): void {
       (l) => {
         if (closed) return void l.close();
         listener = l;
-        node.status({ fill: 'green', shape: 'ring', text: RED._('mcps-hl7-device.status.listening', { host, port: String(l.port) }) });
+        node.status({ fill: 'green', shape: 'ring', text: RED._(useTls ? 'mcps-hl7-device.status.listening-tls' : 'mcps-hl7-device.status.listening', { host, port: String(l.port) }) });
       },
       (err: Error) => {
         node.status({ fill: 'red', shape: 'ring', text: RED._('mcps-hl7-device.errors.listen', { host, port: String(port), reason: err.message }) });

@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { serverTlsOptions, type TlsMaterial } from '../../common/tls';
+import { LISTENER_TLS_SETTING, type ListenerTls } from '../ingest/hl7/mllp-listener';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { adminAuthFor, type EditorCredentials } from './editor-credentials';
@@ -61,6 +62,8 @@ export interface NodeRedHostOptions {
   credentialSecret: string;
   /** HTTPS for the editor and admin API. */
   tls?: TlsMaterial;
+  /** What the flow's own listeners (HL7 over MLLP) use: the box's TLS files, and whether plaintext is allowed off loopback. */
+  listenerTls?: ListenerTls;
   runtime: GatewayRuntime;
   /** Flow copied into userDir the first time (later edits in the editor are kept). */
   initialFlow?: string;
@@ -112,6 +115,7 @@ export async function startNodeRed(opts: NodeRedHostOptions): Promise<NodeRedHos
     telemetry: { enabled: false },
     logging: opts.log ? nodeRedLogging(opts.log, opts.logLevel ?? 'warn') : { console: { level: opts.logLevel ?? 'warn', metrics: false, audit: false } },
     [RUNTIME_SETTING]: opts.runtime,
+    [LISTENER_TLS_SETTING]: opts.listenerTls ?? { allowPlaintext: false },
   };
   RED.init(server, settings);
   app.use('/api', RED.httpNode);

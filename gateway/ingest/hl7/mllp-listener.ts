@@ -5,9 +5,21 @@
  * no authentication of its own: bind it to the ward network's address and register devices.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { serverTlsOptions, type TlsMaterial } from '../../../common/tls';
 import { MllpDecoder, mllpFrame } from './mllp';
 
+/** Node-RED setting under which the gateway hands its TLS files to the flow's HL7 listeners. */
+export const LISTENER_TLS_SETTING = 'mcpsListenerTls';
+
+export interface ListenerTls {
+  material?: TlsMaterial;
+  allowPlaintext: boolean;
+}
+
 export interface MllpListenerOptions {
+  /** MLLP over TLS (HL7 allows it; monitors that support it connect with TLS and the hospital CA). */
+  tls?: TlsMaterial;
   host: string;
   port: number;
   /** Handles one message; resolves to the ACK text, or null to send nothing. */
@@ -29,7 +41,7 @@ export interface MllpListener {
 export async function startMllpListener(o: MllpListenerOptions): Promise<MllpListener> {
   const sockets = new Set<Socket>();
   const byPeer = new Map<string, { socket: Socket; devices: Set<string> }>();
-  const server: Server = createServer((socket) => {
+  const onConnection = (socket: Socket): void => {
     sockets.add(socket);
     o.onConnections?.(sockets.size);
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -59,7 +71,8 @@ export async function startMllpListener(o: MllpListenerOptions): Promise<MllpLis
       byPeer.delete(peer);
       o.onConnections?.(sockets.size);
     });
-  });
+  };
+  const server: Server = o.tls ? createTlsServer(serverTlsOptions(o.tls), onConnection) : createServer(onConnection);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {
