@@ -41,7 +41,7 @@ t.test('a stock Node-RED loads the mcps palette and runs a flow with it', async 
   const nodes = (await (await fetch(`${url}/nodes`, { headers: { accept: 'application/json' } })).json()) as Array<{ module: string; types: string[]; enabled: boolean; loaded: boolean; err?: string }>;
   const ours = nodes.filter((n) => n.module === 'mcps-edge');
   const types = ours.flatMap((n) => n.types).sort();
-  t.same(types, ['mcps-anchor-status', 'mcps-batch', 'mcps-chain-node', 'mcps-decode', 'mcps-gateway-identity', 'mcps-hl7-device', 'mcps-mqtt-broker', 'mcps-mqtt-device', 'mcps-seal-forward', 'mcps-serial-device', 'mcps-serial-port'], 'our node types are registered');
+  t.same(types, ['mcps-anchor-status', 'mcps-batch', 'mcps-chain-node', 'mcps-decode', 'mcps-fhir-out', 'mcps-gateway-identity', 'mcps-hl7-device', 'mcps-mqtt-broker', 'mcps-mqtt-device', 'mcps-seal-forward', 'mcps-serial-device', 'mcps-serial-port', 'mcps-to-fhir'], 'our node types are registered');
   t.same(ours.filter((n) => !n.enabled || n.err).map((n) => `${n.types.join(',')}: ${n.err}`), [], 'loaded without errors');
   const help = await (await fetch(`${url}/nodes`, { headers: { accept: 'text/html' } })).text();
   t.match(help, /data-help-name="mcps-batch"/, 'the editor gets our templates and help');
@@ -49,7 +49,7 @@ t.test('a stock Node-RED loads the mcps palette and runs a flow with it', async 
   // The package's examples are offered under Import → Examples and each deploys.
   const listing = (await (await fetch(`${url}/library/examples/flows/mcps-edge`, { headers: { accept: 'application/json' } })).json()) as Array<{ fn?: string }>;
   const names = listing.map((e) => e.fn).filter((n): n is string => typeof n === 'string').sort();
-  t.same(names, ['01 Gateway default flow', '02 Serial bench test', '03 MQTT devices only', '04 Alarms from out-of-range readings'], 'examples are listed');
+  t.same(names, ['01 Gateway default flow', '02 Serial bench test', '03 MQTT devices only', '04 Alarms from out-of-range readings', '05 FHIR export'], 'examples are listed');
   for (const name of names) {
     const ex = (await (await fetch(`${url}/library/examples/flows/mcps-edge/${encodeURIComponent(name)}`, { headers: { accept: 'application/json' } })).json()) as unknown[];
     const res = await fetch(`${url}/flows`, { method: 'POST', headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' }, body: JSON.stringify(ex) });
