@@ -53,13 +53,14 @@ program
   .option('--scenario <file|name>', 'simulated devices from a scenario file instead of the built-in set (see mcps sim --help)')
   .option('--record <file>', 'record what the gateway receives (serial bytes, MQTT messages, with times) to this JSONL file, for mcps sim replay')
   .option('--drain-timeout <seconds>', 'how long the gateway may drain at the stop (default: 30 after Ctrl-C or SIGTERM, 600 at the end of --duration)', nonNegativeNumber)
+  .option('--tls', 'TLS on every listener: mqtts, HTTPS editor, chain node and metrics, MLLP over TLS; a CA at <data>/tls/ca.pem (made once) and certificates naming localhost and 127.0.0.1')
   .addHelpText('after', `
 Exit code: 0 only if every reading the simulator sent is anchored exactly once (missing = 0 and
 duplicates = 0); 1 if not; 3 if the gateway did not drain by the deadline (the summary's
 "drained": false). A second mcps up on the same --data exits at once naming the first one's pid.
 Ports 0 pick free ones. The editor login is written to <data>/gateway/editor-credentials.json
 (mode 0600).`)
-  .action(async (opts: { duration?: number; data: string; editorPort: number; mqttPort: number; nodePort: number; gatewayMetricsPort: number; nodeMetricsPort: number; status: boolean; scenario?: string; record?: string; drainTimeout?: number }) => {
+  .action(async (opts: { duration?: number; data: string; editorPort: number; mqttPort: number; nodePort: number; gatewayMetricsPort: number; nodeMetricsPort: number; status: boolean; scenario?: string; record?: string; drainTimeout?: number; tls?: boolean }) => {
     const { runUp } = require('./up') as typeof import('./up');
     const { resolveScenario } = require('./sim') as typeof import('./sim');
     process.exitCode = await runUp({ ...opts, scenario: opts.scenario ? resolveScenario(opts.scenario) : undefined });

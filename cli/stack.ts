@@ -7,7 +7,7 @@
  * consortium's network (docs/operations.md says how to point processes at a real endpoint).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ethers } from 'ethers';
 import { startAnvil } from '../contracts/anvil';
@@ -77,6 +77,11 @@ export interface StackOptions {
   gateway?: Pick<GatewayConfig, 'storage' | 'orphanAfterS' | 'record'>;
   /** Play a recording (or CSV series) instead of simulating devices (device-sim/replayer.ts). */
   replay?: { recording: Recording; speed: number | 'max' };
+  /**
+   * TLS on every listener (mcps up --tls): a CA at <data>/tls/ca.pem and a certificate naming
+   * localhost and 127.0.0.1 (made once, kept); the simulated devices trust that CA.
+   */
+  tls?: boolean;
 }
 
 export type StackRole = 'gateway' | 'chain-node';
@@ -88,6 +93,10 @@ export interface Stack {
   readonly editorUrl: string;
   readonly editorCredentialsPath: string;
   readonly mqttPort: number;
+  /** mqtt://127.0.0.1:PORT, or mqtts:// with TLS. */
+  readonly mqttUrl: string;
+  /** With TLS: the CA certificate every client must trust (<data>/tls/ca.pem). */
+  readonly caPath: string | null;
   readonly nodeUrl: string;
   /** Base URLs of the monitoring listeners (append /metrics, /healthz, /readyz). */
   readonly gatewayMetricsUrl: string | null;
@@ -175,6 +184,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const nodeMetricsPort = opts.nodeMetricsPort || (await freePort());
     const gatewayDir = join(data, 'gateway');
     const nodeDir = join(data, 'chain-node');
+    // TLS on every listener: the local CA and the box's certificate, made once in <data>/tls.
+    const tlsFiles = opts.tls ? await (require('./tls/certificates') as typeof import('./tls/certificates')).ensureLocalTls(join(data, 'tls')) : null;
+    const ca = tlsFiles ? readFileSync(tlsFiles.ca) : undefined;
+    if (tlsFiles) log(`TLS on every listener: CA ${tlsFiles.ca}, certificate ${tlsFiles.cert} (localhost, 127.0.0.1)`);
 
     // 1. chain
     const anvil = await startAnvil({});
@@ -212,7 +225,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const childLog = (role: string) => (line: string) => opts.onChildLog?.(line.startsWith('{') ? line : `[${role}] ${line}`);
 
     // 3. chain node
-    const nodeCfg: ChainNodeConfig = { dataDir: nodeDir, nodeId: NODE_ID, host: '127.0.0.1', port: nodePort, chain: { rpcUrl: anvil.url, registry: deployment.registry, anchor: deployment.anchor, accessLog: deployment.accessLog }, metrics: { host: '127.0.0.1', port: nodeMetricsPort } };
+    const nodeCfg: ChainNodeConfig = { dataDir: nodeDir, nodeId: NODE_ID, host: '127.0.0.1', port: nodePort, chain: { rpcUrl: anvil.url, registry: deployment.registry, anchor: deployment.anchor, accessLog: deployment.accessLog }, metrics: { host: '127.0.0.1', port: nodeMetricsPort }, ...(tlsFiles ? { tls: tlsFiles } : {}) };
     const nodeCfgPath = join(data, 'run', 'chain-node.json');
     writeFileSync(nodeCfgPath, JSON.stringify(nodeCfg, null, 2), { mode: 0o600 });
     let node: Child;
@@ -302,6 +315,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       ownerPublicKey: Buffer.from(owner.publicKey).toString('hex'),
       serialPorts,
       metrics: { host: '127.0.0.1', port: gatewayMetricsPort },
+      ...(tlsFiles ? { tls: tlsFiles } : {}),
       ...opts.gateway,
     };
     const gwCfgPath = join(data, 'run', 'gateway.json');
@@ -327,12 +341,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await new Promise((r) => setTimeout(r, 100));
     }
     const sendLogPath = join(data, 'sim', 'send-log.jsonl');
+    const mqttUrl = `${tlsFiles ? 'mqtts' : 'mqtt'}://127.0.0.1:${gwReady.mqttPort}`;
     const sim = opts.replay
       ? await startReplay({
           recording: opts.replay.recording,
           speed: opts.replay.speed,
           serialPorts: new Map(ptys.map(({ spec, pty }) => [spec.format, pty])),
-          mqttUrl: `mqtt://127.0.0.1:${gwReady.mqttPort}`,
+          mqttUrl,
+          ...(ca ? { ca } : {}),
           mqttDevices: simDevices.map((d) => ({ deviceId: d.deviceId, password: d.password, patient: d.patient })),
           ...(hl7Port !== null ? { hl7: { host: '127.0.0.1', port: hl7Port } } : {}),
           sendLogPath,
@@ -340,7 +356,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       : await startSimulator({
       serial: ptys.map(({ spec, pty }) => ({ pty, deviceId: spec.deviceId, patient: spec.patient, seed: spec.seed, format: spec.format })),
       mqtt: simDevices.map((d) => ({
-        url: `mqtt://127.0.0.1:${gwReady.mqttPort}`,
+        url: mqttUrl,
+        ...(ca ? { ca } : {}),
         deviceId: d.deviceId,
         password: d.password,
         patient: d.patient,
@@ -352,7 +369,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         ...(d.model ? { model: d.model, modelParams: d.modelParams } : {}),
         ...(opts.stream ? { stream: { total: opts.stream.readingsPerDevice, maxInflight: opts.stream.maxInflight, maxRatePerS: opts.stream.maxRatePerS } } : {}),
       })),
-      hl7: hl7Monitors.map((m) => ({ host: '127.0.0.1', port: hl7Port!, deviceId: m.deviceId, patient: m.patient, seed: m.seed, ratePerS: m.ratePerS, ...(m.scenario ? { scenario: m.scenario } : {}) })),
+      hl7: hl7Monitors.map((m) => ({ host: '127.0.0.1', port: hl7Port!, ...(ca ? { ca } : {}), deviceId: m.deviceId, patient: m.patient, seed: m.seed, ratePerS: m.ratePerS, ...(m.scenario ? { scenario: m.scenario } : {}) })),
       sendLogPath,
     });
     let simStopped: SimStats | null = null;
@@ -369,6 +386,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       editorUrl: gwReady.editorUrl,
       editorCredentialsPath: gwReady.editorCredentialsPath,
       mqttPort: gwReady.mqttPort,
+      mqttUrl,
+      caPath: tlsFiles?.ca ?? null,
       nodeUrl,
       get gatewayMetricsUrl() {
         return gwReady.metricsUrl;

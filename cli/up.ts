@@ -34,6 +34,8 @@ export interface UpOptions {
   record?: string;
   /** How long the gateway may drain at the stop, in seconds (default 30 after a signal, 600 at the end of --duration or a replay). */
   drainTimeout?: number;
+  /** TLS on every listener (CA at <data>/tls/ca.pem). */
+  tls?: boolean;
 }
 
 export async function runUp(opts: UpOptions): Promise<number> {
@@ -67,6 +69,7 @@ export async function runUp(opts: UpOptions): Promise<number> {
       gatewayMetricsPort: opts.gatewayMetricsPort,
       nodeMetricsPort: opts.nodeMetricsPort,
       scenario: opts.scenario,
+      ...(opts.tls ? { tls: true } : {}),
       ...(opts.replay ? { replay: opts.replay } : {}),
       ...(opts.record ? { gateway: { record: { path: resolve(opts.record) } } } : {}),
       log: (m) => log('info', m),
@@ -77,7 +80,8 @@ export async function runUp(opts: UpOptions): Promise<number> {
     });
     const s = stack;
     log('info', `Node-RED editor: ${s.editorUrl} (user and password in ${s.editorCredentialsPath})`);
-    log('info', `MQTT broker: mqtt://127.0.0.1:${s.mqttPort} (device logins: ${devicesPath(join(s.data, 'gateway'))}); chain node: ${s.nodeUrl}; data: ${s.data}`);
+    if (s.caPath) log('info', `TLS on every listener; clients trust the CA ${s.caPath} (e.g. mosquitto_sub --cafile ${s.caPath} …, curl --cacert ${s.caPath} …)`, { event: 'tls', ca: s.caPath });
+    log('info', `MQTT broker: ${s.mqttUrl} (device logins: ${devicesPath(join(s.data, 'gateway'))}); chain node: ${s.nodeUrl}; data: ${s.data}`);
     log('info', `metrics: gateway ${s.gatewayMetricsUrl ?? '-'}/metrics, chain node ${s.nodeMetricsUrl ?? '-'}/metrics (health: /healthz and /readyz at the same bases)`, { event: 'metrics', gatewayMetricsUrl: s.gatewayMetricsUrl, nodeMetricsUrl: s.nodeMetricsUrl });
     if (interrupted) stopRequested();
     const line = (): string => {

@@ -17,7 +17,8 @@ import type { PtyPair } from './pty';
 import type { Recording } from './recording';
 import { SendLog } from './send-log';
 import { hl7Sender } from './recording';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { dial } from './dial';
 import { MllpDecoder, mllpFrame } from '../gateway/ingest/hl7/mllp';
 import { parseHl7 } from '../gateway/ingest/hl7/hl7-message';
 import { decodeOruR01 } from '../gateway/ingest/hl7/oru-r01';
@@ -32,6 +33,8 @@ export interface ReplayOptions {
   mqttDevices: ReadonlyArray<{ deviceId: string; password: string; patient: string }>;
   /** The gateway's MLLP listener, for recorded HL7 messages. */
   hl7?: { host: string; port: number };
+  /** With TLS: the hospital CA (mqtts:// and MLLP over TLS). */
+  ca?: Buffer;
   sendLogPath: string;
 }
 
@@ -49,6 +52,7 @@ export async function startReplay(o: ReplayOptions): Promise<RunningSimulator> {
         clientId: d.deviceId,
         username: d.deviceId,
         password: d.password,
+        ...(o.ca ? { ca: o.ca, rejectUnauthorized: true } : {}),
         clean: false,
         reconnectPeriod: 500,
         will: { topic: `mcps/devices/${d.deviceId}/status`, payload: Buffer.from('offline'), qos: 1, retain: true },
@@ -124,7 +128,7 @@ export async function startReplay(o: ReplayOptions): Promise<RunningSimulator> {
     const who = hl7Sender(e.message);
     const id = who?.deviceId ?? '?';
     let link = hl7Links.get(id);
-    if (!link) hl7Links.set(id, (link = new Hl7Link(o.hl7!.host, o.hl7!.port)));
+    if (!link) hl7Links.set(id, (link = new Hl7Link(o.hl7!.host, o.hl7!.port, o.ca)));
     inflight++;
     void link.send(e.message).then((ack) => {
       if (who) {
@@ -205,7 +209,7 @@ class Hl7Link {
   #waiter: ((ack: string) => void) | null = null;
   #closed = false;
 
-  constructor(readonly host: string, readonly port: number) {}
+  constructor(readonly host: string, readonly port: number, readonly ca?: Buffer) {}
 
   send(message: string): Promise<string | null> {
     const p = this.#chain.then(() => this.#sendOne(message));
@@ -237,7 +241,7 @@ class Hl7Link {
   #connected(): Promise<Socket> {
     if (this.#socket && !this.#socket.destroyed) return Promise.resolve(this.#socket);
     return new Promise((resolve, reject) => {
-      const s = connect({ host: this.host, port: this.port }, () => {
+      const s = dial(this.host, this.port, this.ca, () => {
         this.#socket = s;
         resolve(s);
       });

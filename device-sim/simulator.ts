@@ -39,9 +39,9 @@ export interface SimStats {
 export interface SimulatorOptions {
   /** Serial oximeters on pseudo-terminals: Nonin DF7 (binary, 3 packets/s, the default), Masimo ASCII 1 (a line a second) or Contec CMS50D+ (60 frames/s, a value a second). */
   serial: Array<{ pty: PtyPair; deviceId: string; patient: string; seed: number; format?: SerialFormat }>;
-  mqtt: Array<{ url: string; deviceId: string; password: string; patient: string; kind: ReadingKind; ratePerS: number; seed: number; stream?: { total: number; maxInflight: number; maxRatePerS?: number }; scenario?: ClinicalScenario; faults?: FaultSpec[]; model?: DeviceModelName; modelParams?: ModelParams }>;
+  mqtt: Array<{ url: string; ca?: Buffer; deviceId: string; password: string; patient: string; kind: ReadingKind; ratePerS: number; seed: number; stream?: { total: number; maxInflight: number; maxRatePerS?: number }; scenario?: ClinicalScenario; faults?: FaultSpec[]; model?: DeviceModelName; modelParams?: ModelParams }>;
   /** Bedside monitors sending HL7 ORU^R01 over MLLP to the gateway's listener. */
-  hl7?: Array<{ host: string; port: number; deviceId: string; patient: string; seed: number; ratePerS: number; scenario?: ClinicalScenario }>;
+  hl7?: Array<{ host: string; port: number; ca?: Buffer; deviceId: string; patient: string; seed: number; ratePerS: number; scenario?: ClinicalScenario }>;
   sendLogPath: string;
   /** Time multiplier for the serial devices (1 = real time: 3 packets/s). */
   speed?: number;

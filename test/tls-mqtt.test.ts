@@ -13,6 +13,7 @@ import { DeviceCredentials, hashPassword } from '../gateway/ingest/device-creden
 import { checkPlaintextListener, loadTlsMaterial } from '../common/tls';
 import { clientFilesIn, ensureCa, issueClientCertificate, issueServerCertificate, serverFilesIn } from '../cli/tls/certificates';
 import { listenerTls, mqttPort, parseGatewayConfig } from '../gateway/config';
+import { runGateway } from '../gateway/main';
 
 const dir = mkdtempSync(join(tmpdir(), 'mcps-tls-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -143,6 +144,9 @@ t.test('TLS files are checked at start, and plaintext off loopback needs allowPl
   t.equal(mqttPort(withTls), 8883, 'mqtts defaults to 8883');
   t.notOk(listenerTls(parseGatewayConfig({ ...base, tls: { cert: 'c', key: 'k' }, editor: { host: '127.0.0.1', port: 1880, tls: false } }), 'editor'), 'a listener may opt out');
   t.throws(() => parseGatewayConfig({ ...base, mqtt: { host: '0.0.0.0', tls: true } }), /\/mqtt\/tls is true but the config has no "tls"/);
+  const gwDir = join(dir, 'gw-plain');
+  await t.rejects(runGateway(parseGatewayConfig({ ...base, dataDir: gwDir }), log), /the MQTT broker \(mqtt\) would listen on 0\.0\.0\.0 without TLS/, 'a gateway with a plaintext broker on the network does not start');
+  await t.rejects(runGateway(parseGatewayConfig({ ...base, dataDir: gwDir, mqtt: { host: '127.0.0.1' }, editor: { host: '10.1.2.3', port: 1880 } }), log), /the Node-RED editor and admin API \(editor\) would listen on 10\.1\.2\.3 without TLS/, 'nor one with a plaintext editor on the network');
   t.throws(() => parseGatewayConfig({ ...base, tls: { cert: 'c', key: 'k' }, mqtt: { host: '0.0.0.0', clientCertificates: true } }), /clientCertificates needs .* tls.ca/);
 });
 

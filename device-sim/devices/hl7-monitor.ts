@@ -6,7 +6,8 @@
  * lost and the gateway recognises the copy. AA and AE (some observation refused) end a message; AR
  * means the gateway will never take it.
  */
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { dial } from '../dial';
 import type { ReadingKind } from '../../protocol/reading';
 import { MllpDecoder } from '../../gateway/ingest/hl7/mllp';
 import { parseHl7 } from '../../gateway/ingest/hl7/hl7-message';
@@ -21,6 +22,8 @@ export const MONITOR_KINDS: ReadingKind[] = ['heart_rate', 'spo2', 'resp_rate', 
 export type Hl7SendResult = Omit<MqttSendResult, 'fault' | 'expect'>;
 
 export interface Hl7MonitorOptions {
+  /** MLLP over TLS, checking the gateway's certificate against this CA. */
+  ca?: Buffer;
   host: string;
   port: number;
   deviceId: string;
@@ -80,16 +83,15 @@ export class SimulatedHl7Monitor {
 
   #open(first = false): Promise<void> {
     return new Promise((resolve, reject) => {
-      const s = connect({ host: this.o.host, port: this.o.port });
-      const decoder = new MllpDecoder();
-      s.setNoDelay(true);
-      s.once('connect', () => {
+      const s = dial(this.o.host, this.o.port, this.o.ca, () => {
         this.#socket = s;
         this.#connected = true;
         resolve();
         this.#inFlight = null; // whatever was in flight goes again on this connection
         this.#next();
       });
+      const decoder = new MllpDecoder();
+      s.setNoDelay(true);
       s.on('data', (chunk) => {
         for (const ev of decoder.push(chunk)) if (ev.type === 'frame') this.#onAck(ev.data.toString('utf8'));
       });

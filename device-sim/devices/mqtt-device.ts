@@ -12,6 +12,8 @@ import { makeDeviceModel, type DeviceModelName, type ModelParams } from '../devi
 
 export interface MqttDeviceOptions {
   url: string;
+  /** For mqtts://: the hospital CA the gateway's certificate is checked against. */
+  ca?: Buffer;
   deviceId: string;
   password: string;
   patient: string;
@@ -91,6 +93,7 @@ export class SimulatedMqttDevice {
       clientId: opts.deviceId,
       username: opts.deviceId,
       password: opts.password,
+      ...(opts.ca ? { ca: opts.ca, rejectUnauthorized: true } : {}),
       clean: true,
       reconnectPeriod: 1000,
       connectTimeout: 5000,
