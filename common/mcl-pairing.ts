@@ -7,13 +7,19 @@
  * points are read in the ZCash compressed encoding (mcl's "ETH serialization") with subgroup checks
  * on, and the identity is refused explicitly. Batch verification weights each signature with a
  * random 64-bit scalar, checks one product of n + 1 Miller loops with one final exponentiation, and
- * bisects on failure. Decoded public keys are memoised (they come from the registry).
+ * bisects on failure; signatures under one public key share one Miller loop (Σ r_i·H(m_i) against
+ * that key, one multi-scalar multiplication). Decoded public keys are memoised (they come from the
+ * registry).
+ *
+ * The gateway also signs with it (`mclSigner`): BLS signing is deterministic, so its bytes equal
+ * noble's exactly (test/mcl-pairing.test.ts checks them side by side).
  */
 import * as mcl from 'mcl-wasm';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hash_to_field } from '@noble/curves/abstract/hash-to-curve.js';
 import { bls12_381 } from '@noble/curves/bls12-381.js';
 import type { PairingBackend, SignatureCheck, SignatureVerdict } from '../protocol/handshake';
+import { checkSecretKey, type BlsSigner } from '../protocol/bls';
 
 interface Item {
   index: number;
@@ -22,16 +28,54 @@ interface Item {
   h: mcl.G1;
 }
 
+let loaded: Promise<void> | null = null;
+
+/** Loads the wasm module once, in the modes every use here needs. */
+function load(): Promise<void> {
+  return (loaded ??= (async () => {
+    await mcl.init(mcl.BLS12_381);
+    mcl.setETHserialization(true);
+    mcl.setMapToMode(mcl.IRTF);
+    // deserialize() then refuses points outside the prime-order subgroup (checked by the tests).
+    mcl.verifyOrderG1(true);
+    mcl.verifyOrderG2(true);
+  })());
+}
+
+/** RFC 9380 hash_to_curve to G1: noble's hash_to_field under `dst`, then mcl's SSWU map of each element. */
+function hashToG1(msg: Uint8Array, dst: string): mcl.G1 {
+  const [[u0], [u1]] = hash_to_field(msg, 2, { DST: dst, p: bls12_381.fields.Fp.ORDER, m: 1, k: 128, expand: 'xmd', hash: sha256 }) as [[bigint], [bigint]];
+  const f0 = new mcl.Fp();
+  f0.setStr(u0.toString(16), 16);
+  const f1 = new mcl.Fp();
+  f1.setStr(u1.toString(16), 16);
+  // mcl's map clears the cofactor of each point; clear_cofactor is a homomorphism, so the sum equals RFC 9380's.
+  return mcl.add(f0.mapToG1(), f1.mapToG1());
+}
+
+let signer: Promise<BlsSigner> | null = null;
+
+/** BLS signing with mcl-wasm: the same 48 bytes as noble's blsSign, several times cheaper. */
+export function mclSigner(): Promise<BlsSigner> {
+  return (signer ??= (async () => {
+    await load();
+    return {
+      name: 'mcl-wasm',
+      sign(sk: Uint8Array, msg: Uint8Array, dst: string): Uint8Array {
+        const k = new mcl.Fr();
+        k.setBigEndianMod(checkSecretKey(sk));
+        return mcl.mul(hashToG1(msg, dst), k).serialize();
+      },
+    };
+  })());
+}
+
 let ready: Promise<PairingBackend> | null = null;
 
 /** Loads the wasm module once and returns the backend. */
 export function mclPairing(): Promise<PairingBackend> {
   return (ready ??= (async () => {
-    await mcl.init(mcl.BLS12_381);
-    mcl.setETHserialization(true);
-    mcl.setMapToMode(mcl.IRTF);
-    mcl.verifyOrderG1(true);
-    mcl.verifyOrderG2(true);
+    await load();
     const g2 = new mcl.G2();
     g2.deserialize(bls12_381.G2.Point.BASE.toBytes(true));
     // Miller-loop line coefficients of -g2 and of each registered key, computed once.
@@ -63,19 +107,11 @@ export function mclPairing(): Promise<PairingBackend> {
       if (b.length !== 48 || (b[0]! & 0x80) === 0) return null;
       try {
         const s = new mcl.G1();
-        s.deserialize(b);
-        return s.isZero() || !s.isValidOrder() ? null : s;
+        s.deserialize(b); // on the curve and in the subgroup, or it throws (verifyOrderG1)
+        return s.isZero() ? null : s;
       } catch {
         return null;
       }
-    };
-    const hashToG1 = (msg: Uint8Array, dst: string): mcl.G1 => {
-      const [[u0], [u1]] = hash_to_field(msg, 2, { DST: dst, p: bls12_381.fields.Fp.ORDER, m: 1, k: 128, expand: 'xmd', hash: sha256 }) as [[bigint], [bigint]];
-      const f0 = new mcl.Fp();
-      f0.setStr(u0.toString(16), 16);
-      const f1 = new mcl.Fp();
-      f1.setStr(u1.toString(16), 16);
-      return mcl.add(f0.mapToG1(), f1.mapToG1());
     };
     const weight = (random: (n: number) => Uint8Array): mcl.Fr => {
       for (;;) {
@@ -95,11 +131,25 @@ export function mclPairing(): Promise<PairingBackend> {
       const rs = items.map(() => weight(random));
       const S = mcl.mulVec(items.map((i) => i.sig), rs);
       if (S.isZero()) return false;
-      let acc = mcl.precomputedMillerLoop(S, negG2);
+      // One Miller loop per distinct key: Π e(r_i·H_i, P) = e(Σ r_i·H_i, P) for the items under P.
+      const byKey = new Map<mcl.PrecomputedG2, { hs: mcl.G1[]; rs: mcl.Fr[] }>();
       items.forEach((it, k) => {
-        acc = mcl.mul(acc, mcl.precomputedMillerLoop(mcl.mul(it.h, rs[k]!), it.pk));
+        const g = byKey.get(it.pk) ?? { hs: [], rs: [] };
+        g.hs.push(it.h);
+        g.rs.push(rs[k]!);
+        byKey.set(it.pk, g);
       });
-      return mcl.finalExp(acc).isOne();
+      const pairs: Array<[mcl.G1, mcl.PrecomputedG2]> = [[S, negG2]];
+      for (const [pk, g] of byKey) pairs.push([g.hs.length === 1 ? mcl.mul(g.hs[0]!, g.rs[0]!) : mcl.mulVec(g.hs, g.rs), pk]);
+      // Miller loops two at a time: a double loop shares its squarings (~15% cheaper than two).
+      let acc: mcl.GT | null = null;
+      for (let k = 0; k < pairs.length; k += 2) {
+        const [p1, q1] = pairs[k]!;
+        const next = pairs[k + 1];
+        const ml = next ? mcl.precomputedMillerLoop2(p1, q1, next[0], next[1]) : mcl.precomputedMillerLoop(p1, q1);
+        acc = acc ? mcl.mul(acc, ml) : ml;
+      }
+      return mcl.finalExp(acc!).isOne();
     };
     const bisect = (items: Item[], random: (n: number) => Uint8Array, ok: boolean[]): void => {
       if (items.length === 0) return;

@@ -34,9 +34,9 @@ import { ReadingJournal } from './journal/journal';
 import { openStateDb, stateDbBytes } from './journal/state-db';
 import { StorageBudget } from './journal/storage-budget';
 import { statSync } from 'node:fs';
-import { mclPairing } from '../common/mcl-pairing';
+import { mclPairing, mclSigner } from '../common/mcl-pairing';
 import { noblePairing, signatureVerifier } from '../protocol/handshake';
-import { SIG_DST } from '../protocol/bls';
+import { nobleSigner, SIG_DST } from '../protocol/bls';
 import { newChainClientStats } from './chain/chain-client';
 import { probeWritable } from './journal/state-db';
 import { startMonitoringServer, type MonitoringServer } from '../common/monitoring-server';
@@ -153,11 +153,13 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
     return noblePairing;
   });
   const verify = signatureVerifier(pairing, (n) => new Uint8Array(randomBytes(n)), SIG_DST);
+  // The handshake signature too (same bytes as noble's, tested side by side; noble if mcl cannot load).
+  const signer = pairing === noblePairing ? nobleSigner : await mclSigner();
   const chainStats = newChainClientStats();
-  const client = new ChainNodeClient({ url: cfg.chainNode.url, nodeId: cfg.chainNode.nodeId, selfId: cfg.gatewayId, blsSecretKey: identity.secretKey, registry, verify, stats: chainStats, ca: tls.chainNodeCa });
+  const client = new ChainNodeClient({ url: cfg.chainNode.url, nodeId: cfg.chainNode.nodeId, selfId: cfg.gatewayId, blsSecretKey: identity.secretKey, registry, verify, signer, stats: chainStats, ca: tls.chainNodeCa });
   const chainClientFor = (targets: ChainTarget[]): FailoverChainClient =>
     new FailoverChainClient(
-      targets.map((t) => ({ ...t, client: new ChainNodeClient({ url: t.url, nodeId: t.nodeId, selfId: cfg.gatewayId, blsSecretKey: identity.secretKey, registry, verify, stats: chainStats, ca: tls.chainNodeCa }) })),
+      targets.map((t) => ({ ...t, client: new ChainNodeClient({ url: t.url, nodeId: t.nodeId, selfId: cfg.gatewayId, blsSecretKey: identity.secretKey, registry, verify, signer, stats: chainStats, ca: tls.chainNodeCa }) })),
       { log, stats: chainStats },
     );
   let lastErrorLogged = '';

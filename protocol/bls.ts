@@ -117,6 +117,17 @@ export function blsSign(sk: Uint8Array, msg: Uint8Array, dst: string = SIG_DST):
   return sigs.sign(sigs.hash(msg, dst), checkSecretKey(sk)).toBytes(true);
 }
 
+/**
+ * Who computes BLS signatures: noble here; mcl-wasm in common/mcl-pairing.ts (same bytes, tested
+ * side by side). Signing is deterministic, so any two correct signers agree byte for byte.
+ */
+export interface BlsSigner {
+  readonly name: string;
+  sign(sk: Uint8Array, msg: Uint8Array, dst: string): Uint8Array;
+}
+
+export const nobleSigner: BlsSigner = { name: 'noble', sign: (sk, msg, dst) => blsSign(sk, msg, dst) };
+
 /** True only for a valid signature; malformed keys or signatures give false (use the decoders for reasons). */
 export function blsVerify(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array, dst: string = SIG_DST): boolean {
   try {

@@ -2,9 +2,9 @@
 // and a node using the mcl backend completes real handshakes.
 import t from 'tap';
 import { bls12_381 } from '@noble/curves/bls12-381.js';
-import { blsKeygen, blsPopProve, blsPublicKey, blsSign } from '../protocol/bls';
+import { blsKeygen, blsPopProve, blsPublicKey, blsSign, POP_DST, SIG_DST } from '../protocol/bls';
 import { HS_SIG_DST, noblePairing, type PairingBackend, type SignatureCheck } from '../protocol/handshake';
-import { mclPairing } from '../common/mcl-pairing';
+import { mclPairing, mclSigner } from '../common/mcl-pairing';
 import { compressG1Unchecked, makeWorld, orderThreePoint, seeded } from './handshake.helpers';
 import { reasonOf } from './protocol-error.helpers';
 
@@ -31,6 +31,15 @@ function cases(): Array<[string, SignatureCheck[]]> {
     ['a proof of possession as σ', [item(0, blsPopProve(keys[0]!)), item(1)]],
     ['identity, infinity with payload, flag cleared, x ≥ p', [item(0, inf), item(1, infPayload), item(2, cleared), item(3, big), item(4)]],
     ['torsion-malleated', [item(0, compressG1Unchecked(G1.fromBytes(blsSign(keys[0]!, msg(0), HS_SIG_DST)).add(torsion))), item(1)]],
+    ['one key many times (one Miller loop for them)', [0, 1, 2, 3].map((j) => ({ ...item(0), message: msg(10 + j), signature: blsSign(keys[0]!, msg(10 + j), HS_SIG_DST) })).concat([item(1), item(2)])],
+    [
+      'one key many times, one of them forged',
+      [0, 1, 2, 3].map((j) => ({ ...item(0), message: msg(10 + j), signature: blsSign(keys[0]!, msg(j === 2 ? 99 : 10 + j), HS_SIG_DST) })).concat([item(1)]),
+    ],
+    [
+      'one key many times, errors that cancel within the key',
+      [0, 1].map((j) => ({ ...item(0), message: msg(10 + j), signature: G1.fromBytes(blsSign(keys[0]!, msg(10 + j), HS_SIG_DST))[j === 0 ? 'add' : 'subtract'](D).toBytes(true) })),
+    ],
     ['errors that cancel without weights', [item(0, G1.fromBytes(blsSign(keys[0]!, msg(0), HS_SIG_DST)).add(D).toBytes(true)), item(1, G1.fromBytes(blsSign(keys[1]!, msg(1), HS_SIG_DST)).subtract(D).toBytes(true))]],
   ];
 }
@@ -59,4 +68,29 @@ t.test('a node on the mcl backend completes handshakes and refuses a bad one', a
   const r = node.onM1(bad.start());
   const { m3: m3bad } = bad.onM2(r.m2);
   t.equal(reasonOf(() => node.onM3(r.handshakeId, m3bad)), 'm3.bad-signature');
+});
+
+t.test('mcl-wasm signs the same bytes as noble', async (t) => {
+  const signer = await mclSigner();
+  const r = seeded('signer side by side');
+  for (let i = 0; i < 24; i++) {
+    const sk = blsKeygen(r(48));
+    const m = r(i % 3 === 0 ? 0 : 1 + (i * 7) % 200);
+    for (const dst of [HS_SIG_DST, SIG_DST, POP_DST]) t.same(signer.sign(sk, m, dst), blsSign(sk, m, dst), `key ${i}, ${m.length}-byte message, ${dst.slice(0, 20)}`);
+  }
+  t.throws(() => signer.sign(new Uint8Array(32), msg(0), HS_SIG_DST), /out of range/, 'a zero secret key is refused');
+});
+
+t.test('a gateway signing with mcl-wasm makes the same M3 as with noble', async (t) => {
+  const signer = await mclSigner();
+  const m3For = (withMcl: boolean): string => {
+    const w = makeWorld(seeded('same M3'));
+    const node = w.responder();
+    const g = w.initiator('gw-1', withMcl ? { signer } : {});
+    const { handshakeId, m2 } = node.onM1(g.start());
+    const { m3 } = g.onM2(m2);
+    t.equal(node.onM3(handshakeId, m3).peer.id, 'gw-1');
+    return Buffer.from(m3).toString('hex');
+  };
+  t.equal(m3For(true), m3For(false));
 });

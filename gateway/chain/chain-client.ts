@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Agent } from 'node:https';
 import { caAgent, httpsPost } from '../../common/https-post';
 import type { ChainRegistry } from '../../contracts/chain-registry';
-import { blsVerify } from '../../protocol/bls';
+import { blsVerify, type BlsSigner } from '../../protocol/bls';
 import { ProtocolError } from '../../protocol/errors';
 import { InitiatorHandshake, type Session } from '../../protocol/handshake';
 import { decodeSessionReply, encodeSessionRequest } from '../../protocol/session-messages';
@@ -36,6 +36,8 @@ export interface ChainNodeClientOptions {
   stats?: ChainClientStats;
   /** For an https:// node: the CA that signed its certificate (else the system's CAs). */
   ca?: Buffer;
+  /** Computes the handshake signature (default: noble; the gateway passes mcl-wasm's when it loads: same bytes). */
+  signer?: BlsSigner;
 }
 
 /**
@@ -99,7 +101,7 @@ export class ChainNodeClient {
     registry.invalidate(nodeId);
     await registry.fetch(nodeId);
     await registry.fetch(selfId);
-    const hs = new InitiatorHandshake({ id: selfId, blsSecretKey: this.opts.blsSecretKey, nodeId, registry, now: Date.now, random: (n) => new Uint8Array(randomBytes(n)) });
+    const hs = new InitiatorHandshake({ id: selfId, blsSecretKey: this.opts.blsSecretKey, nodeId, registry, now: Date.now, random: (n) => new Uint8Array(randomBytes(n)), ...(this.opts.signer ? { signer: this.opts.signer } : {}) });
     try {
       const r1 = await this.#post('/v1/handshake/m1', hs.start(), 'application/octet-stream');
       if (r1.status !== 200) throw new SubmitError(`handshake with ${nodeId}: HTTP ${r1.status} ${r1.body.toString('utf8').slice(0, 200)}`, true, r1.status);
