@@ -1,30 +1,45 @@
 /**
- * bench/gas: gas per anchored reading with Merkle batching, beside a naive contract that stores
- * each reading's hash in its own slot, on a real anvil chain in the same run.
- *
- * A batch costs the same whatever its size (one root), so gas per reading = gas per batch / batch
- * size. Batches are measured in steady state (a gateway that has anchored before), alone in a
- * transaction and 10 or 50 to a transaction (anchorMany, as a chain node anchoring for many
- * gateways does). The naive contract is measured storing 100 hashes in one transaction; its cost
- * per reading does not depend on how many are sent (and 10,000 would not fit in a block).
+ * bench/gas: gas per anchored reading, on a real anvil chain (Prague, so EIP-7623's calldata floor
+ * applies), in one run:
+ *   - folded: the Anchor contract the chain node uses (contracts/Anchor.sol), header hashes in
+ *     calldata, one head slot and one log per gateway per transaction;
+ *   - per batch: the layout before folding (bench/contracts/PerBatchAnchor.sol: a root slot, a head
+ *     and a log per batch), the baseline the folded figures are ratios against;
+ *   - naive: every reading's hash in its own slot (bench/contracts/NaiveAnchor.sol).
+ * A batch costs the same whatever its size, so gas per reading = gas per batch / batch size. Every
+ * figure is steady state: each gateway has anchored before (its head slot is not new).
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ethers } from 'ethers';
 import { startAnvil } from '../contracts/anvil';
+import { AnchorClient, type AnchorRequest } from '../contracts/clients';
 import { deployContracts, registerGateway, registerHospital, registerNode } from '../contracts/deploy';
 import { idToBytes32 } from '../contracts/ids';
-import { loadArtifact } from '../contracts/artifacts';
 import { blsKeygen, blsPopProve, blsPublicKey } from '../protocol/bls';
 
-function compileNaive(): { abi: ethers.InterfaceAbi; bytecode: string } {
+function compileBenchContract(name: string): { abi: ethers.InterfaceAbi; bytecode: string } {
   const solc = require('solc') as { compile(input: string): string };
-  const src = readFileSync(join(resolve(__dirname, '..', '..', 'bench', 'contracts'), 'NaiveAnchor.sol'), 'utf8');
+  const src = readFileSync(join(resolve(__dirname, '..', '..', 'bench', 'contracts'), `${name}.sol`), 'utf8');
   const out = JSON.parse(
-    solc.compile(JSON.stringify({ language: 'Solidity', sources: { 'NaiveAnchor.sol': { content: src } }, settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: 'prague', outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } } } })),
+    solc.compile(JSON.stringify({ language: 'Solidity', sources: { [`${name}.sol`]: { content: src } }, settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: 'prague', outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } } } })),
   ) as { contracts: Record<string, Record<string, { abi: ethers.InterfaceAbi; evm: { bytecode: { object: string } } }>> };
-  const c = out.contracts['NaiveAnchor.sol']!.NaiveAnchor!;
+  const c = out.contracts[`${name}.sol`]![name]!;
   return { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` };
+}
+
+/** EIP-7623: calldata tokens (zero bytes 1, others 4) and the floor a transaction pays at least. */
+function calldataFloor(data: string): { bytes: number; tokens: number; floor: number } {
+  const b = ethers.getBytes(data);
+  const zeros = b.filter((x) => x === 0).length;
+  const tokens = zeros + 4 * (b.length - zeros);
+  return { bytes: b.length, tokens, floor: 21000 + 10 * tokens };
+}
+
+interface TxFigure {
+  gas: number;
+  bytes: number;
+  floor: number;
 }
 
 export async function main(): Promise<void> {
@@ -40,58 +55,111 @@ export async function main(): Promise<void> {
     };
     const nk = key(1);
     await registerNode(admin!, d.registry, { id: 'node-1', operator: await operator!.getAddress(), blsPublicKey: nk.pk, pop: nk.pop, x25519PublicKey: new Uint8Array(32).fill(1) });
-    const gk = key(2);
-    await registerGateway(hosp!, d.registry, { id: 'gw-1', hospital: 'hospital-a', blsPublicKey: gk.pk, pop: gk.pop });
-    const anchor = new ethers.Contract(d.anchor, loadArtifact('Anchor').abi, operator);
-    const gw = idToBytes32('gw-1');
-    let seq = 0;
-    let prev = ethers.ZeroHash;
-    const next = (): [string, number, string, string, string, number] => {
-      seq++;
-      const hh = ethers.id(`header ${seq}`);
-      const item: [string, number, string, string, string, number] = [gw, seq, prev, hh, ethers.id(`root ${seq}`), 1000];
-      prev = hh;
-      return item;
-    };
-    const gasOf = async (tx: Promise<ethers.ContractTransactionResponse>): Promise<number> => Number((await (await tx).wait())!.gasUsed);
-
-    const first = await gasOf(anchor.getFunction('anchor').send(...next()));
-    const singles: number[] = [];
-    for (let i = 0; i < 5; i++) singles.push(await gasOf(anchor.getFunction('anchor').send(...next())));
-    const single = singles.reduce((a, b) => a + b) / singles.length;
-    const many = async (k: number): Promise<number> => {
-      const items = Array.from({ length: k }, () => next());
-      return gasOf(anchor.getFunction('anchorMany').send(...[0, 1, 2, 3, 4, 5].map((col) => items.map((it) => it[col]))));
-    };
-    const perBatch: Record<number, number> = { 1: single, 10: (await many(10)) / 10, 50: (await many(50)) / 50 };
-
-    const naiveArt = compileNaive();
-    const naive = await new ethers.ContractFactory(naiveArt.abi, naiveArt.bytecode, operator).deploy();
-    await naive.waitForDeployment();
-    const hashes = Array.from({ length: 100 }, (_, i) => ethers.id(`reading ${i}`));
-    const naiveGas = await gasOf((naive as ethers.Contract).getFunction('anchorReadings').send(hashes));
-    const naivePerReading = naiveGas / 100;
-
-    const sizes = [1, 10, 100, 1000, 10000];
-    const w = (s: string | number, n = 12): string => String(s).padStart(n);
-    process.stdout.write(`Gas per anchored reading (anvil, Prague; Merkle batch vs naive per-reading storage)\n`);
-    process.stdout.write(`first batch of a gateway (cold storage): ${first} gas; steady state: ${Math.round(single)} gas per anchor() transaction\n\n`);
-    process.stdout.write(`${w('batch size', 10)} |${w('1 batch/tx')} |${w('10 batches/tx')} |${w('50 batches/tx')} |${w('naive')} | naive / 50-per-tx\n`);
-    for (const n of sizes) {
-      const r = (k: number): string => (perBatch[k]! / n).toFixed(1);
-      process.stdout.write(`${w(n, 10)} |${w(r(1))} |${w(r(10), 14)} |${w(r(50), 14)} |${w(naivePerReading.toFixed(0))} | ${(naivePerReading / (perBatch[50]! / n)).toFixed(0)}x\n`);
+    const gateways = Array.from({ length: 50 }, (_, i) => `gw-${i + 1}`);
+    for (const [i, g] of gateways.entries()) {
+      const k = key(10 + i);
+      await registerGateway(hosp!, d.registry, { id: g, hospital: 'hospital-a', blsPublicKey: k.pk, pop: k.pop });
     }
-    process.stdout.write(`\ngas per batch: ${Math.round(perBatch[1]!)} alone, ${Math.round(perBatch[10]!)} at 10 per tx, ${Math.round(perBatch[50]!)} at 50 per tx\n`);
-    process.stdout.write(`gas_per_reading_at_1000 is for 1,000-reading batches anchored 50 per transaction (the chain node's batched mode); alone in a transaction it is ${(single / 1000).toFixed(1)}\n`);
+    const figureOf = async (txHash: string): Promise<TxFigure> => {
+      const [tx, rcpt] = await Promise.all([provider.getTransaction(txHash), provider.getTransactionReceipt(txHash)]);
+      const f = calldataFloor(tx!.data);
+      return { gas: Number(rcpt!.gasUsed), bytes: f.bytes, floor: f.floor };
+    };
+
+    // Folded (the Anchor contract the chain node uses).
+    const folded = new AnchorClient(operator!, d.anchor, d.deployBlock);
+    const seqs = new Map<string, { seq: number; prev: Uint8Array }>();
+    const nextReq = (g: string): AnchorRequest => {
+      const s = seqs.get(g) ?? { seq: 0, prev: new Uint8Array(32) };
+      const seq = s.seq + 1;
+      const hh = ethers.getBytes(ethers.id(`${g} header ${seq}`));
+      seqs.set(g, { seq, prev: hh });
+      return { gatewayId: g, seq, prevHash: s.prev, headerHash: hh, root: ethers.getBytes(ethers.id(`${g} root ${seq}`)), count: 1000 };
+    };
+    const foldedTx = async (gws: readonly string[], perGateway: number): Promise<TxFigure> => {
+      const reqs: AnchorRequest[] = [];
+      for (let k = 0; k < perGateway; k++) for (const g of gws) reqs.push(nextReq(g));
+      return figureOf((await folded.anchorFolded(reqs)).txHash);
+    };
+    const firstFolded = await foldedTx(['gw-1'], 1);
+    await foldedTx(gateways, 1); // warm every head slot
+    const avg = async (f: () => Promise<TxFigure>, runs = 3): Promise<TxFigure> => {
+      const xs: TxFigure[] = [];
+      for (let i = 0; i < runs; i++) xs.push(await f());
+      return { gas: xs.reduce((a, x) => a + x.gas, 0) / runs, bytes: xs.reduce((a, x) => a + x.bytes, 0) / runs, floor: xs.reduce((a, x) => a + x.floor, 0) / runs };
+    };
+    const f1 = await avg(() => foldedTx(['gw-1'], 1));
+    const f50x5 = await avg(() => foldedTx(gateways.slice(0, 5), 10));
+    const f50x50 = await avg(() => foldedTx(gateways, 1));
+
+    // Per batch (the layout before folding), same gateways and registry.
+    const pb = compileBenchContract('PerBatchAnchor');
+    const perBatch = (await (await new ethers.ContractFactory(pb.abi, pb.bytecode, admin!).deploy(d.registry)).waitForDeployment()) as ethers.Contract;
+    const perBatchAs = perBatch.connect(operator!) as ethers.Contract;
+    const pbSeqs = new Map<string, { seq: number; prev: string }>();
+    const pbItem = (g: string): [string, number, string, string, string, number] => {
+      const s = pbSeqs.get(g) ?? { seq: 0, prev: ethers.ZeroHash };
+      const seq = s.seq + 1;
+      const hh = ethers.id(`${g} pb header ${seq}`);
+      pbSeqs.set(g, { seq, prev: hh });
+      return [idToBytes32(g), seq, s.prev, hh, ethers.id(`${g} pb root ${seq}`), 1000];
+    };
+    const pbTx = async (gws: readonly string[], perGateway: number): Promise<TxFigure> => {
+      const items: Array<ReturnType<typeof pbItem>> = [];
+      for (let k = 0; k < perGateway; k++) for (const g of gws) items.push(pbItem(g));
+      const tx = items.length === 1 ? await perBatchAs.getFunction('anchor').send(...items[0]!) : await perBatchAs.getFunction('anchorMany').send(...[0, 1, 2, 3, 4, 5].map((col) => items.map((it) => it[col])));
+      await (tx as ethers.ContractTransactionResponse).wait();
+      return figureOf((tx as ethers.ContractTransactionResponse).hash);
+    };
+    const firstPerBatch = await pbTx(['gw-1'], 1);
+    await pbTx(gateways.slice(0, 5), 1);
+    const p1 = await avg(() => pbTx(['gw-1'], 1));
+    const p10 = await avg(() => pbTx(['gw-1'], 10));
+    const p50 = await avg(() => pbTx(['gw-1'], 50));
+    const p50x5 = await avg(() => pbTx(gateways.slice(0, 5), 10));
+
+    // Naive: one slot per reading.
+    const naiveArt = compileBenchContract('NaiveAnchor');
+    const naive = (await (await new ethers.ContractFactory(naiveArt.abi, naiveArt.bytecode, operator!).deploy()).waitForDeployment()) as ethers.Contract;
+    const naiveTx = (await naive.getFunction('anchorReadings').send(Array.from({ length: 100 }, (_, i) => ethers.id(`reading ${i}`)))) as ethers.ContractTransactionResponse;
+    await naiveTx.wait();
+    const naivePerReading = (await figureOf(naiveTx.hash)).gas / 100;
+
+    const rows: Array<[string, TxFigure, number]> = [
+      ['per batch, 1 batch/tx', p1, 1],
+      ['per batch, 50/tx (1 gateway)', p50, 50],
+      ['per batch, 50/tx (5 gateways)', p50x5, 50],
+      ['folded, 1 batch/tx', f1, 1],
+      ['folded, 50/tx (5 gateways x 10)', f50x5, 50],
+      ['folded, 50/tx (50 gateways x 1)', f50x50, 50],
+    ];
+    const w = (s: string | number, n: number): string => String(s).padStart(n);
+    process.stdout.write('Gas per anchored reading (anvil, Prague, EIP-7623 calldata floor in force); steady state\n\n');
+    process.stdout.write(`${'layout, batches per transaction'.padEnd(34)}|${w('gas/batch', 10)} |${w('@1,000', 8)} |${w('@10,000', 8)} |${w('calldata B/batch', 17)} |${w('floor/batch', 12)} | vs per batch 50/tx\n`);
+    for (const [name, f, n] of rows) {
+      const perB = f.gas / n;
+      process.stdout.write(`${name.padEnd(34)}|${w(Math.round(perB), 10)} |${w((perB / 1000).toFixed(2), 8)} |${w((perB / 10000).toFixed(3), 8)} |${w(Math.round(f.bytes / n), 17)} |${w(Math.round(f.floor / n), 12)} | ${((p50.gas / 50) / perB).toFixed(2)}x\n`);
+    }
+    process.stdout.write(`${'naive (a slot per reading)'.padEnd(34)}|${w('', 10)} |${w(Math.round(naivePerReading), 8)} |${w(Math.round(naivePerReading), 8)} |\n`);
+    process.stdout.write(`\nfirst batch of a gateway (new head slot): ${firstFolded.gas} gas folded, ${firstPerBatch.gas} per batch\n`);
+    process.stdout.write(`"floor/batch" is EIP-7623's minimum (21,000 + 10 x calldata tokens) per batch; a transaction pays max(standard, floor)\n`);
+    process.stdout.write(`gas_per_reading_at_1000 (kept for comparison with earlier runs) is the per-batch layout, 50 batches of one gateway per transaction\n`);
     const figures = {
-      gas_per_reading_at_1000: Number((perBatch[50]! / 1000).toFixed(2)),
-      gas_per_reading_at_1000_1_per_tx: Number((single / 1000).toFixed(2)),
+      gas_per_reading_at_1000: Number((p50.gas / 50 / 1000).toFixed(2)),
+      gas_per_reading_at_1000_1_per_tx: Number((p1.gas / 1000).toFixed(2)),
       naive_gas_per_reading: Math.round(naivePerReading),
-      naive_over_batched_at_1000: Math.round(naivePerReading / (perBatch[50]! / 1000)),
-      anchor_tx_gas_1_batch: Math.round(single),
-      anchor_tx_gas_first_batch: first,
-      gas_per_batch_at_10_per_tx: Math.round(perBatch[10]!),
-      gas_per_batch_at_50_per_tx: Math.round(perBatch[50]!),
+      naive_over_batched_at_1000: Math.round(naivePerReading / (p50.gas / 50 / 1000)),
+      anchor_tx_gas_1_batch: Math.round(p1.gas),
+      anchor_tx_gas_first_batch: firstPerBatch.gas,
+      gas_per_batch_at_10_per_tx: Math.round(p10.gas / 10),
+      gas_per_batch_at_50_per_tx: Math.round(p50.gas / 50),
+      gas_per_reading_at_1000_folded: Number((f50x5.gas / 50 / 1000).toFixed(3)),
+      gas_per_reading_at_1000_folded_1_per_tx: Number((f1.gas / 1000).toFixed(2)),
+      gas_per_reading_at_1000_folded_50_gateways: Number((f50x50.gas / 50 / 1000).toFixed(3)),
+      gas_per_reading_at_10000_folded: Number((f50x5.gas / 50 / 10000).toFixed(4)),
+      calldata_bytes_per_batch: Math.round(f50x5.bytes / 50),
+      calldata_floor_gas_per_batch_folded: Math.round(f50x5.floor / 50),
+      folded_over_per_batch_at_50_per_tx: Number((p50x5.gas / f50x5.gas).toFixed(2)),
     };
     process.stdout.write(JSON.stringify(figures) + '\n');
   } finally {

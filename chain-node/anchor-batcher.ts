@@ -1,7 +1,9 @@
 /**
  * Group commit for anchors: while one anchor transaction is in flight, new requests wait and then
- * go together in one anchorMany transaction (up to `maxPerTx`). An idle node anchors at once, a
- * busy one amortises the transaction cost over many batches (see docs/contracts.md for the gas).
+ * go together in one folded transaction (up to `maxPerTx` batches; contracts/Anchor.sol). An idle
+ * node anchors at once, a busy one amortises the transaction, its per-gateway head updates and
+ * its logs over many batches (see docs/contracts.md for the gas). Each request is answered with
+ * its own place in the transaction's fold (the audit path its receipt carries).
  * If a combined transaction is refused, each request is retried alone, so one bad batch never
  * blocks the others and each gets its own precise refusal.
  */
@@ -28,7 +30,7 @@ export class AnchorBatcher implements AnchorBackend {
   }
   #inFlight = 0;
 
-  constructor(readonly client: Pick<AnchorClient, 'head' | 'anchor' | 'anchorMany' | 'findAnchored'>, readonly maxPerTx = 50) {}
+  constructor(readonly client: Pick<AnchorClient, 'head' | 'anchorFolded' | 'findAnchored'>, readonly maxPerTx = 50) {}
 
   head(gatewayId: string): Promise<AnchorHead> {
     return this.client.head(gatewayId);
@@ -45,6 +47,15 @@ export class AnchorBatcher implements AnchorBackend {
     });
   }
 
+  async #send(group: Pending[]): Promise<void> {
+    const r = await this.client.anchorFolded(group.map((p) => p.req));
+    this.stats.transactions++;
+    this.stats.gasUsed += Number(r.gasUsed ?? 0n);
+    this.stats.batches += group.length;
+    this.stats.maxPerTx = Math.max(this.stats.maxPerTx, group.length);
+    group.forEach((p, i) => p.resolve({ txHash: r.txHash, blockNumber: r.blockNumber, fold: r.folds[i]! }));
+  }
+
   async #drain(): Promise<void> {
     this.#busy = true;
     try {
@@ -52,34 +63,22 @@ export class AnchorBatcher implements AnchorBackend {
         const group = this.#queue.splice(0, this.maxPerTx);
         this.#inFlight = group.length;
         try {
-        try {
-          const r = group.length === 1 ? await this.client.anchor(group[0]!.req) : await this.client.anchorMany(group.map((p) => p.req));
-          this.stats.transactions++;
-          this.stats.gasUsed += Number(r.gasUsed ?? 0n);
-          this.stats.batches += group.length;
-          this.stats.maxPerTx = Math.max(this.stats.maxPerTx, group.length);
-          for (const p of group) p.resolve(r);
+          await this.#send(group);
         } catch (err) {
           this.stats.failures++;
-          if (group.length === 1) {
-            group[0]!.reject(err as Error);
-            continue;
-          }
-          for (const p of group) {
-            try {
-              const r = await this.client.anchor(p.req);
-              this.stats.transactions++;
-              this.stats.gasUsed += Number(r.gasUsed ?? 0n);
-              this.stats.batches++;
-              p.resolve(r);
-            } catch (e) {
-              this.stats.failures++;
-              p.reject(e as Error);
-            } finally {
-              this.#inFlight--;
+          if (group.length === 1) group[0]!.reject(err as Error);
+          else {
+            for (const p of group) {
+              try {
+                await this.#send([p]);
+              } catch (e) {
+                this.stats.failures++;
+                p.reject(e as Error);
+              } finally {
+                this.#inFlight--;
+              }
             }
           }
-        }
         } finally {
           this.#inFlight = 0;
         }

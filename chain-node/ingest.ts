@@ -22,6 +22,7 @@ import type { LogFn } from '../common/log';
 import { checkEnvelope, decodeHeader, headerHash } from '../protocol/batch';
 import { blsSign, blsVerify } from '../protocol/bls';
 import { ProtocolError } from '../protocol/errors';
+import type { FoldProof } from '../protocol/fold';
 import { receiptMessage, type BatchReceipt, type BatchSubmission, type SignedReceipt } from '../protocol/submission';
 import type { BatchStore } from './batch-store';
 
@@ -39,11 +40,19 @@ export interface AnchorHead {
   readonly headerHash: Uint8Array;
 }
 
+/** Where a batch was anchored: the transaction, and the batch's place in the transaction's fold (protocol/fold.ts). */
+export interface AnchorPlace {
+  readonly txHash: string;
+  readonly blockNumber: number;
+  readonly fold?: FoldProof;
+}
+
 export interface AnchorBackend {
   head(gatewayId: string): Promise<AnchorHead>;
-  anchor(a: { gatewayId: string; seq: number; prevHash: Uint8Array; headerHash: Uint8Array; root: Uint8Array; count: number }): Promise<{ txHash: string; blockNumber: number }>;
+  /** `header` and `signature`: the gateway's signed header, which a trustless Anchor contract checks itself. */
+  anchor(a: { gatewayId: string; seq: number; prevHash: Uint8Array; headerHash: Uint8Array; root: Uint8Array; count: number; header?: Uint8Array; signature?: Uint8Array }): Promise<AnchorPlace>;
   /** The anchor of (gateway, seq) if there is one on chain, with the transaction that made it. */
-  findAnchored(gatewayId: string, seq: number): Promise<{ headerHash: Uint8Array; txHash: string; blockNumber: number } | null>;
+  findAnchored(gatewayId: string, seq: number): Promise<(AnchorPlace & { headerHash: Uint8Array }) | null>;
 }
 
 /** A refusal with the HTTP status to answer and a reason safe to show the gateway. */
@@ -168,11 +177,11 @@ export class BatchIngest {
 
     // Durable before anchoring: an anchored root must always have its ciphertext.
     this.opts.store.put(sub.gatewayId, header.seq, { submission: sub, receipt: null });
-    const tx = await this.opts.anchors.anchor({ gatewayId: sub.gatewayId, seq: header.seq, prevHash: header.prevHash, headerHash: hh, root: header.root, count: header.count });
+    const tx = await this.opts.anchors.anchor({ gatewayId: sub.gatewayId, seq: header.seq, prevHash: header.prevHash, headerHash: hh, root: header.root, count: header.count, header: Uint8Array.from(Buffer.from(sub.header, 'hex')), signature: Uint8Array.from(Buffer.from(sub.headerSignature, 'hex')) });
     return this.#receipt(sub, header, hh, tx);
   }
 
-  #receipt(sub: BatchSubmission, header: ReturnType<typeof decodeHeader>, hh: Uint8Array, tx: { txHash: string; blockNumber: number }): SignedReceipt {
+  #receipt(sub: BatchSubmission, header: ReturnType<typeof decodeHeader>, hh: Uint8Array, tx: AnchorPlace): SignedReceipt {
     const receipt: BatchReceipt = {
       v: 1,
       nodeId: this.opts.nodeId,
@@ -184,6 +193,7 @@ export class BatchIngest {
       txHash: tx.txHash,
       blockNumber: tx.blockNumber,
       status: 'anchored',
+      ...(tx.fold ? { fold: tx.fold } : {}),
     };
     const signed: SignedReceipt = { receipt, signature: hex(blsSign(this.opts.blsSecretKey, receiptMessage(receipt))) };
     this.opts.store.put(sub.gatewayId, header.seq, { submission: sub, receipt: signed });

@@ -2,14 +2,18 @@
  * End-to-end verification of a run: is every reading the simulator sent anchored exactly once, and
  * does every stored batch match its on-chain root?
  *
- * For each batch stored at the chain node: the header decodes, its hash and root equal what the
- * anchor contract holds for (gateway, seq), the envelope matches the header (directory, slice
+ * For each batch stored at the chain node: the header decodes, its hash equals what the anchor
+ * contract holds for (gateway, seq) (and its root, where the chain holds roots), it names the
+ * header anchored before it as previous, the node's receipt proves the batch's place in its anchor
+ * transaction's fold (the audit path leads from the header hash to the fold root the contract
+ * logged, at the leaf the chain says), the envelope matches the header (directory, slice
  * hashes), the batch's epoch key opens with the owner's key, every slice opens under its derived key,
  * its readings hash to its slice root and carry its patient tag, and the slice roots give the root.
  * Anchored batches with no stored ciphertext, and stored batches with no anchor, are proof failures.
  * Then the readings are matched against the send log on (deviceId, deviceSeq, kind).
  */
 import { checkEnvelope, decodeHeader, headerHash, openBatchAsOwner } from '../protocol/batch';
+import { verifyFold } from '../protocol/fold';
 import type { Reading } from '../protocol/reading';
 import type { BatchStore } from '../chain-node/batch-store';
 import { EpochKeyOpener, type OwnerKeyPair } from '../gateway/sealing/envelope';
@@ -17,8 +21,13 @@ import { EpochKeyOpener, type OwnerKeyPair } from '../gateway/sealing/envelope';
 export interface AnchoredBatch {
   readonly gatewayId: string;
   readonly seq: number;
-  readonly root: string; // hex, no 0x
+  /** hex, no 0x; null where the chain holds only the header hash (folded mode: the hash commits to the root) */
+  readonly root: string | null;
   readonly headerHash: string; // hex, no 0x
+  /** the header hash anchored before this one for the gateway (hex, zeros for seq 1) */
+  readonly prevHeaderHash?: string;
+  /** the batch's place in its anchor transaction's fold, as the chain logged it */
+  readonly fold?: { readonly root: string; readonly index: number; readonly size: number };
 }
 
 export interface SentReading {
@@ -80,7 +89,18 @@ export async function verifyRun(input: { sent: readonly SentReading[]; anchors: 
         const header = decodeHeader(Uint8Array.from(Buffer.from(stored.submission.header, 'hex')));
         const hh = headerHash(header);
         if (hex(hh) !== a.headerHash) throw new Error('header hash differs from the anchored one');
-        if (hex(header.root) !== a.root) throw new Error('root differs from the anchored one');
+        if (a.root !== null && hex(header.root) !== a.root) throw new Error('root differs from the anchored one');
+        if (a.prevHeaderHash !== undefined && hex(header.prevHash) !== a.prevHeaderHash) throw new Error(`names previous header ${hex(header.prevHash).slice(0, 16)}…, the chain anchored ${a.prevHeaderHash.slice(0, 16)}… before it`);
+        if (a.fold) {
+          // The extra step of folded anchoring: the receipt's audit path proves this batch is the
+          // leaf the chain says, in the fold whose root the contract logged.
+          const f = stored.receipt?.receipt.fold;
+          if (stored.receipt && !f) throw new Error('the receipt carries no fold proof');
+          if (f) {
+            if (f.root !== a.fold.root || f.index !== a.fold.index || f.size !== a.fold.size) throw new Error(`the receipt's fold (leaf ${f.index} of ${f.size}) differs from the chain's (leaf ${a.fold.index} of ${a.fold.size})`);
+            if (!verifyFold(hh, f)) throw new Error("the receipt's fold path does not lead from the header hash to the fold root");
+          }
+        }
         const envelope = Uint8Array.from(Buffer.from(stored.submission.envelope, 'base64'));
         const { directory } = checkEnvelope(header, envelope);
         const epochKey = await epochKeys.open(gw, directory.epochId, directory.wrappedEpochKey).catch((err: unknown) => {

@@ -6,67 +6,110 @@ interface IRegistryForAnchor {
     function isActiveGateway(bytes32 id) external view returns (bool);
 }
 
-/// @title Anchors of batch Merkle roots, one hash chain per gateway.
-/// @notice A registered chain node anchors each batch of a gateway in sequence: sequence numbers
-/// must follow without gaps and each batch must name the previous batch's header hash, so a gap,
-/// a deletion or a rewrite is refused here, on chain. The Anchored events let anyone rebuild every
-/// gateway's chain of batches.
+/// @title Folded anchors of batch headers, one hash chain per gateway.
+/// @notice One transaction anchors many batches of many gateways with a constant amount of storage:
+/// one slot per gateway it touches (that gateway's head: sequence number and header hash prefix),
+/// written once per transaction, and one log per gateway. The header hashes travel once, as
+/// calldata, in groups of consecutive batches of one gateway; the contract folds them into a Merkle
+/// tree (keccak256, adjacent nodes paired, an odd last node carried up) and logs the root with each
+/// group, so a receipt with an audit path proves one batch without the others (protocol/fold.ts).
+/// Each group must continue its gateway's chain: its first sequence number is the head's + 1 and
+/// it names the head's header hash as previous, so a gap, a fork or a replay is refused here, on
+/// chain. docs/contracts.md describes the layout and what a dishonest node can and cannot do.
 contract Anchor {
-    struct Head {
-        uint64 seq;
-        bytes32 headerHash;
+    /// Consecutive batches of one gateway: seq firstSeq .. firstSeq + count - 1, their header hashes
+    /// the next `count` entries of the transaction's headerHashes.
+    struct Group {
+        bytes32 gatewayId;
+        uint64 firstSeq;
+        uint32 count;
+        bytes32 prevHeaderHash;
     }
 
     IRegistryForAnchor public immutable registry;
-    mapping(bytes32 => Head) private heads;
-    mapping(bytes32 => mapping(uint64 => bytes32)) private roots;
+    /// Trustless deployments anchor only headers signed by their gateways (anchorSigned).
+    bool public immutable trustless;
+    /// gateway => seq (high 64 bits) ‖ the first 24 bytes of its last header hash
+    mapping(bytes32 => bytes32) private heads;
 
-    event Anchored(bytes32 indexed gatewayId, uint64 indexed seq, bytes32 root, bytes32 headerHash, bytes32 prevHeaderHash, uint32 count);
+    /// `span` packs firstSeq (bits 255..192) ‖ count (191..160) ‖ leaf index of the group's first
+    /// batch in the fold (159..128) ‖ fold size (127..96); the header hashes are the transaction's.
+    event Folded(bytes32 indexed gatewayId, uint256 span, bytes32 foldRoot);
 
     error NotANode(address sender);
     error GatewayNotActive(bytes32 gatewayId);
     error BadSequence(uint64 expected, uint64 got);
-    error WrongPrevHash(bytes32 expected, bytes32 got);
+    error WrongPrevHash(bytes24 expected, bytes24 got);
     error LengthMismatch();
     error EmptyRoot();
+    error WrongMode(bool trustless);
 
-    constructor(address registry_) {
+    constructor(address registry_, bool trustless_) {
         registry = IRegistryForAnchor(registry_);
+        trustless = trustless_;
     }
 
-    function anchor(bytes32 gatewayId, uint64 seq, bytes32 prevHeaderHash, bytes32 headerHash, bytes32 root, uint32 count) external {
+    /// @notice Anchors the groups' batches, all or nothing (an active node's operator only; not in
+    /// a trustless deployment).
+    function anchorFolded(Group[] calldata groups, bytes32[] calldata headerHashes) external {
+        if (trustless) revert WrongMode(true);
         if (!registry.isActiveNodeOperator(msg.sender)) revert NotANode(msg.sender);
-        _anchor(gatewayId, seq, prevHeaderHash, headerHash, root, count);
-    }
-
-    /// @notice Several batches, possibly of several gateways, in one transaction. All or nothing.
-    function anchorMany(bytes32[] calldata gatewayIds, uint64[] calldata seqs, bytes32[] calldata prevHeaderHashes, bytes32[] calldata headerHashes, bytes32[] calldata roots_, uint32[] calldata counts) external {
-        if (!registry.isActiveNodeOperator(msg.sender)) revert NotANode(msg.sender);
-        uint256 n = gatewayIds.length;
-        if (seqs.length != n || prevHeaderHashes.length != n || headerHashes.length != n || roots_.length != n || counts.length != n) revert LengthMismatch();
-        for (uint256 i = 0; i < n; i++) {
-            _anchor(gatewayIds[i], seqs[i], prevHeaderHashes[i], headerHashes[i], roots_[i], counts[i]);
+        uint256 n = headerHashes.length;
+        if (n == 0 || n > type(uint32).max || groups.length == 0) revert LengthMismatch();
+        bytes32 root = _foldRoot(headerHashes);
+        uint256 offset = 0;
+        for (uint256 g = 0; g < groups.length; g++) {
+            Group calldata grp = groups[g];
+            uint256 count = grp.count;
+            if (count == 0 || offset + count > n) revert LengthMismatch();
+            for (uint256 i = offset; i < offset + count; i++) if (headerHashes[i] == bytes32(0)) revert EmptyRoot();
+            _advance(grp.gatewayId, grp.firstSeq, count, grp.prevHeaderHash, headerHashes[offset + count - 1]);
+            emit Folded(grp.gatewayId, (uint256(grp.firstSeq) << 192) | (count << 160) | (offset << 128) | (n << 96), root);
+            offset += count;
         }
+        if (offset != n) revert LengthMismatch();
     }
 
-    function head(bytes32 gatewayId) external view returns (uint64 seq, bytes32 headerHash) {
-        Head storage h = heads[gatewayId];
-        return (h.seq, h.headerHash);
+    /// @return seq the gateway's last anchored sequence number (0: none yet)
+    /// @return headerHashPrefix the first 24 bytes of that batch's header hash
+    function head(bytes32 gatewayId) external view returns (uint64 seq, bytes24 headerHashPrefix) {
+        bytes32 h = heads[gatewayId];
+        return (uint64(uint256(h) >> 192), bytes24(h << 64));
     }
 
-    function rootOf(bytes32 gatewayId, uint64 seq) external view returns (bytes32) {
-        return roots[gatewayId][seq];
-    }
-
-    function _anchor(bytes32 gatewayId, uint64 seq, bytes32 prevHeaderHash, bytes32 headerHash, bytes32 root, uint32 count) private {
+    /// Checks that `count` batches from `firstSeq`, the first naming `prev`, continue the gateway's
+    /// chain, and moves its head to the last of them.
+    function _advance(bytes32 gatewayId, uint64 firstSeq, uint256 count, bytes32 prev, bytes32 last) private {
         if (!registry.isActiveGateway(gatewayId)) revert GatewayNotActive(gatewayId);
-        if (root == bytes32(0) || headerHash == bytes32(0)) revert EmptyRoot();
-        Head storage h = heads[gatewayId];
-        if (seq != h.seq + 1) revert BadSequence(h.seq + 1, seq);
-        if (prevHeaderHash != h.headerHash) revert WrongPrevHash(h.headerHash, prevHeaderHash);
-        h.seq = seq;
-        h.headerHash = headerHash;
-        roots[gatewayId][seq] = root;
-        emit Anchored(gatewayId, seq, root, headerHash, prevHeaderHash, count);
+        bytes32 h = heads[gatewayId];
+        uint64 seq = uint64(uint256(h) >> 192);
+        if (firstSeq != seq + 1) revert BadSequence(seq + 1, firstSeq);
+        if (bytes24(prev) != bytes24(h << 64)) revert WrongPrevHash(bytes24(h << 64), bytes24(prev));
+        heads[gatewayId] = bytes32((uint256(seq + uint64(count)) << 192) | (uint256(last) >> 64));
+    }
+
+    /// Merkle root over the leaves: keccak256(left ‖ right), an odd last node carried up.
+    function _foldRoot(bytes32[] calldata leaves) private pure returns (bytes32 root) {
+        uint256 n = leaves.length;
+        bytes32[] memory level = leaves;
+        unchecked {
+            while (n > 1) {
+                uint256 half = 0;
+                for (uint256 i = 0; i + 1 < n; i += 2) {
+                    bytes32 a = level[i];
+                    bytes32 b = level[i + 1];
+                    bytes32 p;
+                    assembly ("memory-safe") {
+                        mstore(0x00, a)
+                        mstore(0x20, b)
+                        p := keccak256(0x00, 0x40)
+                    }
+                    level[half++] = p;
+                }
+                if (n % 2 == 1) level[half++] = level[n - 1];
+                n = half;
+            }
+        }
+        root = level[0];
     }
 }

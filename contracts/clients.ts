@@ -4,6 +4,7 @@
  */
 import { ethers } from 'ethers';
 import { loadArtifact } from './artifacts';
+import { foldProof, type FoldProof } from '../protocol/fold';
 import { bytes32ToId, idToBytes32 } from './ids';
 
 export interface RegistryEntry {
@@ -98,53 +99,172 @@ export interface AnchorRequest {
   readonly count: number;
 }
 
+/** A mined anchor transaction. */
+export interface AnchorTx {
+  readonly txHash: string;
+  readonly blockNumber: number;
+  readonly gasUsed?: bigint;
+}
+
+/** One batch as the chain holds it: its header hash, the transaction, and its place in that transaction's fold. */
+export interface AnchoredBatchRef {
+  readonly gatewayId: string;
+  readonly seq: number;
+  readonly headerHash: Uint8Array;
+  readonly txHash: string;
+  readonly blockNumber: number;
+  readonly fold: FoldProof;
+  /** Trustless mode, where the calldata carries the signed headers: the batch root and reading count. */
+  readonly root?: Uint8Array;
+  readonly count?: number;
+}
+
+/** An anchor transaction's leaves: the header hashes it anchored, in fold order. */
+interface FoldedTx {
+  readonly txHash: string;
+  readonly blockNumber: number;
+  readonly leaves: readonly Uint8Array[];
+}
+
+/** Folded's `span`: firstSeq ‖ count ‖ leaf offset ‖ fold size (contracts/Anchor.sol). */
+export function decodeSpan(span: bigint): { firstSeq: number; count: number; offset: number; size: number } {
+  const m32 = (1n << 32n) - 1n;
+  return { firstSeq: Number(span >> 192n), count: Number((span >> 160n) & m32), offset: Number((span >> 128n) & m32), size: Number((span >> 96n) & m32) };
+}
+
+const eqBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
 export class AnchorClient {
   readonly contract: ethers.Contract;
+  /** Full header hashes of heads this client anchored or looked up: the contract keeps a 24-byte prefix. */
+  readonly #heads = new Map<string, { seq: number; headerHash: Uint8Array }>();
+  readonly #txs = new Map<string, FoldedTx>();
 
-  constructor(runner: ethers.ContractRunner, address: string) {
+  constructor(runner: ethers.ContractRunner, address: string, readonly fromBlock = 0) {
     this.contract = new ethers.Contract(address, loadArtifact('Anchor').abi, runner);
   }
 
+  get #provider(): ethers.Provider {
+    const p = this.contract.runner?.provider;
+    if (!p) throw new Error('AnchorClient needs a runner with a provider');
+    return p;
+  }
+
+  /** The gateway's head: last sequence number and the full header hash (rebuilt from the fold when not known here). */
   async head(gatewayId: string): Promise<{ seq: number; headerHash: Uint8Array }> {
-    const [seq, hh] = (await this.contract.getFunction('head').staticCall(idToBytes32(gatewayId))) as [bigint, string];
-    return { seq: Number(seq), headerHash: ethers.getBytes(hh) };
+    const [s, prefix] = (await this.contract.getFunction('head').staticCall(idToBytes32(gatewayId))) as [bigint, string];
+    const seq = Number(s);
+    if (seq === 0) return { seq: 0, headerHash: new Uint8Array(32) };
+    const p = ethers.getBytes(prefix);
+    const known = this.#heads.get(gatewayId);
+    if (known && known.seq === seq && eqBytes(known.headerHash.subarray(0, 24), p)) return known;
+    const found = await this.findAnchored(gatewayId, seq);
+    if (!found || !eqBytes(found.headerHash.subarray(0, 24), p)) throw new Error(`anchor head of ${gatewayId} (seq ${seq}) not found in the Folded events`);
+    return { seq, headerHash: found.headerHash };
   }
 
-  async rootOf(gatewayId: string, seq: number): Promise<Uint8Array | null> {
-    const r = (await this.contract.getFunction('rootOf').staticCall(idToBytes32(gatewayId), seq)) as string;
-    return r === ethers.ZeroHash ? null : ethers.getBytes(r);
+  /** The anchor of (gateway, seq), if that batch is anchored: its header hash, transaction and fold proof. */
+  async findAnchored(gatewayId: string, seq: number): Promise<{ headerHash: Uint8Array; txHash: string; blockNumber: number; fold: FoldProof } | null> {
+    const logs = await this.contract.queryFilter(this.contract.filters.Folded!(idToBytes32(gatewayId)), this.fromBlock, 'latest');
+    for (const l of logs) {
+      const e = l as ethers.EventLog;
+      const span = decodeSpan(e.args[1] as bigint);
+      if (seq < span.firstSeq || seq >= span.firstSeq + span.count) continue;
+      const tx = await this.#foldedTx(e.transactionHash, e.blockNumber);
+      const index = span.offset + seq - span.firstSeq;
+      const headerHash = tx.leaves[index]!;
+      const fold = foldProof(tx.leaves, index);
+      if (fold.root !== strip0x(e.args[2] as string)) throw new Error(`transaction ${e.transactionHash}: its calldata does not give the fold root it logged`);
+      const r = { headerHash, txHash: e.transactionHash, blockNumber: e.blockNumber, fold };
+      this.#remember(gatewayId, seq, headerHash);
+      return r;
+    }
+    return null;
   }
 
-  /** The Anchored event of (gateway, seq), if that batch is anchored: its header hash and transaction. */
-  async findAnchored(gatewayId: string, seq: number): Promise<{ headerHash: Uint8Array; txHash: string; blockNumber: number } | null> {
-    const logs = await this.contract.queryFilter(this.contract.filters.Anchored!(idToBytes32(gatewayId), seq), 0, 'latest');
-    const e = logs[0] as ethers.EventLog | undefined;
-    if (!e) return null;
-    const hh = e.args[3] as string;
-    return { headerHash: ethers.getBytes(hh), txHash: e.transactionHash, blockNumber: e.blockNumber };
+  /** Every anchored batch from `fromBlock` on, in chain order, rebuilt from the Folded events and their transactions' calldata. */
+  async allAnchored(fromBlock = this.fromBlock): Promise<AnchoredBatchRef[]> {
+    const logs = await this.contract.queryFilter(this.contract.filters.Folded!(), fromBlock, 'latest');
+    const out: AnchoredBatchRef[] = [];
+    for (const l of logs) {
+      const e = l as ethers.EventLog;
+      const span = decodeSpan(e.args[1] as bigint);
+      const tx = await this.#foldedTx(e.transactionHash, e.blockNumber);
+      const gatewayId = bytes32ToId(e.args[0] as string);
+      for (let k = 0; k < span.count; k++) {
+        const index = span.offset + k;
+        out.push({ gatewayId, seq: span.firstSeq + k, headerHash: tx.leaves[index]!, txHash: e.transactionHash, blockNumber: e.blockNumber, fold: foldProof(tx.leaves, index) });
+      }
+    }
+    return out;
   }
 
-  async anchor(a: AnchorRequest): Promise<{ txHash: string; blockNumber: number; gasUsed?: bigint }> {
-    return this.#send('anchor', [idToBytes32(a.gatewayId), a.seq, ethers.hexlify(a.prevHash), ethers.hexlify(a.headerHash), ethers.hexlify(a.root), a.count]);
+  /** One batch alone in a transaction. */
+  async anchor(a: AnchorRequest): Promise<AnchorTx & { fold: FoldProof }> {
+    const r = await this.anchorFolded([a]);
+    return { txHash: r.txHash, blockNumber: r.blockNumber, gasUsed: r.gasUsed, fold: r.folds[0]! };
   }
 
-  /** Several batches (of one or several gateways) in one transaction: all anchored, or none. */
-  async anchorMany(items: readonly AnchorRequest[]): Promise<{ txHash: string; blockNumber: number; gasUsed?: bigint }> {
-    return this.#send('anchorMany', [
-      items.map((a) => idToBytes32(a.gatewayId)),
-      items.map((a) => a.seq),
-      items.map((a) => ethers.hexlify(a.prevHash)),
-      items.map((a) => ethers.hexlify(a.headerHash)),
-      items.map((a) => ethers.hexlify(a.root)),
-      items.map((a) => a.count),
-    ]);
+  /**
+   * Several batches (of one or several gateways) in one transaction, all anchored or none: each
+   * gateway's requests become one group (in the order given, which must continue its chain), the
+   * groups in order of each gateway's first request. `folds[i]` is request i's proof.
+   */
+  async anchorFolded(items: readonly AnchorRequest[]): Promise<AnchorTx & { folds: FoldProof[] }> {
+    if (items.length === 0) throw new RangeError('anchorFolded: no batches');
+    const byGateway = new Map<string, number[]>();
+    items.forEach((a, i) => byGateway.set(a.gatewayId, [...(byGateway.get(a.gatewayId) ?? []), i]));
+    const groups: Array<[string, number, number, string]> = [];
+    const order: number[] = [];
+    for (const [gw, idx] of byGateway) {
+      let start = 0;
+      for (let k = 1; k <= idx.length; k++) {
+        const cur = idx[k];
+        const prev = items[idx[k - 1]!]!;
+        if (cur !== undefined && items[cur]!.seq === prev.seq + 1 && eqBytes(items[cur]!.prevHash, prev.headerHash)) continue;
+        const first = items[idx[start]!]!;
+        groups.push([idToBytes32(gw), first.seq, k - start, ethers.hexlify(first.prevHash)]);
+        order.push(...idx.slice(start, k));
+        start = k;
+      }
+    }
+    const leaves = order.map((i) => items[i]!.headerHash);
+    const tx = await this.#send('anchorFolded', [groups, leaves.map((l) => ethers.hexlify(l))]);
+    const folds: FoldProof[] = new Array<FoldProof>(items.length);
+    order.forEach((i, leaf) => {
+      folds[i] = foldProof(leaves, leaf);
+    });
+    for (const a of items) this.#remember(a.gatewayId, a.seq, a.headerHash);
+    return { ...tx, folds };
+  }
+
+  #remember(gatewayId: string, seq: number, headerHash: Uint8Array): void {
+    const k = this.#heads.get(gatewayId);
+    if (!k || k.seq <= seq) this.#heads.set(gatewayId, { seq, headerHash });
+  }
+
+  /** The leaves (header hashes, in fold order) of an anchor transaction, from its calldata. */
+  async #foldedTx(txHash: string, blockNumber: number): Promise<FoldedTx> {
+    const hit = this.#txs.get(txHash);
+    if (hit) return hit;
+    const tx = await this.#provider.getTransaction(txHash);
+    if (!tx) throw new Error(`anchor transaction ${txHash} not found`);
+    const parsed = this.contract.interface.parseTransaction({ data: tx.data });
+    if (!parsed) throw new Error(`transaction ${txHash} is not an Anchor call`);
+    let leaves: Uint8Array[];
+    if (parsed.name === 'anchorFolded') leaves = (parsed.args[1] as string[]).map((h) => ethers.getBytes(h));
+    else throw new Error(`transaction ${txHash}: ${parsed.name} does not anchor`);
+    const r: FoldedTx = { txHash, blockNumber, leaves };
+    if (this.#txs.size > 256) this.#txs.clear();
+    this.#txs.set(txHash, r);
+    return r;
   }
 
   /**
    * Simulates first, so a refusal (gap, rewrite, revoked gateway) costs no gas and comes back
    * decoded; then sends and waits for one confirmation.
    */
-  async #send(name: 'anchor' | 'anchorMany', args: unknown[]): Promise<{ txHash: string; blockNumber: number; gasUsed: bigint }> {
+  async #send(name: 'anchorFolded', args: unknown[]): Promise<{ txHash: string; blockNumber: number; gasUsed: bigint }> {
     const fn = this.contract.getFunction(name);
     let tx: ethers.ContractTransactionResponse;
     try {
@@ -175,6 +295,8 @@ export class AnchorClient {
     return err instanceof Error ? err : new Error(String(err));
   }
 }
+
+const strip0x = (h: string): string => h.replace(/^0x/, '').toLowerCase();
 
 export interface AccessGrant {
   readonly grantId: number;

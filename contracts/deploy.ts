@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { ethers } from 'ethers';
 import { loadArtifact, type ContractName } from './artifacts';
 import { g1ToEip2537, g2ToEip2537 } from './eip2537';
-import { bytes32ToId, idToBytes32 } from './ids';
+import { AnchorClient } from './clients';
+import { idToBytes32 } from './ids';
 import { sendChecked, type SentTx } from './refusals';
 
 export interface Deployment {
@@ -16,6 +17,8 @@ export interface Deployment {
   readonly accessLog: string;
   readonly deployBlock: number;
   readonly chainId: number;
+  /** The Anchor contract checks the gateways' signatures itself (docs/contracts.md, "Trustless mode"). */
+  readonly trustless?: boolean;
 }
 
 async function deploy(name: ContractName, signer: ethers.Signer, args: unknown[]): Promise<{ address: string; block: number }> {
@@ -25,12 +28,12 @@ async function deploy(name: ContractName, signer: ethers.Signer, args: unknown[]
   return { address: await c.getAddress(), block: rcpt!.blockNumber };
 }
 
-export async function deployContracts(admin: ethers.Signer): Promise<Deployment> {
+export async function deployContracts(admin: ethers.Signer, opts: { trustless?: boolean } = {}): Promise<Deployment> {
   const registry = await deploy('Registry', admin, [await admin.getAddress()]);
-  const anchor = await deploy('Anchor', admin, [registry.address]);
+  const anchor = await deploy('Anchor', admin, [registry.address, opts.trustless === true]);
   const accessLog = await deploy('AccessLog', admin, [registry.address]);
   const net = await admin.provider!.getNetwork();
-  return { registry: registry.address, anchor: anchor.address, accessLog: accessLog.address, deployBlock: registry.block, chainId: Number(net.chainId) };
+  return { registry: registry.address, anchor: anchor.address, accessLog: accessLog.address, deployBlock: registry.block, chainId: Number(net.chainId), ...(opts.trustless ? { trustless: true } : {}) };
 }
 
 export function writeDeployment(dir: string, d: Deployment & { rpcUrl: string }): void {
@@ -97,22 +100,28 @@ export async function revokeParty(manager: ethers.Signer, registryAddress: strin
 export interface AnchoredEvent {
   gatewayId: string;
   seq: number;
-  root: string;
+  /** hex, no 0x: the batch root where the chain holds it (trustless mode: from the signed header); null in folded mode, where the header hash commits to it */
+  root: string | null;
   headerHash: string;
+  /** the header hash anchored before this one for the gateway (zeros for seq 1) */
   prevHeaderHash: string;
-  count: number;
+  count: number | null;
   txHash: string;
   blockNumber: number;
+  /** the batch's place in its transaction's fold: root (hex), leaf index, size */
+  fold: { root: string; index: number; size: number };
 }
 
-const strip = (h: string): string => h.replace(/^0x/, '').toLowerCase();
+const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
+/** Every anchored batch since `fromBlock`, in chain order, from the Folded events and their transactions (contracts/clients.ts). */
 export async function readAnchors(provider: ethers.Provider, anchor: string, fromBlock: number): Promise<AnchoredEvent[]> {
-  const c = new ethers.Contract(anchor, loadArtifact('Anchor').abi, provider);
-  const logs = await c.queryFilter(c.filters.Anchored!(), fromBlock, 'latest');
-  return logs.map((l) => {
-    const e = l as ethers.EventLog;
-    const [gatewayId, seq, root, headerHash, prevHeaderHash, count] = e.args as unknown as [string, bigint, string, string, string, bigint];
-    return { gatewayId: bytes32ToId(gatewayId), seq: Number(seq), root: strip(root), headerHash: strip(headerHash), prevHeaderHash: strip(prevHeaderHash), count: Number(count), txHash: e.transactionHash, blockNumber: e.blockNumber };
+  const refs = await new AnchorClient(provider, anchor, fromBlock).allAnchored(fromBlock);
+  const last = new Map<string, string>();
+  return refs.map((r) => {
+    const headerHash = hexOf(r.headerHash);
+    const prevHeaderHash = last.get(r.gatewayId) ?? '0'.repeat(64);
+    last.set(r.gatewayId, headerHash);
+    return { gatewayId: r.gatewayId, seq: r.seq, root: r.root ? hexOf(r.root) : null, headerHash, prevHeaderHash, count: r.count ?? null, txHash: r.txHash, blockNumber: r.blockNumber, fold: { root: r.fold.root, index: r.fold.index, size: r.fold.size } };
   });
 }

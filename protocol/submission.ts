@@ -7,6 +7,7 @@
  * key so the gateway can check that a registered node, not a man in the middle, anchored the batch.
  */
 import { canonicalJson } from './canonical';
+import { verifyFold, type FoldProof } from './fold';
 
 export interface BatchSubmission {
   /** 2: the batch layout with patient slices (docs/protocol.md); version 1 batches are refused. */
@@ -33,6 +34,11 @@ export interface BatchReceipt {
   readonly txHash: string;
   readonly blockNumber: number;
   readonly status: 'anchored';
+  /**
+   * The batch's place in the anchor transaction's fold (protocol/fold.ts): the path from headerHash
+   * to the fold root the Anchor contract logged. Absent only in receipts of nodes before folding.
+   */
+  readonly fold?: FoldProof;
 }
 
 export interface SignedReceipt {
@@ -76,5 +82,9 @@ export function parseSignedReceipt(x: unknown): SignedReceipt {
   for (const k of ['seq', 'count', 'blockNumber'] as const) if (!Number.isSafeInteger(r[k])) throw new RangeError(`receipt: field "${k}" must be an integer`);
   if (!isHex(r.headerHash, 32) || !isHex(r.root, 32)) throw new RangeError('receipt: headerHash and root must be 32 bytes of hex');
   if (!isHex(o.signature, 48)) throw new RangeError('receipt: field "signature" must be 48 bytes of hex');
+  if (r.fold !== undefined) {
+    // The receipt must prove its own batch: the path leads from its header hash to the fold root.
+    if (!verifyFold(Uint8Array.from(Buffer.from(r.headerHash, 'hex')), r.fold as FoldProof)) throw new RangeError('receipt: field "fold" does not lead from the header hash to the fold root');
+  }
   return { receipt: r as unknown as BatchReceipt, signature: o.signature };
 }

@@ -17,6 +17,7 @@ import { InitiatorHandshake } from '../protocol/handshake';
 import { generateOwnerKeyPair, wrapEpochKey } from '../gateway/sealing/envelope';
 import { buildBatch, encodeHeader, headerHash } from '../protocol/batch';
 import { blsKeygen, blsPopProve, blsPublicKey, blsSign } from '../protocol/bls';
+import { verifyFold } from '../protocol/fold';
 import type { Reading } from '../protocol/reading';
 import type { BatchSubmission } from '../protocol/submission';
 
@@ -60,6 +61,7 @@ t.test('chain node API', async (t) => {
   const b1 = await batch(1);
   const r1 = await client.submit(b1.sub, b1.expect);
   t.match(r1.receipt, { seq: 1, gatewayId: 'gw-1', status: 'anchored' });
+  t.ok(r1.receipt.fold && verifyFold(Buffer.from(b1.expect.headerHash, 'hex'), r1.receipt.fold), "the receipt's fold path proves the gateway's own batch");
   const b2 = await batch(2);
   await client.submit(b2.sub, b2.expect);
   t.equal(client.counters.handshakes, 1, 'one handshake, a session for many batches');

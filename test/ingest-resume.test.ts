@@ -46,6 +46,7 @@ t.test('stored-but-unanswered batches are completed once at start', async (t) =>
   t.equal(await node.resumePending(), 2, 'both unanswered batches are taken up');
   t.equal(node.counters.resumed, 2);
   t.equal(store.get('gw-a', 1)?.receipt?.receipt.txHash, mined.txHash, 'batch 1: the receipt names the transaction mined before the crash');
+  t.same(store.get('gw-a', 1)?.receipt?.receipt.fold, mined.fold, 'batch 1: its fold proof is rebuilt from the chain, as the transaction gave it');
   t.equal((await client.head('gw-a')).seq, 2, 'batch 2 anchored now; batch 1 not anchored twice');
   const r2 = store.get('gw-a', 2)?.receipt;
   t.ok(r2 && r2.receipt.status === 'anchored' && r2.receipt.headerHash === b2.headerHash, 'batch 2 has its receipt');

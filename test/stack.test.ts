@@ -10,7 +10,8 @@ import { ethers } from 'ethers';
 import { AnchorClient } from '../contracts/clients';
 import { readSendLog } from '../device-sim/send-log';
 import { EpochKeyOpener } from '../gateway/sealing/envelope';
-import { checkEnvelope, decodeHeader, openBatchAsOwner } from '../protocol/batch';
+import { checkEnvelope, decodeHeader, headerHash, openBatchAsOwner } from '../protocol/batch';
+import { verifyFold } from '../protocol/fold';
 import { startStack } from '../cli/stack';
 import { loadScenario } from '../device-sim/scenario';
 import { lastJson, mcps } from './cli.helpers';
@@ -50,8 +51,9 @@ t.test('every reading sent is anchored exactly once and roots match the chain', 
     const { directory } = checkEnvelope(header, envelope);
     // openBatchAsOwner recomputes every slice root from the decrypted readings and the root from them.
     const readings = openBatchAsOwner(header, envelope, await epochKeys.open('gw-ward1', directory.epochId, directory.wrappedEpochKey), stack.patientTagKey);
-    const onChain = await anchor.rootOf('gw-ward1', seq);
-    t.same(onChain, header.root, `batch ${seq}: root on chain = root recomputed from the stored readings`);
+    const onChain = await anchor.findAnchored('gw-ward1', seq);
+    t.same(onChain?.headerHash, headerHash(header), `batch ${seq}: header hash on chain = hash of the stored header, whose root is recomputed from the stored readings`);
+    t.ok(b.receipt?.receipt.fold && verifyFold(headerHash(header), b.receipt.receipt.fold) && b.receipt.receipt.fold.root === onChain?.fold.root, `batch ${seq}: the receipt's fold path leads to the root the contract logged`);
     t.equal(readings.length, header.count);
     for (const r of readings) {
       const k = `${r.deviceId}/${r.deviceSeq}/${r.kind}`;
