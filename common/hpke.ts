@@ -15,7 +15,13 @@ export const HPKE_OVERHEAD = HPKE_ENC_LENGTH + 16;
 
 const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Chacha20Poly1305() });
 
-const ab = (b: Uint8Array): ArrayBuffer => b.slice().buffer as ArrayBuffer;
+// A copy in an ArrayBuffer of its own: Buffer#slice is a view into a shared pool, so its .buffer
+// would hand the cipher suite other bytes.
+const ab = (b: Uint8Array): ArrayBuffer => {
+  const c = new Uint8Array(b.length);
+  c.set(b);
+  return c.buffer;
+};
 
 export interface X25519KeyPair {
   /** Raw 32-byte private key: secret, kept in a 0600 key file. */

@@ -24,14 +24,23 @@ export class HeaderIndex {
   batches(gatewayId: string): IndexedBatch[] {
     let m = this.#byGateway.get(gatewayId);
     if (!m) this.#byGateway.set(gatewayId, (m = new Map()));
+    const out: IndexedBatch[] = [];
     for (const seq of this.store.sequences(gatewayId)) {
-      if (m.has(seq)) continue;
-      const b = this.store.get(gatewayId, seq);
-      if (!b?.receipt) continue;
-      const h = decodeHeader(Uint8Array.from(Buffer.from(b.submission.header, 'hex')));
-      m.set(seq, { seq, firstReceivedAt: h.firstReceivedAt, lastReceivedAt: h.lastReceivedAt, sealedAt: h.sealedAt, watermark: h.watermark });
+      let x = m.get(seq);
+      if (!x) {
+        const b = this.store.get(gatewayId, seq);
+        if (!b?.receipt) continue;
+        let h;
+        try {
+          h = decodeHeader(Uint8Array.from(Buffer.from(b.submission.header, 'hex')));
+        } catch {
+          continue; // a damaged file: not served (the user's completeness check names the gap)
+        }
+        m.set(seq, (x = { seq, firstReceivedAt: h.firstReceivedAt, lastReceivedAt: h.lastReceivedAt, sealedAt: h.sealedAt, watermark: h.watermark }));
+      }
+      out.push(x);
     }
-    return [...m.values()].sort((a, b) => a.seq - b.seq);
+    return out;
   }
 
   gateways(): string[] {

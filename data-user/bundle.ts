@@ -1,0 +1,98 @@
+/**
+ * A fetched file ("share bundle", format mcps-share/v1): the readings of one patient over [from,
+ * to] that a data user fetched under a grant, with everything a third party needs to re-check them
+ * against the chain alone (`mcps data verify`): the grant and the access transaction, the patient's
+ * day tags over the grant (their hash is the grant's tagsHash on chain), and per gateway the run of
+ * batch headers, signatures and directories, and per slice of the patient its leaf-salt key and its
+ * readings (readings outside [from, to] of a slice at the edge of the range appear only as their
+ * leaf hashes, so the file reveals nothing the user was not granted, yet every slice root can be
+ * recomputed). No slice key, no ciphertext, nothing of another patient.
+ *
+ * Inclusion: a slice's readings, salted, hash to its leaves; the leaves to the slice root the
+ * directory lists; the directory hashes into the header; MTH(slice roots) is the header's root, and
+ * the header hash and root are anchored. That proves each reading's inclusion at one hash per
+ * reading (the same as checking each reading's audit path, without the paths).
+ */
+import { encodeReading, checkReading } from '../protocol/canonical';
+import { merkleRoot, leafHash, leafSalt } from '../protocol/merkle';
+import type { Reading } from '../protocol/reading';
+import type { DeliveredBatch, DeliveredGateway, ExpectedSlice } from './verify-range';
+
+export const BUNDLE_FORMAT = 'mcps-share/v1';
+
+export interface BundleSlice {
+  readonly index: number;
+  /** hex: the slice's leaf-salt key (derived from the slice key; opens nothing) */
+  readonly saltKey: string;
+  /** In leaf order: a reading in the range, or the leaf hash (hex) of one outside it. */
+  readonly leaves: ReadonlyArray<{ readonly reading: Reading } | { readonly leaf: string }>;
+}
+
+export interface BundleBatch extends DeliveredBatch {
+  readonly anchorTx: string;
+  readonly slices: readonly BundleSlice[];
+}
+
+export interface ShareReport {
+  readonly verified: boolean;
+  readonly readings: number;
+  readonly batches: number;
+  readonly slices: number;
+  /** Slices or readings of anyone but the patient that reached the user. */
+  readonly foreign: number;
+  readonly gaps: string[];
+  readonly problems: string[];
+}
+
+export interface ShareBundle {
+  readonly format: typeof BUNDLE_FORMAT;
+  readonly user: string;
+  readonly hospital: string;
+  readonly patient: string;
+  readonly grantId: number;
+  readonly from: number;
+  readonly to: number;
+  readonly access: { readonly txHash: string; readonly blockNumber: number; readonly node: string };
+  readonly chain: { readonly chainId: number; readonly registry: string; readonly anchor: string; readonly accessLog: string; readonly deployBlock: number };
+  /** The patient's day tags over the grant's days (hex), from firstDay. */
+  readonly tags: { readonly firstDay: number; readonly tags: readonly string[] };
+  /** The readings in [from, to], by receive time. */
+  readonly readings: readonly Reading[];
+  readonly proof: { readonly gateways: ReadonlyArray<DeliveredGateway<BundleBatch>> };
+  /** What fetch found (verify recomputes it). */
+  readonly report: ShareReport;
+}
+
+/** The bundle entry of an opened slice: in-range readings in clear, the others as leaf hashes. */
+export function bundleSlice(index: number, saltKey: Uint8Array, readings: readonly Reading[], leaves: readonly Uint8Array[], from: number, to: number): BundleSlice {
+  return { index, saltKey: Buffer.from(saltKey).toString('hex'), leaves: readings.map((r, i) => (r.receivedAt >= from && r.receivedAt <= to ? { reading: r } : { leaf: Buffer.from(leaves[i]!).toString('hex') })) };
+}
+
+/**
+ * Re-checks a bundle slice against its directory entry: the leaves it implies hash to the slice
+ * root, their number is the entry's count, every reading is the patient's, inside the entry's span
+ * and inside [from, to]. Returns the readings, or throws naming the mismatch.
+ */
+export function checkBundleSlice(e: ExpectedSlice<BundleBatch>, s: BundleSlice, patient: string, from: number, to: number): Reading[] {
+  if (!/^[0-9a-f]{64}$/.test(s.saltKey)) throw new Error('salt key malformed');
+  const saltKey = Uint8Array.from(Buffer.from(s.saltKey, 'hex'));
+  if (s.leaves.length !== e.entry.count) throw new Error(`${s.leaves.length} leaves, the directory says ${e.entry.count}`);
+  const out: Reading[] = [];
+  const leaves = s.leaves.map((l, i) => {
+    if ('leaf' in l) {
+      if (!/^[0-9a-f]{64}$/.test(l.leaf)) throw new Error(`leaf ${i} malformed`);
+      return Uint8Array.from(Buffer.from(l.leaf, 'hex'));
+    }
+    const r = checkReading(l.reading, `reading ${i}`);
+    if (r.patient !== patient) throw new Error(`reading ${i} is patient ${r.patient}'s, not ${patient}'s`);
+    if (r.receivedAt < e.entry.firstReceivedAt || r.receivedAt > e.entry.lastReceivedAt || r.receivedAt < from || r.receivedAt > to) throw new Error(`reading ${i} lies outside the slice's span or the range`);
+    out.push(r);
+    return leafHash(leafSalt(saltKey, i), encodeReading(r));
+  });
+  if (!Buffer.from(merkleRoot(leaves)).equals(Buffer.from(e.entry.sliceRoot))) throw new Error('the readings do not hash to the slice root (a reading was altered, added or removed)');
+  return out;
+}
+
+export function sortReadings(rs: Reading[]): Reading[] {
+  return rs.sort((a, b) => a.receivedAt - b.receivedAt || a.deviceId.localeCompare(b.deviceId) || a.deviceSeq - b.deviceSeq);
+}

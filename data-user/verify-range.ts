@@ -1,0 +1,173 @@
+/**
+ * The data user's checks of what a chain node delivered for [from, to], against the chain alone
+ * (docs/sharing.md, "What a data user checks"). Shared by `mcps data fetch` (on the node's answer,
+ * before writing anything) and `mcps data verify` (on a fetched file).
+ *
+ * Per gateway of the grant's hospital (the registry lists them):
+ *   - the node covered it (or the gateway has anchored nothing);
+ *   - the delivered batches are the contiguous run lo..hi it announced; each header decodes, names
+ *     the gateway and sequence, hashes to the header hash the Anchor contract holds for it (and its
+ *     root to the anchored root), is signed by a key the registry lists for the gateway, and names
+ *     the previous batch's header hash (the hash chain);
+ *   - the run bounds the range: lo is batch 1 or was sealed before `from` (no earlier batch can
+ *     hold a reading of the range), and hi's watermark lies after `to` or hi is the chain's head;
+ *   - each directory hashes to its header's directory hash and agrees with the header.
+ * Then every directory entry with one of the patient's tags for a day of the range, whose span
+ * meets the range, is a slice the user must have ("expected"); the callers check each one opens,
+ * holds the patient's readings only, and hashes to its slice root.
+ */
+import { checkDirectoryAgainstHeader, decodeDirectory, decodeHeader, directoryHash, headerHash, type BatchHeader, type Directory, type SliceEntry } from '../protocol/batch';
+import { equalBytes } from '../protocol/hash';
+import type { PairingBackend } from '../protocol/handshake';
+import { SIG_DST } from '../protocol/bls';
+import { dayOf } from '../protocol/sharing/tags';
+import type { AnchoredHeader, ChainView } from './chain-view';
+
+export interface DeliveredBatch {
+  readonly seq: number;
+  /** hex */
+  readonly header: string;
+  /** hex */
+  readonly signature: string;
+  /** base64 */
+  readonly directory: string;
+}
+
+export interface DeliveredGateway<B extends DeliveredBatch = DeliveredBatch> {
+  readonly gatewayId: string;
+  readonly lo: number;
+  readonly hi: number;
+  readonly batches: readonly B[];
+}
+
+export interface CheckedBatch<B extends DeliveredBatch = DeliveredBatch> {
+  readonly gatewayId: string;
+  readonly delivered: B;
+  readonly header: BatchHeader;
+  readonly directory: Directory;
+  readonly anchor: AnchoredHeader;
+}
+
+export interface ExpectedSlice<B extends DeliveredBatch = DeliveredBatch> {
+  readonly batch: CheckedBatch<B>;
+  readonly index: number;
+  readonly entry: SliceEntry;
+}
+
+export interface RangeCheck<B extends DeliveredBatch = DeliveredBatch> {
+  readonly batches: CheckedBatch<B>[];
+  readonly expected: ExpectedSlice<B>[];
+  /** Something the chain says exists in the range and was not delivered. */
+  readonly gaps: string[];
+  /** Something delivered that is not what the chain or the gateway's signature says. */
+  readonly problems: string[];
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+export async function checkRange<B extends DeliveredBatch>(input: { hospital: string; from: number; to: number; patientTags: ReadonlyMap<number, string>; gateways: readonly DeliveredGateway<B>[] }, chain: ChainView, pairing: PairingBackend, random: (n: number) => Uint8Array): Promise<RangeCheck<B>> {
+  const gaps: string[] = [];
+  const problems: string[] = [];
+  const batches: CheckedBatch<B>[] = [];
+  const expected: ExpectedSlice<B>[] = [];
+  const { from, to } = input;
+  const delivered = new Map(input.gateways.map((g) => [g.gatewayId, g]));
+  const registered = await chain.gatewaysOf(input.hospital);
+  for (const g of input.gateways) if (!registered.includes(g.gatewayId)) problems.push(`gateway ${g.gatewayId} is not one of ${input.hospital}'s gateways in the registry`);
+  for (const gw of registered) {
+    const head = await chain.head(gw);
+    const d = delivered.get(gw);
+    if (!d || d.lo === 0) {
+      if (head > 0) gaps.push(`gateway ${gw}: none of its ${head} anchored batches was delivered`);
+      continue;
+    }
+    const anchored = await chain.anchored(gw);
+    const list = [...d.batches].sort((a, b) => a.seq - b.seq);
+    const want = new Set<number>();
+    for (let s = d.lo; s <= d.hi; s++) want.add(s);
+    const have = new Set(list.map((b) => b.seq));
+    const missing = [...want].filter((s) => !have.has(s));
+    if (missing.length > 0) gaps.push(`gateway ${gw}: batches ${compact(missing)} of the announced run ${d.lo}..${d.hi} were not delivered`);
+    for (const b of list) if (!want.has(b.seq)) problems.push(`gateway ${gw}: batch ${b.seq} lies outside the announced run ${d.lo}..${d.hi}`);
+    const keys = await chain.gatewayKeys(gw);
+    const checked: Array<CheckedBatch<B>> = [];
+    const sigItems: Array<{ i: number; hh: Uint8Array; sig: Uint8Array }> = [];
+    for (const b of list) {
+      if (!want.has(b.seq)) continue;
+      const where = `gateway ${gw} batch ${b.seq}`;
+      try {
+        const header = decodeHeader(Uint8Array.from(Buffer.from(b.header, 'hex')));
+        if (header.gatewayId !== gw || header.seq !== b.seq) throw new Error(`the header is ${header.gatewayId}#${header.seq}'s`);
+        const hh = headerHash(header);
+        const a = anchored.get(b.seq);
+        if (!a) throw new Error('not anchored on chain');
+        if (a.headerHash !== hex(hh)) throw new Error('its header hash is not the one anchored on chain (header altered)');
+        if (a.root !== hex(header.root)) throw new Error('its root is not the one anchored on chain');
+        const dirBytes = Uint8Array.from(Buffer.from(b.directory, 'base64'));
+        if (!equalBytes(directoryHash(dirBytes), header.directoryHash)) throw new Error('its directory does not hash to the header\'s directory hash (directory altered)');
+        const directory = decodeDirectory(dirBytes);
+        checkDirectoryAgainstHeader(header, directory);
+        sigItems.push({ i: checked.length, hh, sig: Uint8Array.from(Buffer.from(b.signature, 'hex')) });
+        checked.push({ gatewayId: gw, delivered: b, header, directory, anchor: a });
+      } catch (err) {
+        problems.push(`${where}: ${(err as Error).message}`);
+      }
+    }
+    // Signatures: all of the gateway's headers verified together under its current key, those that
+    // fail then under each earlier key (a rotation), one by one.
+    const ok = new Array<boolean>(checked.length).fill(false);
+    let pending = sigItems;
+    for (const key of [...keys].reverse()) {
+      if (pending.length === 0) break;
+      const verdicts = pairing.verifyBatch(pending.map((p) => ({ publicKey: key, message: p.hh, signature: p.sig, dst: SIG_DST })), random);
+      pending = pending.filter((p, j) => {
+        if (verdicts[j] === 'ok') ok[p.i] = true;
+        return verdicts[j] !== 'ok';
+      });
+    }
+    const good: Array<CheckedBatch<B>> = [];
+    checked.forEach((c, i) => {
+      if (ok[i]) good.push(c);
+      else problems.push(`gateway ${gw} batch ${c.header.seq}: the header is not signed by a key the registry lists for ${gw}`);
+    });
+    // Hash chain across the run.
+    for (let i = 1; i < good.length; i++) {
+      const p = good[i - 1]!;
+      const c = good[i]!;
+      if (c.header.seq === p.header.seq + 1 && !equalBytes(c.header.prevHash, headerHash(p.header))) problems.push(`gateway ${gw} batch ${c.header.seq}: does not name batch ${p.header.seq}'s header hash as previous (broken hash chain)`);
+    }
+    // Bounds of the run.
+    const first = good.find((c) => c.header.seq === d.lo);
+    const last = good.find((c) => c.header.seq === d.hi);
+    if (first && first.header.seq !== 1 && !(first.header.sealedAt < from)) gaps.push(`gateway ${gw}: the run starts at batch ${d.lo}, sealed at ${iso(first.header.sealedAt)}, not before the range: earlier batches may hold readings of the range`);
+    if (last && !(last.header.watermark > to) && d.hi < head) gaps.push(`gateway ${gw}: batches ${d.hi + 1}..${head} are anchored and may hold readings of the range (batch ${d.hi}'s watermark ${iso(last.header.watermark)} is not after the range) but were not delivered`);
+    for (const c of good) {
+      batches.push(c);
+      c.directory.slices.forEach((entry, index) => {
+        if (entry.lastReceivedAt < from || entry.firstReceivedAt > to) return;
+        const tag = input.patientTags.get(entry.day);
+        if (tag === undefined || tag !== hex(entry.tag)) return;
+        if (dayOf(entry.firstReceivedAt) !== entry.day) return;
+        expected.push({ batch: c, index, entry });
+      });
+    }
+  }
+  return { batches, expected, gaps, problems };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** "3, 5..9, 12" */
+export function compact(ns: number[]): string {
+  const s = [...ns].sort((a, b) => a - b);
+  const out: string[] = [];
+  for (let i = 0; i < s.length; ) {
+    let j = i;
+    while (j + 1 < s.length && s[j + 1] === s[j]! + 1) j++;
+    out.push(i === j ? String(s[i]) : `${s[i]}..${s[j]}`);
+    i = j + 1;
+  }
+  return out.join(', ');
+}
