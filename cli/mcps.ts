@@ -10,6 +10,8 @@
  *   mcps devices ...              a gateway's MQTT devices and HL7 monitors
  *   mcps gateway|chain-node|user identity   a party's public identity file for registration
  *   mcps tls ...                  a CA and certificates for TLS on every listener
+ *   mcps data grant|revoke|fetch|verify|audit   sharing with data users (docs/sharing.md)
+ *   mcps owner serve --config FILE   the hospital's key service
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 
@@ -102,6 +104,7 @@ const chainNodeCmd = program
 (require('./keys-commands') as typeof import('./keys-commands')).registerKeysCommands(program);
 (require('./tls-commands') as typeof import('./tls-commands')).registerTlsCommands(program);
 (require('./fhir-commands') as typeof import('./fhir-commands')).registerFhirCommands(program);
+(require('./data-commands') as typeof import('./data-commands')).registerDataCommands(program);
 
 program
   .command('verify')
