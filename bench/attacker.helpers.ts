@@ -8,7 +8,8 @@
  */
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { bls12_381 } from '@noble/curves/bls12-381.js';
-import { decodeM2, encodeM1, joinM3 } from '../protocol/handshake/messages';
+import { decodeM2, encodeM1, joinM3, M3_PLAIN_LENGTH } from '../protocol/handshake/messages';
+import { MAX_ID_LEN } from '../protocol/handshake/wire';
 import { aeadSeal, x25519, x25519PublicKey } from '../protocol/handshake/primitives';
 import { recordHash, type RegistryRecord } from '../protocol/handshake/registry';
 import { extract, m3Keys, transcriptH2 } from '../protocol/handshake/schedule';
@@ -28,12 +29,13 @@ export function attackerHandshake(node: RegistryRecord, now: number, random: (n:
       const m2 = decodeM2(m2bytes);
       const h2 = transcriptH2(m1, recordHash(node), m2.ephemeral, m2.nonce);
       const prk = extract(h2, x25519(x, m2.ephemeral, 'attacker'), x25519(x, node.x25519PublicKey!, 'attacker'));
+      // len ‖ id ‖ zero padding to MAX_ID_LEN ‖ epoch ‖ σ, written by hand so any id bytes can go in.
       const idBytes = Buffer.from(id, 'latin1');
-      const plain = new Uint8Array(1 + idBytes.length + 4 + 48);
+      const plain = new Uint8Array(M3_PLAIN_LENGTH);
       plain[0] = idBytes.length;
       plain.set(idBytes, 1);
-      new DataView(plain.buffer).setUint32(1 + idBytes.length, epoch);
-      plain.set(sig, 5 + idBytes.length);
+      new DataView(plain.buffer).setUint32(1 + MAX_ID_LEN, epoch);
+      plain.set(sig, 5 + MAX_ID_LEN);
       const { key, iv } = m3Keys(prk);
       return joinM3(aeadSeal(key, iv, plain, new Uint8Array([...h2, ...m2.mac])));
     },

@@ -17,7 +17,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { DEFAULT_HTTP_LIMITS, MAX_M1_BYTES, MAX_M3_REQUEST_BYTES, type HttpLimits } from './http-limits';
 import { decodeSessionRequest, encodeSessionReply, type SessionReply } from '../protocol/session-messages';
 import { IngestError, type BatchIngest } from './ingest';
-import { HandshakeRefused, SessionUnknown, type HandshakeService } from './sessions';
+import { HandshakeRefused, RecordRefused, SessionUnknown, Throttled, type HandshakeService } from './sessions';
 
 class HttpError extends Error {
   constructor(readonly status: number, message: string) {
@@ -117,6 +117,7 @@ export async function startHttpApi(opts: { host: string; port: number; nodeId: s
     void (async () => {
       try {
         const url = req.url ?? '';
+        const source = req.socket.remoteAddress ?? '?';
         if (req.method === 'GET' && url === '/v1/health') {
           // Nothing about activity here: counters are for the operator's monitoring listener only.
           return sendJson(res, 200, { nodeId: opts.nodeId, ok: true });
@@ -124,13 +125,13 @@ export async function startHttpApi(opts: { host: string; port: number; nodeId: s
         if (req.method !== 'POST') throw new HttpError(url.startsWith('/v1/') ? 405 : 404, `no route ${req.method} ${url}`);
         if (url === '/v1/handshake/m1') {
           const body = await readBody(req, MAX_M1_BYTES, limits.handshakeBodyTimeoutMs);
-          const { handshakeId, m2 } = await opts.handshakes.m1(body);
+          const { handshakeId, m2 } = await opts.handshakes.m1(body, source);
           return sendJson(res, 200, { handshake: handshakeId, m2: Buffer.from(m2).toString('base64') });
         }
         if (url === '/v1/handshake/m3') {
           const b = jsonBody(await readBody(req, MAX_M3_REQUEST_BYTES, limits.handshakeBodyTimeoutMs));
           if (typeof b.handshake !== 'string' || typeof b.m3 !== 'string') throw new HttpError(400, 'expected {handshake, m3}');
-          const { sessionId } = await opts.handshakes.m3(b.handshake, Buffer.from(b.m3, 'base64'));
+          const { sessionId } = await opts.handshakes.m3(b.handshake, Buffer.from(b.m3, 'base64'), source);
           return sendJson(res, 200, { session: sessionId });
         }
         const m = /^\/v1\/sessions\/([0-9a-f]{32})$/.exec(url);
@@ -167,6 +168,11 @@ export async function startHttpApi(opts: { host: string; port: number; nodeId: s
         }
         if (err instanceof HandshakeRefused) return sendJson(res, 400, { error: 'handshake refused' });
         if (err instanceof SessionUnknown) return sendJson(res, 401, { error: err.message });
+        if (err instanceof RecordRefused) return sendJson(res, 400, { error: err.message });
+        if (err instanceof Throttled) {
+          res.setHeader('retry-after', '1');
+          return sendJson(res, 429, { error: err.message });
+        }
         if (err instanceof HttpError) return sendJson(res, err.status, { error: err.message });
         opts.log('warn', `internal error on ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
         sendJson(res, 503, { error: 'temporarily unavailable; retry' });

@@ -18,7 +18,7 @@ import { lockDataDir, type DirLock } from '../common/dir-lock';
 import { ChainRegistry, type ChainRegistryLimits } from '../contracts/chain-registry';
 import type { HttpLimits } from './http-limits';
 import { BatchIngest, type GatewayRecord, type RegistryView } from './ingest';
-import { HandshakeService } from './sessions';
+import { HandshakeService, type HandshakeLimits } from './sessions';
 import { mclPairing } from '../common/mcl-pairing';
 import { noblePairing, signatureVerifier } from '../protocol/handshake';
 import { SIG_DST } from '../protocol/bls';
@@ -48,6 +48,7 @@ export interface RunningChainNode {
 export interface ChainNodeTuning {
   http?: Partial<HttpLimits>;
   registry?: ChainRegistryLimits;
+  handshakes?: Partial<HandshakeLimits>;
 }
 
 export async function runChainNode(cfg: ChainNodeConfig, log: LogFn, tuning: ChainNodeTuning = {}): Promise<RunningChainNode> {
@@ -88,7 +89,7 @@ async function startChainNode(cfg: ChainNodeConfig, log: LogFn, lock: DirLock, t
     log('warn', `mcl-wasm unavailable (${String(err)}); verifying handshakes with noble`);
     return noblePairing;
   });
-  const handshakes = new HandshakeService({ nodeId: cfg.nodeId, x25519SecretKey: id.x25519SecretKey, registry: chainRegistry, log, pairing });
+  const handshakes = new HandshakeService({ nodeId: cfg.nodeId, x25519SecretKey: id.x25519SecretKey, registry: chainRegistry, log, pairing, ...(tuning.handshakes ? { limits: tuning.handshakes } : {}) });
   if (!me.x25519PublicKey || Buffer.compare(Buffer.from(me.x25519PublicKey), Buffer.from(id.x25519PublicKey)) !== 0) throw new Error(`registry lists another X25519 handshake key for ${cfg.nodeId} than this node's key file`);
   const anchors = new AnchorBatcher(new AnchorClient(signer, cfg.chain.anchor));
   const ingest = new BatchIngest({

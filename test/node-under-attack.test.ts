@@ -10,13 +10,14 @@ import { ethers } from 'ethers';
 import { startAnvil } from '../contracts/anvil';
 import { ChainRegistry } from '../contracts/chain-registry';
 import { RegistryClient } from '../contracts/clients';
-import { deployContracts, registerGateway, registerHospital, registerNode } from '../contracts/deploy';
+import { deployContracts, registerGateway, registerHospital, registerNode, revokeParty } from '../contracts/deploy';
 import { loadChainNodeIdentity } from '../chain-node/identity';
 import { runChainNode, type ChainNodeTuning, type RunningChainNode } from '../chain-node/main';
 import { ChainNodeClient } from '../gateway/chain/chain-client';
 import { buildBatch, encodeHeader, headerHash } from '../protocol/batch';
 import { blsKeygen, blsPopProve, blsPublicKey, blsSign } from '../protocol/bls';
-import type { RegistryRecord } from '../protocol/handshake';
+import { InitiatorHandshake, type RegistryRecord, type Session } from '../protocol/handshake';
+import { decodeSessionReply, encodeSessionRequest } from '../protocol/session-messages';
 import type { Reading } from '../protocol/reading';
 import type { BatchSubmission } from '../protocol/submission';
 import { generateOwnerKeyPair, wrapEpochKey } from '../gateway/sealing/envelope';
@@ -47,7 +48,13 @@ t.test('the chain node under attack', async (t) => {
   const nodeRecord: RegistryRecord = { id: 'node-1', role: 'node', epoch: 1, status: 'active', blsPublicKey: nodeKeys.bls.publicKey, x25519PublicKey: nodeKeys.x25519PublicKey };
   const cfg = { dataDir: join(data, 'node'), nodeId: 'node-1', host: '127.0.0.1', port: 0, chain: { rpcUrl: anvil.url, registry: d.registry, anchor: d.anchor } };
   const logs: string[] = [];
-  const tuning: ChainNodeTuning = { http: { handshakeBodyTimeoutMs: 500, maxConnectionsPerSource: 16 }, registry: { maxRecords: 16, maxNegative: 4 } };
+  // The per-source request rate is lifted here so each bound below is what stops the attacker (the
+// rate limit itself is exercised by the under-attack bench); the suspect budget is one verification.
+  const tuning: ChainNodeTuning = {
+    http: { handshakeBodyTimeoutMs: 500, maxConnectionsPerSource: 16 },
+    registry: { maxRecords: 16, maxNegative: 4 },
+    handshakes: { handshakesPerSourcePerS: 1e6, handshakeBurst: 1e6, maxPendingPerSource: 32, suspectVerificationsPerS: 0.001, maxFailedRecords: 8 },
+  };
   const node: RunningChainNode = await runChainNode(cfg, (_l, m) => logs.push(m), tuning);
   t.teardown(() => node.stop());
   const url = `http://127.0.0.1:${node.port}`;
@@ -70,6 +77,39 @@ t.test('the chain node under attack', async (t) => {
     const r = await client.submit(b.sub, b.expect);
     t.equal(r.receipt.seq, b.expect.seq, `${gw}'s batch ${b.expect.seq} is anchored`);
   };
+  /** An honest handshake by hand over HTTP (from 127.0.0.1), so the test knows the session. */
+  const honestRegistry = new ChainRegistry(new RegistryClient(provider, d.registry));
+  const honestM1 = async (gw: string): Promise<{ hs: InitiatorHandshake; handshake: string; m2: Uint8Array }> => {
+    await honestRegistry.fetch('node-1');
+    await honestRegistry.fetch(gw);
+    const hs = new InitiatorHandshake({ id: gw, blsSecretKey: gsk[gw]!, nodeId: 'node-1', registry: honestRegistry, now: Date.now, random });
+    const r1 = await fetch(`${url}/v1/handshake/m1`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from(hs.start()) });
+    if (r1.status !== 200) throw new Error(`M1 answered ${r1.status}`);
+    const a = (await r1.json()) as { handshake: string; m2: string };
+    return { hs, handshake: a.handshake, m2: Buffer.from(a.m2, 'base64') };
+  };
+  const honestM3 = async (m: { hs: InitiatorHandshake; handshake: string; m2: Uint8Array }): Promise<{ status: number; sid: string; session: Session }> => {
+    const { m3, session } = m.hs.onM2(m.m2);
+    const r3 = await fetch(`${url}/v1/handshake/m3`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ handshake: m.handshake, m3: Buffer.from(m3).toString('base64') }) });
+    return { status: r3.status, sid: session.sessionIdHex, session };
+  };
+  const honestSession = async (gw: string): Promise<{ status: number; sid: string; session: Session }> => honestM3(await honestM1(gw));
+  /** One batch over a session opened by hand; the reply's status (and the receipt when 200). */
+  const sendOver = async (s: { sid: string; session: Session }, gw: string): Promise<number> => {
+    const [seq, prev] = [seqs[gw]!, prevs[gw]!];
+    const b = await nextBatch(gw);
+    const r = await fetch(`${url}/v1/sessions/${s.sid}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from(s.session.seal(encodeSessionRequest({ type: 'submit-batch', submission: b.sub }))) });
+    if (r.status !== 200) {
+      [seqs[gw], prevs[gw]] = [seq, prev];
+      return r.status;
+    }
+    const reply = decodeSessionReply(s.session.open(new Uint8Array(await r.arrayBuffer())));
+    if (!reply.ok) throw new Error(`batch refused: ${reply.error}`);
+    return 200;
+  };
+  const post = (path: string, body: Uint8Array | string, type = 'application/octet-stream') =>
+    rawRequest(url, { path, localAddress: ATTACKER, headers: { 'content-type': type, 'content-length': Buffer.byteLength(body) }, chunks: [body] });
+
   /** An attacker's own M1/M2 over HTTP, then its M3 naming `id` with a valid G1 point as σ. */
   const forgedM3 = async (id: string, epoch = 1, sig = validG1Point(random)): Promise<{ status: number; body: string }> => {
     const a = attackerHandshake(nodeRecord, Date.now(), random);
@@ -115,6 +155,57 @@ t.test('the chain node under attack', async (t) => {
     }
   });
 
+  t.test('F1: one M1 replayed 1100 times gets one answer and no new state; honest gateways still get in', async (t) => {
+    const a = attackerHandshake(nodeRecord, Date.now(), random);
+    const pendingBefore = node.handshakes.pendingCount;
+    const answers = new Set<string>();
+    for (let i = 0; i < 1100; i++) {
+      const r = await post('/v1/handshake/m1', a.m1);
+      t.equal(r.status, 200, `copy ${i} answered`, { diagnostic: false });
+      answers.add(r.body.toString());
+    }
+    t.equal(answers.size, 1, 'every copy got the same answer (handshake id and M2)');
+    t.equal(node.handshakes.pendingCount, pendingBefore + 1, 'one pending handshake for all the copies');
+    t.ok(node.handshakes.counters.m1Replays >= 1099, 'the replays were counted');
+    await honestSubmit(t, gateway('gw-1'), 'gw-1');
+  });
+
+  t.test('F1: a flood of fresh M1s from one source holds at most its share of the pending table', async (t) => {
+    for (let i = 0; i < 1100; i++) {
+      const m1 = attackerHandshake(nodeRecord, Date.now(), random).m1;
+      const r = await post('/v1/handshake/m1', m1);
+      if (r.status !== 200) t.fail(`fresh M1 ${i} answered ${r.status}: ${logs.filter((l) => /M1 refused/.test(l)).slice(-1).join("")}`);
+    }
+    t.ok(node.handshakes.pendingCount <= 32 + 4, `the attacker holds at most its 32 pending handshakes (${node.handshakes.pendingCount} pending)`);
+    const s = await honestSession('gw-1');
+    t.equal(s.status, 200, "an honest gateway's handshake succeeds during the flood");
+    t.equal(await sendOver(s, 'gw-1'), 200, 'and its batch is accepted');
+  });
+
+  t.test('a third party who sees a handshake id cannot cancel the handshake with a garbage M3', async (t) => {
+    const m = await honestM1('gw-1');
+    const garbage = JSON.stringify({ handshake: m.handshake, m3: Buffer.from(random(102)).toString('base64') });
+    t.equal((await post('/v1/handshake/m3', garbage, 'application/json')).status, 400, 'the garbage M3 is refused');
+    t.equal((await honestM3(m)).status, 200, "the gateway's own M3 still completes the handshake");
+  });
+
+  t.test('F6: a record that does not open is dropped, the session goes on; it ends only after the bound', async (t) => {
+    const s = await honestSession('gw-2');
+    t.equal(s.status, 200);
+    t.equal(await sendOver(s, 'gw-2'), 200, 'first batch');
+    // The attacker saw the session id in clear (the record URL). Garbage, and a record with the
+    // next sequence number (1) and a direction and length that look right but a made-up body:
+    const nextSeq = Uint8Array.of(1, 1, 0, 0, 0, 0, 0, 0, 0, 1, ...random(200));
+    for (const bytes of [random(64), nextSeq, new Uint8Array(0)]) {
+      const r = await post(`/v1/sessions/${s.sid}`, bytes);
+      t.same({ status: r.status, body: JSON.parse(r.body.toString()) as unknown }, { status: 400, body: { error: 'record refused' } }, 'dropped and answered 400');
+    }
+    t.ok(node.handshakes.counters.recordsRefused >= 3, 'refused records are counted');
+    t.equal(await sendOver(s, 'gw-2'), 200, "the gateway's next record (seq 1) is accepted: the session survived");
+    for (let i = 0; i < 5; i++) await post(`/v1/sessions/${s.sid}`, random(64));
+    t.equal(await sendOver(s, 'gw-2'), 401, 'after 8 refused records (the bound in this test) the session is over');
+  });
+
   t.test('F4: distinct unknown ids cannot grow the registry cache or evict registered parties', async (t) => {
     await honestSubmit(t, gateway('gw-2'), 'gw-2');
     for (let i = 0; i < 30; i++) {
@@ -126,5 +217,37 @@ t.test('the chain node under attack', async (t) => {
     t.ok(node.registry.lookup('gw-2'), 'a registered gateway is still cached after the flood');
     await forgedM3('nobody-29');
     t.equal(node.registry.chainLookups, lookups, 'a recent unknown id is answered from the negative cache');
+  });
+
+  t.test('F2, F2b: forged M3s naming a registered gateway cost a pairing at most once; honest rounds never bisect', async (t) => {
+    // gw-1 and gw-2 handshook from 127.0.0.1 above: that source is trusted.
+    const verifiedBefore = node.handshakes.counters.signaturesVerified;
+    const forged = await Promise.all(Array.from({ length: 6 }, () => forgedM3('gw-1')));
+    const honest = await Promise.all(Array.from({ length: 6 }, (_, i) => honestSession(i % 2 ? 'gw-1' : 'gw-2')));
+    t.same(honest.map((h) => h.status), [200, 200, 200, 200, 200, 200], 'every honest handshake succeeds beside the forged ones');
+    t.ok(forged.every((f) => f.status === 400 || f.status === 429), 'every forged M3 is refused');
+    const more = [];
+    for (let i = 0; i < 10; i++) more.push((await forgedM3('gw-2')).status);
+    t.ok(more.every((s) => s === 429), `a source whose signature failed is throttled before any pairing (${more.join(',')})`);
+    const spent = node.handshakes.counters.signaturesVerified - verifiedBefore - 6;
+    t.ok(spent <= 7, `16 forged M3s cost at most 7 signature checks (${spent})`);
+    t.equal(node.handshakes.counters.failedRounds.good, 0, "no round of a trusted source's M3s had a bad signature in it (no bisection for honest gateways)");
+  });
+
+  t.test('F7: revocation during a session: a revoked gateway is refused; no batch goes to a node revoked since the handshake', async (t) => {
+    const s = await honestSession('gw-2');
+    t.equal(await sendOver(s, 'gw-2'), 200);
+    await revokeParty(hosp!, d.registry, 'gw-2');
+    node.registry.invalidate('gw-2');
+    await t.rejects(sendOver(s, 'gw-2'), /batch refused: .*(revoked|not an active)/, "the node refuses a revoked gateway's batch over its old session");
+    const reg = new ChainRegistry(new RegistryClient(provider, d.registry));
+    const client = new ChainNodeClient({ url, nodeId: 'node-1', selfId: 'gw-1', blsSecretKey: gsk['gw-1']!, registry: reg });
+    await honestSubmit(t, client, 'gw-1');
+    await revokeParty(admin!, d.registry, 'node-1');
+    reg.invalidate('node-1'); // as the gateway's cache lifetime passing would
+    const accepted = node.ingest.counters.accepted;
+    const b = await nextBatch('gw-1');
+    await t.rejects(client.submit(b.sub, b.expect), /refused locally: .*revoked/, 'the gateway refuses to go on with a revoked node');
+    t.equal(node.ingest.counters.accepted, accepted, 'and sent it nothing');
   });
 });

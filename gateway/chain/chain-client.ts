@@ -2,7 +2,9 @@
  * The gateway's client for a chain node: every batch travels inside a handshake session
  * (docs/protocol.md). The client makes the handshake when it has no session or its session is
  * expired or spent, and makes a new one whenever the node says the session is gone (node restart,
- * a record that failed to open). A receipt counts only if it is signed by the BLS key the on-chain
+ * a record that failed to open). Before each record it checks (from the registry cache) that the
+ * node is still active with the key epoch it authenticated; a revoked or rotated node gets no more
+ * records over the old session. A receipt counts only if it is signed by the BLS key the on-chain
  * registry lists for that node and matches the batch sent.
  */
 import { randomBytes } from 'node:crypto';
@@ -69,7 +71,7 @@ export function handshakeFailureReason(err: unknown): string {
 }
 
 export class ChainNodeClient {
-  #session: { id: string; session: Session } | null = null;
+  #session: { id: string; session: Session; nodeEpoch: number } | null = null;
   readonly counters = { handshakes: 0, sessionsLost: 0 };
   readonly #stats: ChainClientStats;
   readonly #agent: Agent | undefined;
@@ -96,7 +98,7 @@ export class ChainNodeClient {
     return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
   }
 
-  async #handshake(): Promise<{ id: string; session: Session }> {
+  async #handshake(): Promise<{ id: string; session: Session; nodeEpoch: number }> {
     const { registry, nodeId, selfId } = this.opts;
     registry.invalidate(nodeId);
     await registry.fetch(nodeId);
@@ -114,7 +116,7 @@ export class ChainNodeClient {
       if (b.session !== session.sessionIdHex) throw new SubmitError(`handshake with ${nodeId}: the node names another session`, true);
       this.counters.handshakes++;
       this.#stats.handshakes++;
-      return { id: session.sessionIdHex, session };
+      return { id: session.sessionIdHex, session, nodeEpoch: registry.lookup(nodeId)?.epoch ?? -1 };
     } catch (err) {
       if (err instanceof ProtocolError) throw new SubmitError(`handshake with ${nodeId} refused locally: ${err.message}`, true);
       throw err;
@@ -131,9 +133,21 @@ export class ChainNodeClient {
         });
       }
       const s = this.#session;
+      // The node's registry record may have changed since the handshake (revoked, or a new key
+      // epoch): a session with a node that is no longer what was authenticated carries nothing more.
+      const node = await this.opts.registry.fetch(this.opts.nodeId);
+      if (!node || node.role !== 'node' || node.status !== 'active' || node.epoch !== s.nodeEpoch) {
+        this.#session = null;
+        this.counters.sessionsLost++;
+        this.#stats.sessionsLost++;
+        if (attempt === 0) continue;
+        throw new SubmitError(`chain node ${this.opts.nodeId} changed in the registry during the handshake`, true);
+      }
       const r = await this.#post(`/v1/sessions/${s.id}`, s.session.seal(encodeSessionRequest({ type: 'submit-batch', submission: sub })), 'application/octet-stream');
-      if (r.status === 401 && attempt === 0) {
-        // The node no longer knows the session (restart, expiry): one new handshake, then retry.
+      if ((r.status === 401 || r.status === 400) && attempt === 0) {
+        // The node no longer knows the session (restart, expiry), or did not open our record (a
+        // corrupted record: the sequence numbers no longer agree): one new handshake, then retry.
+        // Only once per batch, so forged 401s cannot make the gateway handshake in a loop.
         this.#session = null;
         this.counters.sessionsLost++;
         this.#stats.sessionsLost++;

@@ -58,6 +58,11 @@ export class NodeResponder {
     this.#static = new X25519Secret(opts.x25519SecretKey);
   }
 
+  /** Drops a pending handshake (the node's own bounds decide which to drop when its table is full). */
+  forget(handshakeId: string): void {
+    this.#pending.delete(handshakeId);
+  }
+
   get pendingCount(): number {
     return this.#pending.size;
   }
@@ -104,13 +109,19 @@ export class NodeResponder {
    */
   openM3(handshakeId: string, m3bytes: Uint8Array): OpenedM3 {
     const p = this.#pending.get(handshakeId);
-    // Used once, whatever happens next: a replayed or second M3 finds nothing.
-    this.#pending.delete(handshakeId);
     if (!p) throw new ProtocolError('m3.unknown-handshake', 'no pending handshake with that id (replayed, expired or never started)');
-    if (this.#opts.now() - p.created > this.#opts.pendingTimeoutMs) throw new ProtocolError('m3.expired', 'the handshake timed out');
+    if (this.#opts.now() - p.created > this.#opts.pendingTimeoutMs) {
+      this.#pending.delete(handshakeId);
+      throw new ProtocolError('m3.expired', 'the handshake timed out');
+    }
     const sealed = splitM3(m3bytes);
     const { key, iv } = m3Keys(p.prk);
-    const plain = decodeM3Plain(aeadOpen(key, iv, sealed, new Uint8Array([...p.h2, ...p.mac]), 'm3.decrypt'));
+    const opened = aeadOpen(key, iv, sealed, new Uint8Array([...p.h2, ...p.mac]), 'm3.decrypt');
+    // Used once from here on, whatever happens next: a replayed or second M3 finds nothing. An M3
+    // that does not decrypt leaves the handshake pending, so a third party who sees the handshake
+    // id (it travels in clear) cannot cancel the initiator's handshake with garbage.
+    this.#pending.delete(handshakeId);
+    const plain = decodeM3Plain(opened);
     if (plain.peerId === this.#opts.nodeId) throw new ProtocolError('m3.self-identity', 'the initiator claims to be this node');
     const prepare = (peer: RegistryRecord | undefined): Prepared => {
       if (!peer || peer.id !== plain.peerId) throw new ProtocolError('m3.unknown-peer', `${plain.peerId} is not registered`);
