@@ -1,18 +1,18 @@
 /**
  * What a data user (or an auditor) reads from the chain to check an answer, with the chain as the
  * only trusted source: the gateways a hospital has registered, each gateway's BLS keys over time,
- * every batch anchored for a gateway (header hash and root, from the Anchor contract's events),
+ * every batch anchored for a gateway (its header hash as the Anchor contract folded it: the Folded
+ * events and their transactions' calldata, contracts/clients.ts allAnchored; the header hash binds
+ * the root),
  * the head of its chain, and the AccessLog's grants and accesses.
  */
 import { ethers } from 'ethers';
-import { loadArtifact } from '../contracts/artifacts';
 import { AccessLogClient, AnchorClient, RegistryClient } from '../contracts/clients';
 import type { Deployment } from '../contracts/deploy';
 import { idToBytes32 } from '../contracts/ids';
 
 export interface AnchoredHeader {
   readonly headerHash: string; // hex, no 0x
-  readonly root: string; // hex, no 0x
   readonly txHash: string;
   readonly blockNumber: number;
 }
@@ -27,33 +27,30 @@ export interface ChainView {
   readonly accessLog: AccessLogClient;
 }
 
-const strip = (h: string): string => h.replace(/^0x/, '').toLowerCase();
-
 export function chainView(provider: ethers.Provider, d: Deployment): ChainView {
   const registry = new RegistryClient(provider, d.registry);
-  const anchor = new AnchorClient(provider, d.anchor);
-  const anchorContract = new ethers.Contract(d.anchor, loadArtifact('Anchor').abi, provider);
-  const cache = new Map<string, Promise<Map<number, AnchoredHeader>>>();
+  const anchor = new AnchorClient(provider, d.anchor, d.deployBlock);
+  // One read of every anchor serves all the gateways of a check (refreshed after 5 s).
+  let all: Promise<Map<string, Map<number, AnchoredHeader>>> | null = null;
+  let readAt = 0;
   return {
     gatewaysOf: (h) => registry.gatewaysOf(h, d.deployBlock),
     gatewayKeys: async (g) => (await registry.keyHistory(g, d.deployBlock)).map((k) => k.blsPublicKey),
-    anchored: (g) => {
-      let p = cache.get(g);
-      if (!p) {
-        p = (async () => {
-          const logs = await anchorContract.queryFilter(anchorContract.filters.Anchored!(idToBytes32(g)), d.deployBlock, 'latest');
-          const m = new Map<number, AnchoredHeader>();
-          for (const l of logs) {
-            const a = (l as ethers.EventLog).args as unknown as [string, bigint, string, string];
-            m.set(Number(a[1]), { root: strip(a[2]), headerHash: strip(a[3]), txHash: l.transactionHash, blockNumber: l.blockNumber });
-          }
-          return m;
-        })();
-        cache.set(g, p);
-      }
-      return p;
+    anchored: async (g) => {
+      if (Date.now() - readAt > 5000) all = null;
+      readAt = all ? readAt : Date.now();
+      all ??= (async () => {
+        const m = new Map<string, Map<number, AnchoredHeader>>();
+        for (const a of await anchor.allAnchored()) {
+          let per = m.get(a.gatewayId);
+          if (!per) m.set(a.gatewayId, (per = new Map()));
+          per.set(a.seq, { headerHash: Buffer.from(a.headerHash).toString('hex'), txHash: a.txHash, blockNumber: a.blockNumber });
+        }
+        return m;
+      })();
+      return (await all).get(g) ?? new Map();
     },
-    head: async (g) => (await anchor.head(g)).seq,
+    head: async (g) => Number(((await anchor.contract.getFunction('head').staticCall(idToBytes32(g))) as [bigint, string])[0]),
     accessLog: new AccessLogClient(provider, d.accessLog),
   };
 }
