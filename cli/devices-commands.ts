@@ -134,4 +134,64 @@ patient. --kind limits what a device may send (e.g. spo2,pulse_rate); other kind
       const where = w(cmd);
       await run(where, () => registry().moveDevice(devicesFile(where), id, o.patient), (r) => `moved ${id} from patient ${r.from} to ${o.patient}\n`, (r) => ({ ok: true, id, from: r.from, patient: o.patient }));
     });
+
+  devices
+    .command('send')
+    .description('send one reading as the device would (MQTT QoS 1, over TLS when the gateway has it) and wait for the gateway\'s acknowledgement: a field check of a device\'s login, patient and the path to the chain')
+    .argument('<id>', 'device id (registered with mcps devices add)')
+    .requiredOption('--kind <kind>', 'reading kind, e.g. spo2')
+    .requiredOption('--value <number>', 'the value, in the kind\'s unit', (v) => Number(v))
+    .option('--password-stdin', 'the device\'s password from stdin')
+    .option('--cert <file>', 'log in with this client certificate (mcps tls client) instead of a password')
+    .option('--key <file>', 'the client certificate\'s key')
+    .action(async (id: string, o: { kind: string; value: number; passwordStdin?: boolean; cert?: string; key?: string }, cmd: Command) => {
+      const where = w(cmd);
+      await run(
+        where,
+        async () => {
+          if (!where.config) throw new Error('send needs --config FILE (the gateway\'s config: its broker address and TLS files)');
+          const { loadGatewayConfig, mqttPort, listenerTls } = require('../gateway/config') as typeof import('../gateway/config');
+          const { READING_KINDS } = require('../protocol/reading') as typeof import('../protocol/reading');
+          const { readFileSync } = require('node:fs') as typeof import('node:fs');
+          const cfg = loadGatewayConfig(where.config);
+          const entry = registry().listDevices(devicesFile(where)).find((d) => d.id === id);
+          if (!entry) throw new Error(`no device ${id} in ${devicesFile(where)}: add it with mcps devices add`);
+          const spec = (READING_KINDS as Record<string, { unit: string }>)[o.kind];
+          if (!spec) throw new Error(`--kind ${o.kind}: one of ${Object.keys(READING_KINDS).join(', ')}`);
+          if (!Number.isFinite(o.value)) throw new Error('--value: a number');
+          const password = o.cert ? undefined : await passwordFromStdin(true);
+          const tls = listenerTls(cfg, 'mqtt');
+          const host = ['0.0.0.0', '::'].includes(cfg.mqtt.host) ? '127.0.0.1' : cfg.mqtt.host;
+          const url = `${tls ? 'mqtts' : 'mqtt'}://${host.includes(':') ? `[${host}]` : host}:${mqttPort(cfg)}`;
+          const mqtt = require('mqtt') as typeof import('mqtt');
+          const client = await mqtt.connectAsync(url, {
+            clientId: id,
+            ...(password !== undefined ? { username: id, password } : {}),
+            ...(tls && cfg.tls?.ca ? { ca: readFileSync(cfg.tls.ca) } : {}),
+            ...(o.cert && o.key ? { cert: readFileSync(o.cert), key: readFileSync(o.key) } : {}),
+            rejectUnauthorized: true,
+            reconnectPeriod: 0,
+            connectTimeout: 10_000,
+          });
+          try {
+            const time = Date.now();
+            const payload = { v: 1, deviceId: id, patient: entry.patient, seq: time, kind: o.kind, value: o.value, unit: spec.unit, time };
+            // A refused reading closes the connection (MQTT 3.1.1 has no negative PUBACK): say so, never hang.
+            let onClose: () => void = () => undefined;
+            const refused = new Promise<never>((_r, reject) => (onClose = () => reject(new Error('the gateway closed the connection without acknowledging: the reading was refused (its log and dead letters say why)'))));
+            client.once('close', onClose);
+            try {
+              await Promise.race([client.publishAsync(`mcps/devices/${id}/readings`, JSON.stringify(payload), { qos: 1 }), refused]);
+            } finally {
+              client.off('close', onClose);
+            }
+            return { id, url, patient: entry.patient, seq: time, kind: o.kind, value: o.value };
+          } finally {
+            await client.endAsync(true);
+          }
+        },
+        (r) => `sent ${r.kind} ${r.value} as ${r.id} (patient ${r.patient}, seq ${r.seq}) to ${r.url}: acknowledged (journaled by the gateway; anchored with its next batch)\n`,
+        (r) => ({ ok: true, ...r }),
+      );
+    });
 }

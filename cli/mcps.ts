@@ -99,6 +99,7 @@ const chainNodeCmd = program
   });
 
 (require('./identity-commands') as typeof import('./identity-commands')).registerIdentityCommands(gatewayCmd, chainNodeCmd, program);
+(require('./setup-commands') as typeof import('./setup-commands')).registerSetupCommands(gatewayCmd, chainNodeCmd, program);
 (require('./admin/commands') as typeof import('./admin/commands')).registerAdminCommands(program);
 (require('./devices-commands') as typeof import('./devices-commands')).registerDevicesCommands(program);
 (require('./keys-commands') as typeof import('./keys-commands')).registerKeysCommands(program);

@@ -6,7 +6,7 @@
  */
 import { ethers } from 'ethers';
 import { loadArtifact } from '../../contracts/artifacts';
-import { deployContracts, registerGateway, registerHospital, registerNode, registerUser, revokeParty, rotateKey, type Deployment } from '../../contracts/deploy';
+import { deployContracts, setOwnerKey, registerGateway, registerHospital, registerNode, registerUser, revokeParty, rotateKey, type Deployment } from '../../contracts/deploy';
 import { bytes32ToId, idToBytes32 } from '../../contracts/ids';
 import { RegistryClient } from '../../contracts/clients';
 import { explainChainError, type SentTx } from '../../contracts/refusals';
@@ -60,6 +60,13 @@ export async function hospitalAdd(ctx: AdminContext, id: string, adminAddress: s
   const registration = txResult(await registerHospital(ctx.signer, ctx.deployment.registry, id, admin));
   const funding = await fund(ctx.signer, admin, fundEth);
   return { hospital: id, admin, registration, ...(funding ? { funding } : {}) };
+}
+
+/** The hospital's data-owner public key (X25519), which its gateways wrap batch keys to; signed by the hospital's admin. */
+export async function ownerKeyAction(ctx: AdminContext, hospital: string, ownerPublicKey: Uint8Array): Promise<{ hospital: string; ownerPublicKey: string; registration: TxResult }> {
+  if (ownerPublicKey.length !== 32) throw new Error(`an owner public key is 32 bytes, got ${ownerPublicKey.length}`);
+  const registration = txResult(await setOwnerKey(ctx.signer, ctx.deployment.registry, hospital, ownerPublicKey));
+  return { hospital, ownerPublicKey: Buffer.from(ownerPublicKey).toString('hex'), registration };
 }
 
 export async function nodeAdd(ctx: AdminContext, identity: PartyIdentity, fundEth?: string): Promise<{ node: string; operator: string; registration: TxResult; funding?: TxResult }> {

@@ -128,6 +128,23 @@ Exit code 0 on success, 1 on a refusal or any other error.`);
       }, (r) => `registered hospital ${r.hospital}, admin ${r.admin} (${tx(r.registration)})\n${r.funding ? `funded ${r.admin} with ${o.fund} ether (${tx(r.funding)})\n` : ''}`);
     });
 
+  hospital
+    .command('owner-key')
+    .description('register the hospital\'s data-owner public key (from mcps owner init), which its gateways wrap batch keys to (the hospital\'s admin signs)')
+    .argument('<id>', 'the hospital')
+    .requiredOption('--owner <dir>', 'the hospital\'s owner key directory (mcps owner init --data DIR)')
+    .action(async (id: string, o: { owner: string }, cmd: Command) => {
+      await output(g(cmd), async () => {
+        const pub = (require('../setup-commands') as typeof import('../setup-commands')).ownerPublicKeyOf(o.owner);
+        const c = await ctx(cmd, 'hospital');
+        try {
+          return await A().ownerKeyAction(c, id, pub);
+        } finally {
+          c.close();
+        }
+      }, (r) => `registered the owner key ${r.ownerPublicKey} of hospital ${r.hospital} (${tx(r.registration)})\n`);
+    });
+
   const partyAdd = (role: 'node' | 'gateway' | 'user', what: string, scope: AdminScope, made: string): Command => {
     const c = admin.command(role).description(`${what} (${scope === 'consortium' ? 'consortium admin' : "the hospital's admin"})`);
     return c
@@ -276,13 +293,14 @@ Exit code 0 on success, 1 on a refusal or any other error.`);
   key
     .command('show')
     .description('the address of the key file\'s account (and its balance, when a chain is given)')
-    .action(async (_o: unknown, cmd: Command) => {
+    .option('--address', 'print only the address (for scripts: ADMIN=$(mcps admin key show --key F --address))')
+    .action(async (o: { address?: boolean }, cmd: Command) => {
       const gl = g(cmd);
       await output(gl, async () => {
         const path = C().keyPath(gl, 'consortium');
         const address = K().loadEvmWallet(path).address;
         const url = gl.rpc;
-        if (!url) return { key: path, address };
+        if (!url || o.address) return { key: path, address };
         const p = C().provider(url);
         try {
           return { key: path, address, balance: (require('ethers') as typeof import('ethers')).ethers.formatEther(await p.getBalance(address)) };
