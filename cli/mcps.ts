@@ -99,13 +99,14 @@ const chainNodeCmd = program
   });
 
 (require('./identity-commands') as typeof import('./identity-commands')).registerIdentityCommands(gatewayCmd, chainNodeCmd, program);
-(require('./setup-commands') as typeof import('./setup-commands')).registerSetupCommands(gatewayCmd, chainNodeCmd, program);
 (require('./admin/commands') as typeof import('./admin/commands')).registerAdminCommands(program);
 (require('./devices-commands') as typeof import('./devices-commands')).registerDevicesCommands(program);
 (require('./keys-commands') as typeof import('./keys-commands')).registerKeysCommands(program);
 (require('./tls-commands') as typeof import('./tls-commands')).registerTlsCommands(program);
 (require('./fhir-commands') as typeof import('./fhir-commands')).registerFhirCommands(program);
 (require('./data-commands') as typeof import('./data-commands')).registerDataCommands(program);
+// After the data commands: `mcps owner init` joins their `mcps owner` (serve).
+(require('./setup-commands') as typeof import('./setup-commands')).registerSetupCommands(gatewayCmd, chainNodeCmd, program);
 
 program
   .command('verify')

@@ -161,7 +161,7 @@ export function registerSetupCommands(gateway: Command, chainNode: Command, prog
       }),
     );
 
-  const owner = program.command('owner').description('a hospital\'s data-owner keys, kept by the hospital (not on its gateways)');
+  const owner = program.commands.find((c) => c.name() === 'owner') ?? program.command('owner').description('the hospital as data owner: its keys, kept by the hospital (not on its gateways)');
   owner
     .command('init')
     .description('make (once) the hospital\'s owner key (X25519: gateways wrap batch keys to it) and patient tag key in --data DIR (0600); prints the owner public key')
