@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
+import {BlsPop} from "./BlsPop.sol";
+
 interface IRegistryForAnchor {
     function isActiveNodeOperator(address operator) external view returns (bool);
     function isActiveGateway(bytes32 id) external view returns (bool);
+    function getEntry(bytes32 id) external view returns (uint8 role, bool active, uint32 epoch, address operator, bytes32 hospital, bytes32 x25519Key, bytes memory blsKey);
 }
 
 /// @title Folded anchors of batch headers, one hash chain per gateway.
@@ -16,6 +19,14 @@ interface IRegistryForAnchor {
 /// Each group must continue its gateway's chain: its first sequence number is the head's + 1 and
 /// it names the head's header hash as previous, so a gap, a fork or a replay is refused here, on
 /// chain. docs/contracts.md describes the layout and what a dishonest node can and cannot do.
+///
+/// Trustless mode (a deployment option): the node passes the gateways' encoded headers instead of
+/// their hashes, with one aggregate of the gateways' BLS signatures. The contract parses each header,
+/// hashes it as protocol/batch.ts does, hashes that to G1 under the signature DST exactly as
+/// protocol/bls.ts does (RFC 9380, BlsPop.hashToG1), checks every link of each gateway's chain
+/// (sequence number and full previous hash), and checks the aggregate with one pairing call of
+/// n + 1 pairs for n gateway groups: e(sig, -g2) · prod_g e(sum of the group's H(m), pk_g) = 1, each
+/// pk_g the gateway's registered key. A header a node forged, altered or replays is refused.
 contract Anchor {
     /// Consecutive batches of one gateway: seq firstSeq .. firstSeq + count - 1, their header hashes
     /// the next `count` entries of the transaction's headerHashes.
@@ -43,6 +54,15 @@ contract Anchor {
     error LengthMismatch();
     error EmptyRoot();
     error WrongMode(bool trustless);
+    error BadHeader(uint256 index);
+    error WrongKey(bytes32 gatewayId);
+    error BadSignature();
+
+    /// protocol/batch.ts: headerHash = SHA-256(label ‖ header); protocol/bls.ts SIG_DST.
+    bytes private constant HEADER_LABEL = "mcps/batch-header/v2";
+    bytes private constant SIG_DST = "MCPS-EDGE-V1-BLS-SIG-BLS12381G1_XMD:SHA-256_SSWU_RO_";
+    address private constant G1ADD = address(0x0b);
+    address private constant PAIRING = address(0x0f);
 
     constructor(address registry_, bool trustless_) {
         registry = IRegistryForAnchor(registry_);
@@ -70,6 +90,81 @@ contract Anchor {
         if (offset != n) revert LengthMismatch();
     }
 
+    /// @notice Trustless deployments: anchors signed headers, all or nothing. `headers` are encoded
+    /// batch headers; each run of consecutive headers of one gateway is a group, and `keys[g]` is
+    /// group g's gateway key in EIP-2537 G2 encoding (it must be the registered key); `signature` is
+    /// the sum of all the headers' signatures (EIP-2537 G1).
+    function anchorSigned(bytes[] calldata headers, bytes[] calldata keys, bytes calldata signature) external {
+        if (!trustless) revert WrongMode(false);
+        if (!registry.isActiveNodeOperator(msg.sender)) revert NotANode(msg.sender);
+        uint256 n = headers.length;
+        if (n == 0 || n > type(uint32).max || signature.length != 128 || keys.length == 0) revert LengthMismatch();
+        Acc memory acc = Acc(new bytes32[](n), abi.encodePacked(signature, BlsPop.NEG_G2), n);
+        uint256[] memory spans = new uint256[](keys.length);
+        bytes32[] memory ids = new bytes32[](keys.length);
+        uint256 g = 0;
+        for (uint256 i = 0; i < n; g++) {
+            if (g >= keys.length) revert LengthMismatch();
+            (i, ids[g], spans[g]) = _signedGroup(headers, i, keys[g], acc);
+        }
+        if (g != keys.length) revert LengthMismatch();
+        // One pairing check for the whole transaction: n + 1 pairs for n groups. The precompile
+        // refuses points off their curve or outside their subgroup.
+        (bool ok, bytes memory out) = PAIRING.staticcall(acc.pairs);
+        if (!ok || out.length != 32 || uint256(bytes32(out)) != 1) revert BadSignature();
+        bytes32 root = _foldRootMem(acc.hashes);
+        for (uint256 k = 0; k < g; k++) emit Folded(ids[k], spans[k], root);
+    }
+
+    /// What anchorSigned accumulates: the header hashes, the pairing input, the header count.
+    struct Acc {
+        bytes32[] hashes;
+        bytes pairs;
+        uint256 n;
+    }
+
+    /// A group being read: its gateway, first sequence number and previous hash, first header.
+    struct Grp {
+        bytes32 gw;
+        uint64 firstSeq;
+        bytes32 prev;
+        uint256 start;
+    }
+
+    /// The group of headers from `start` (one gateway's consecutive headers): checks its links,
+    /// moves the gateway's head, adds (sum of the group's H(m), key) to the pairing input.
+    function _signedGroup(bytes[] calldata headers, uint256 start, bytes calldata key, Acc memory acc) private returns (uint256 i, bytes32 gw, uint256 span) {
+        Grp memory grp;
+        (grp.gw, grp.firstSeq, grp.prev) = _parseHeader(headers[start], start);
+        grp.start = start;
+        _checkKey(grp.gw, key);
+        bytes memory sum;
+        for (i = start; i < acc.n; i++) {
+            bytes memory hm = _signedHeader(headers[i], i, grp, acc);
+            if (hm.length == 0) break;
+            sum = i == start ? hm : _g1Add(sum, hm);
+        }
+        _advance(grp.gw, grp.firstSeq, i - start, grp.prev, acc.hashes[i - 1]);
+        acc.pairs = abi.encodePacked(acc.pairs, sum, key);
+        span = (uint256(grp.firstSeq) << 192) | ((i - start) << 160) | (start << 128) | (acc.n << 96);
+        gw = grp.gw;
+    }
+
+    /// Header i of a group: empty if it names another gateway (the group ends); else checks it
+    /// follows the previous header, records its hash and returns the hash mapped to G1.
+    function _signedHeader(bytes calldata h, uint256 i, Grp memory grp, Acc memory acc) private view returns (bytes memory hm) {
+        (bytes32 id, uint64 seq, bytes32 p) = _parseHeader(h, i);
+        if (id != grp.gw) return hm;
+        if (i > grp.start) {
+            uint64 want = uint64(grp.firstSeq + (i - grp.start));
+            if (seq != want) revert BadSequence(want, seq);
+            if (p != acc.hashes[i - 1]) revert WrongPrevHash(bytes24(acc.hashes[i - 1]), bytes24(p));
+        }
+        bytes32 hh = sha256(abi.encodePacked(HEADER_LABEL, h));
+        acc.hashes[i] = hh;
+        return BlsPop.hashToG1(abi.encodePacked(hh), SIG_DST);
+    }
+
     /// @return seq the gateway's last anchored sequence number (0: none yet)
     /// @return headerHashPrefix the first 24 bytes of that batch's header hash
     function head(bytes32 gatewayId) external view returns (uint64 seq, bytes24 headerHashPrefix) {
@@ -88,10 +183,37 @@ contract Anchor {
         heads[gatewayId] = bytes32((uint256(seq + uint64(count)) << 192) | (uint256(last) >> 64));
     }
 
-    /// Merkle root over the leaves: keccak256(left ‖ right), an odd last node carried up.
-    function _foldRoot(bytes32[] calldata leaves) private pure returns (bytes32 root) {
-        uint256 n = leaves.length;
-        bytes32[] memory level = leaves;
+    /// The header's gateway id (as the registry stores it), sequence number and previous hash;
+    /// the layout is protocol/batch.ts's (version 2, 144 + L bytes).
+    function _parseHeader(bytes calldata h, uint256 index) private pure returns (bytes32 id, uint64 seq, bytes32 prev) {
+        if (h.length < 2 || uint8(h[0]) != 2) revert BadHeader(index);
+        uint256 l = uint8(h[1]);
+        if (l == 0 || l > 31 || h.length != 144 + l) revert BadHeader(index);
+        id = bytes32(h[2:2 + l]);
+        seq = uint64(bytes8(h[2 + l:10 + l]));
+        prev = bytes32(h[10 + l:42 + l]);
+    }
+
+    /// `key` (EIP-2537 G2) must be the gateway's registered key.
+    function _checkKey(bytes32 gatewayId, bytes calldata key) private view {
+        if (key.length != 256) revert WrongKey(gatewayId);
+        (, , , , , , bytes memory registered) = registry.getEntry(gatewayId);
+        if (keccak256(BlsPop.compressG2(key)) != keccak256(registered)) revert WrongKey(gatewayId);
+    }
+
+    function _g1Add(bytes memory a, bytes memory b) private view returns (bytes memory out) {
+        bool ok;
+        (ok, out) = G1ADD.staticcall(abi.encodePacked(a, b));
+        if (!ok || out.length != 128) revert BlsPop.PrecompileFailed(G1ADD);
+    }
+
+    function _foldRoot(bytes32[] calldata leaves) private pure returns (bytes32) {
+        return _foldRootMem(leaves);
+    }
+
+    /// Merkle root over the leaves: keccak256(left ‖ right), an odd last node carried up. Overwrites `level`.
+    function _foldRootMem(bytes32[] memory level) private pure returns (bytes32 root) {
+        uint256 n = level.length;
         unchecked {
             while (n > 1) {
                 uint256 half = 0;

@@ -4,7 +4,9 @@
  */
 import { ethers } from 'ethers';
 import { loadArtifact } from './artifacts';
+import { decodeHeader, headerBytesHash, type BatchHeader } from '../protocol/batch';
 import { foldProof, type FoldProof } from '../protocol/fold';
+import { aggregateG1ToEip2537, g2ToEip2537 } from './eip2537';
 import { bytes32ToId, idToBytes32 } from './ids';
 
 export interface RegistryEntry {
@@ -97,6 +99,9 @@ export interface AnchorRequest {
   readonly headerHash: Uint8Array;
   readonly root: Uint8Array;
   readonly count: number;
+  /** The encoded header and the gateway's signature over its hash: required by a trustless Anchor. */
+  readonly header?: Uint8Array;
+  readonly signature?: Uint8Array;
 }
 
 /** A mined anchor transaction. */
@@ -124,6 +129,8 @@ interface FoldedTx {
   readonly txHash: string;
   readonly blockNumber: number;
   readonly leaves: readonly Uint8Array[];
+  /** Trustless mode: the signed headers, decoded. */
+  readonly headers?: readonly BatchHeader[];
 }
 
 /** Folded's `span`: firstSeq ‖ count ‖ leaf offset ‖ fold size (contracts/Anchor.sol). */
@@ -139,6 +146,7 @@ export class AnchorClient {
   /** Full header hashes of heads this client anchored or looked up: the contract keeps a 24-byte prefix. */
   readonly #heads = new Map<string, { seq: number; headerHash: Uint8Array }>();
   readonly #txs = new Map<string, FoldedTx>();
+  #trustless: Promise<boolean> | undefined;
 
   constructor(runner: ethers.ContractRunner, address: string, readonly fromBlock = 0) {
     this.contract = new ethers.Contract(address, loadArtifact('Anchor').abi, runner);
@@ -148,6 +156,23 @@ export class AnchorClient {
     const p = this.contract.runner?.provider;
     if (!p) throw new Error('AnchorClient needs a runner with a provider');
     return p;
+  }
+
+  /** Whether the contract was deployed in trustless mode (it checks the gateways' signatures). */
+  trustless(): Promise<boolean> {
+    this.#trustless ??= (this.contract.getFunction('trustless').staticCall() as Promise<boolean>).catch((err: unknown) => {
+      this.#trustless = undefined;
+      throw err;
+    });
+    return this.#trustless;
+  }
+
+  /** The gateway's registered BLS key in EIP-2537 encoding (what anchorSigned takes). */
+  async #gatewayKey(gatewayId: string): Promise<Uint8Array> {
+    const registry = (await this.contract.getFunction('registry').staticCall()) as string;
+    const e = await new RegistryClient(this.contract.runner!, registry).getEntry(gatewayId);
+    if (!e || e.role !== 'gateway') throw new AnchorRevert('GatewayNotActive', [idToBytes32(gatewayId)]);
+    return g2ToEip2537(e.blsPublicKey);
   }
 
   /** The gateway's head: last sequence number and the full header hash (rebuilt from the fold when not known here). */
@@ -175,7 +200,7 @@ export class AnchorClient {
       const headerHash = tx.leaves[index]!;
       const fold = foldProof(tx.leaves, index);
       if (fold.root !== strip0x(e.args[2] as string)) throw new Error(`transaction ${e.transactionHash}: its calldata does not give the fold root it logged`);
-      const r = { headerHash, txHash: e.transactionHash, blockNumber: e.blockNumber, fold };
+      const r = { headerHash, txHash: e.transactionHash, blockNumber: e.blockNumber, fold, ...(tx.headers ? { root: tx.headers[index]!.root, count: tx.headers[index]!.count } : {}) };
       this.#remember(gatewayId, seq, headerHash);
       return r;
     }
@@ -193,7 +218,8 @@ export class AnchorClient {
       const gatewayId = bytes32ToId(e.args[0] as string);
       for (let k = 0; k < span.count; k++) {
         const index = span.offset + k;
-        out.push({ gatewayId, seq: span.firstSeq + k, headerHash: tx.leaves[index]!, txHash: e.transactionHash, blockNumber: e.blockNumber, fold: foldProof(tx.leaves, index) });
+        const h = tx.headers?.[index];
+        out.push({ gatewayId, seq: span.firstSeq + k, headerHash: tx.leaves[index]!, txHash: e.transactionHash, blockNumber: e.blockNumber, fold: foldProof(tx.leaves, index), ...(h ? { root: h.root, count: h.count } : {}) });
       }
     }
     return out;
@@ -229,7 +255,19 @@ export class AnchorClient {
       }
     }
     const leaves = order.map((i) => items[i]!.headerHash);
-    const tx = await this.#send('anchorFolded', [groups, leaves.map((l) => ethers.hexlify(l))]);
+    let tx: { txHash: string; blockNumber: number; gasUsed: bigint };
+    if (await this.trustless()) {
+      // Trustless: the signed headers, one key per group (a group is a run of one gateway's headers), one aggregate signature.
+      const headers = order.map((i) => {
+        const a = items[i]!;
+        if (!a.header || !a.signature) throw new RangeError(`batch ${a.seq} of ${a.gatewayId}: a trustless Anchor needs the signed header`);
+        return ethers.hexlify(a.header);
+      });
+      const keys: string[] = [];
+      for (const [k, i] of order.entries()) if (k === 0 || items[order[k - 1]!]!.gatewayId !== items[i]!.gatewayId) keys.push(ethers.hexlify(await this.#gatewayKey(items[i]!.gatewayId)));
+      const signature = aggregateG1ToEip2537(order.map((i) => items[i]!.signature!));
+      tx = await this.#send('anchorSigned', [headers, keys, signature]);
+    } else tx = await this.#send('anchorFolded', [groups, leaves.map((l) => ethers.hexlify(l))]);
     const folds: FoldProof[] = new Array<FoldProof>(items.length);
     order.forEach((i, leaf) => {
       folds[i] = foldProof(leaves, leaf);
@@ -251,10 +289,12 @@ export class AnchorClient {
     if (!tx) throw new Error(`anchor transaction ${txHash} not found`);
     const parsed = this.contract.interface.parseTransaction({ data: tx.data });
     if (!parsed) throw new Error(`transaction ${txHash} is not an Anchor call`);
-    let leaves: Uint8Array[];
-    if (parsed.name === 'anchorFolded') leaves = (parsed.args[1] as string[]).map((h) => ethers.getBytes(h));
-    else throw new Error(`transaction ${txHash}: ${parsed.name} does not anchor`);
-    const r: FoldedTx = { txHash, blockNumber, leaves };
+    let r: FoldedTx;
+    if (parsed.name === 'anchorFolded') r = { txHash, blockNumber, leaves: (parsed.args[1] as string[]).map((h) => ethers.getBytes(h)) };
+    else if (parsed.name === 'anchorSigned') {
+      const raw = (parsed.args[0] as string[]).map((h) => ethers.getBytes(h));
+      r = { txHash, blockNumber, leaves: raw.map(headerBytesHash), headers: raw.map(decodeHeader) };
+    } else throw new Error(`transaction ${txHash}: ${parsed.name} does not anchor`);
     if (this.#txs.size > 256) this.#txs.clear();
     this.#txs.set(txHash, r);
     return r;
@@ -264,7 +304,7 @@ export class AnchorClient {
    * Simulates first, so a refusal (gap, rewrite, revoked gateway) costs no gas and comes back
    * decoded; then sends and waits for one confirmation.
    */
-  async #send(name: 'anchorFolded', args: unknown[]): Promise<{ txHash: string; blockNumber: number; gasUsed: bigint }> {
+  async #send(name: 'anchorFolded' | 'anchorSigned', args: unknown[]): Promise<{ txHash: string; blockNumber: number; gasUsed: bigint }> {
     const fn = this.contract.getFunction(name);
     let tx: ethers.ContractTransactionResponse;
     try {

@@ -20,3 +20,17 @@ export function g1ToEip2537(compressed: Uint8Array): Uint8Array {
   const a = decodeG1Signature(compressed).toAffine();
   return new Uint8Array(Buffer.concat([fe(a.x), fe(a.y)]));
 }
+
+/**
+ * The sum of compressed (48-byte) signatures, each strictly decoded, in EIP-2537 G1 encoding: the
+ * aggregate a trustless Anchor checks with one pairing call (distinct messages, so no rogue-key
+ * concern beyond what the registry's proofs of possession already rule out).
+ */
+export function aggregateG1ToEip2537(signatures: readonly Uint8Array[]): Uint8Array {
+  if (signatures.length === 0) throw new RangeError('no signatures to aggregate');
+  let sum = decodeG1Signature(signatures[0]!);
+  for (const s of signatures.slice(1)) sum = sum.add(decodeG1Signature(s));
+  if (sum.is0()) return new Uint8Array(128);
+  const a = sum.toAffine();
+  return new Uint8Array(Buffer.concat([fe(a.x), fe(a.y)]));
+}

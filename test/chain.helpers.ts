@@ -16,13 +16,13 @@ export interface TestChain {
 
 export const fixedKey = (b: number): Uint8Array => blsKeygen(new Uint8Array(48).fill(b));
 
-export async function testChain(t: { teardown(fn: () => unknown): void }): Promise<TestChain> {
+export async function testChain(t: { teardown(fn: () => unknown): void }, opts: { trustless?: boolean } = {}): Promise<TestChain> {
   const anvil = await startAnvil();
   t.teardown(() => anvil.stop());
   const provider = new ethers.JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, pollingInterval: 50 });
   t.teardown(() => provider.destroy());
   const [admin, hosp, operator] = await Promise.all([0, 1, 2].map((i) => provider.getSigner(i)));
-  const deployment = await deployContracts(admin!);
+  const deployment = await deployContracts(admin!, opts);
   await registerHospital(admin!, deployment.registry, 'h', await hosp!.getAddress());
   const nodeSecretKey = fixedKey(1);
   await registerNode(admin!, deployment.registry, { id: 'n', operator: await operator!.getAddress(), blsPublicKey: blsPublicKey(nodeSecretKey), pop: blsPopProve(nodeSecretKey), x25519PublicKey: new Uint8Array(32).fill(1) });
