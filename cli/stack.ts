@@ -75,6 +75,8 @@ export interface StackOptions {
   scenario?: Scenario;
   /** Extra gateway settings (storage budget, sweep age, recording). */
   gateway?: Pick<GatewayConfig, 'storage' | 'orphanAfterS' | 'record'>;
+  /** Called with the gateway's pid each time it has started, before the devices connect (benchmarks measure the process). */
+  onGatewayStarted?: (pid: number) => void;
   /** Play a recording (or CSV series) instead of simulating devices (device-sim/replayer.ts). */
   replay?: { recording: Recording; speed: number | 'max' };
   /**
@@ -109,6 +111,9 @@ export interface Stack {
   /** Latest gateway counters (from its status messages). */
   gatewayMetrics(): GatewayMetrics;
   simStats(): SimStats;
+  /** The simulated MQTT devices' connections (connected now, reconnects), and a lever to cut them all at once. */
+  simConnections(): { connected: number; devices: number; reconnects: number };
+  cutSimConnections(): number;
   /** Stops the devices, waits for their last readings to arrive, seals and forwards everything. */
   drain(timeoutMs?: number): Promise<{ sim: SimStats; gateway: GatewayMetrics; drained: boolean }>;
   verify(): Promise<VerifyReport>;
@@ -328,6 +333,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       }, childLog('gateway'));
       const ready = await gateway.waitFor('ready', 120_000);
       if (ready.role !== 'gateway') throw new Error('gateway reported the wrong role');
+      if (gateway.proc.pid !== undefined) opts.onGatewayStarted?.(gateway.proc.pid);
       return ready;
     };
     cleanups.push(() => gateway.stop());
@@ -401,6 +407,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       sendLogPath,
       gatewayMetrics: () => metrics,
       simStats: () => simStopped ?? sim.stats(),
+      simConnections: () => sim.mqttConnections?.() ?? { connected: 0, devices: 0, reconnects: 0 },
+      cutSimConnections: () => sim.cutMqttConnections?.() ?? 0,
       drain: async (timeoutMs = 900_000) => {
         if (!simStopped) simStopped = await sim.stop();
         const sent = simStopped.acked;

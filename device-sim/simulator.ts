@@ -52,6 +52,10 @@ const PACKETS_PER_S = 3;
 
 export interface RunningSimulator {
   stats(): SimStats;
+  /** MQTT devices connected now, and reconnections so far (over all devices). */
+  mqttConnections?(): { connected: number; devices: number; reconnects: number };
+  /** Cuts every MQTT device's connection at once (a network outage): they all reconnect together. (Not in a replay.) */
+  cutMqttConnections?(): number;
   /** Resolves when every stream-mode device has all its readings acknowledged. */
   finished(): Promise<void>;
   stop(): Promise<SimStats>;
@@ -175,6 +179,11 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   };
   return {
     stats: snapshot,
+    mqttConnections: () => ({ connected: devices.filter((d) => d.connected).length, devices: devices.length, reconnects: devices.reduce((n, d) => n + d.reconnects, 0) }),
+    cutMqttConnections: () => {
+      for (const d of devices) d.cut();
+      return devices.length;
+    },
     finished: async () => {
       await Promise.all(devices.map((d) => d.finished()));
     },

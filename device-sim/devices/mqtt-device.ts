@@ -77,14 +77,28 @@ export class SimulatedMqttDevice {
     this.#rng = new SeededRandom(opts.seed);
     this.#vitals = new VitalSigns(opts.kind, opts.scenario ?? 'normal', new SeededRandom(opts.seed ^ 0x5eed));
     this.#faults = opts.faults && opts.faults.length > 0 ? new FaultPlan(opts.faults, opts.seed) : null;
+    client.on('connect', () => this.reconnects++);
     const every = this.#faults?.disconnectEveryS;
     if (every) {
       // Cut the TCP connection without a DISCONNECT packet, as a cable pull or a Wi-Fi drop does.
       this.#disconnectTimer = setInterval(() => {
         this.#faults!.countDisconnect();
-        (client as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+        this.cut();
       }, every * 1000);
     }
+  }
+
+  /** Whether it holds a connection to the broker now. */
+  get connected(): boolean {
+    return this.#client.connected;
+  }
+
+  /** Connections made after the first (reconnects). */
+  reconnects = 0;
+
+  /** Cuts the TCP connection without a DISCONNECT (a Wi-Fi drop); it reconnects as after any drop. */
+  cut(): void {
+    (this.#client as unknown as { stream?: { destroy(): void } }).stream?.destroy();
   }
 
   static async connect(opts: MqttDeviceOptions): Promise<SimulatedMqttDevice> {
