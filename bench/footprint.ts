@@ -110,20 +110,26 @@ async function startProbes(stack: Stack, n: number): Promise<{ latencies(since: 
   const clients: mqtt.MqttClient[] = [];
   let sent = 0;
   for (const [i, d] of added.entries()) {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 120_000;
+    let lastError = '';
     for (;;) {
-      const c = mqtt.connect(`mqtt://127.0.0.1:${stack.mqttPort}`, { clientId: d.id, username: d.id, password: d.password!, reconnectPeriod: 500, connectTimeout: 10_000 });
+      const c = mqtt.connect(`mqtt://127.0.0.1:${stack.mqttPort}`, { clientId: d.id, username: d.id, password: d.password!, reconnectPeriod: 0, connectTimeout: 30_000 });
       const ok = await new Promise<boolean>((resolve) => {
         c.once('connect', () => resolve(true));
-        c.once('error', () => resolve(false));
+        c.once('error', (err) => {
+          lastError = err.message;
+          resolve(false);
+        });
+        c.once('close', () => resolve(false));
       });
       if (ok) {
+        c.options.reconnectPeriod = 500; // from now on it stays (or comes back) like a device
         c.on('error', () => undefined);
         clients.push(c);
         break;
       }
       await c.endAsync(true);
-      if (Date.now() > deadline) throw new Error(`probe ${d.id} could not log in within 30 s`);
+      if (Date.now() > deadline) throw new Error(`probe ${d.id} could not log in within 120 s (${lastError || 'connection closed'})`);
       await sleep(250);
     }
     let seq = 0;

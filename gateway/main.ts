@@ -289,6 +289,7 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
     devices,
     log,
     onChange: (c) => {
+      b.forgetLogins([...c.removed, ...c.changed]);
       const closed = closeDeviceSessions(b.aedes, [...c.removed, ...c.changed]);
       if (closed > 0) log('info', `devices: closed ${closed} MQTT sessions of removed or changed devices`, { component: 'devices', event: 'sessions-closed', count: closed });
       runtime.emit('devices-changed', c);

@@ -15,6 +15,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { DeviceCredentials } from './device-credentials';
 import { serverTlsOptions, verifiedClientName, type TlsMaterial } from '../../common/tls';
+import { DeviceLoginCheck, LoginQueueFullError, type LoginCheckStats } from './login-check';
 
 export const READINGS_TOPIC = 'mcps/devices/+/readings';
 
@@ -37,6 +38,10 @@ export interface GatewayBroker {
   /** The listening port (0 until it listens). */
   readonly port: number;
   readonly counters: BrokerCounters;
+  /** Logins answered from the per-process cache, scrypt checks, logins waiting (gateway/ingest/login-check.ts). */
+  readonly logins: LoginCheckStats;
+  /** Forgets the verified logins of removed or changed devices. */
+  forgetLogins(ids: readonly string[]): void;
   /** Whether devices can connect now (between listen() and close()). */
   readonly listening: boolean;
   /** Starts accepting devices (done at start unless `deferListen`). */
@@ -70,6 +75,7 @@ function authError(message: string, returnCode: number): AuthenticateError {
 export async function startBroker(opts: BrokerOptions): Promise<GatewayBroker> {
   const log = opts.log ?? (() => undefined);
   const counters: BrokerCounters = { authFailures: 0, aclDenied: 0, clientsConnected: 0, publishesRefused: 0 };
+  const logins = new DeviceLoginCheck(opts.credentials);
   const aedes = await Aedes.createBroker({
     authenticate(client: Client, username, password, done) {
       const id = client.id;
@@ -89,10 +95,15 @@ export async function startBroker(opts: BrokerOptions): Promise<GatewayBroker> {
         return done(authError('certificate does not match the client id', 4), false);
       }
       if (username === undefined || password === undefined || username !== id) return refuse();
-      // scrypt runs on the thread pool: a ward of devices logging in at once does not stall the broker.
-      opts.credentials.authenticateAsync(id, password).then(
+      // A login seen before in this process is answered from the cache; the others wait for a
+      // bounded number of scrypt checks on the thread pool, so a storm does not stall the broker.
+      logins.login(id, password, () => client.closed).then(
         (entry) => (entry ? done(null, true) : refuse()),
-        () => refuse(),
+        (err: unknown) => {
+          if (!(err instanceof LoginQueueFullError)) return refuse();
+          log('warn', `mqtt: login of "${id}" deferred: ${err.message}`, { component: 'mqtt', event: 'login-deferred', client: id });
+          done(authError('server busy', 3), false);
+        },
       );
     },
     authorizePublish(client: Client | null, packet: PublishPacket, done) {
@@ -145,6 +156,8 @@ export async function startBroker(opts: BrokerOptions): Promise<GatewayBroker> {
       return port;
     },
     counters,
+    logins: logins.stats,
+    forgetLogins: (ids) => logins.forget(ids),
     get listening() {
       return server.listening;
     },

@@ -62,6 +62,10 @@ export async function checkPasswordAsync(stored: string, password: Buffer | stri
 /** What an unknown device's password is checked against, so that timing does not reveal ids. */
 let dummyHash: string | null = null;
 
+export function dummyPasswordHash(): string {
+  return (dummyHash ??= hashPassword('x'));
+}
+
 export function checkPassword(stored: string, password: Buffer | string): boolean {
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
@@ -110,7 +114,7 @@ export class DeviceCredentials {
   /** Constant-time in the password; a missing device costs a hash too, so timing does not reveal ids. */
   authenticate(id: string, password: Buffer | string): DeviceEntry | undefined {
     const entry = this.#byId.get(id);
-    const ok = checkPassword(entry?.passwordHash ?? (dummyHash ??= hashPassword('x')), password);
+    const ok = checkPassword(entry?.passwordHash ?? dummyPasswordHash(), password);
     // A device without a password (an HL7 monitor) has no MQTT login at all.
     return entry?.passwordHash && ok ? entry : undefined;
   }
@@ -118,7 +122,7 @@ export class DeviceCredentials {
   /** As authenticate, with the hash computed off the event loop. */
   async authenticateAsync(id: string, password: Buffer | string): Promise<DeviceEntry | undefined> {
     const entry = this.#byId.get(id);
-    const ok = await checkPasswordAsync(entry?.passwordHash ?? (dummyHash ??= hashPassword('x')), password);
+    const ok = await checkPasswordAsync(entry?.passwordHash ?? dummyPasswordHash(), password);
     return entry?.passwordHash && ok ? entry : undefined;
   }
 
