@@ -169,6 +169,7 @@ async function baselineAedes(a: Args, seconds: number): Promise<{ cpu: number; r
       serial: [],
       mqtt: Array.from({ length: a.devices }, (_, i) => ({ url: `mqtt://127.0.0.1:${port}`, deviceId: `dev-${i}`, password: 'x', patient: `p-${i}`, kind: kinds[i % 3]!, ratePerS: 1, seed: i })),
       sendLogPath: join(dir, 'send-log.jsonl'),
+      connectConcurrency: 50,
     });
     await sleep(3000);
     const c0 = cpuSeconds(child.pid!);
@@ -186,12 +187,10 @@ async function baselineAedes(a: Args, seconds: number): Promise<{ cpu: number; r
 
 export async function main(argv: string[]): Promise<void> {
   const a = parseArgs(argv);
-  const heapCap = 128;
-  // The gateway process runs under the heap cap a Pi-class box gets (deploy/systemd, docs/raspberry-pi.md).
-  process.env.MCPS_CHILD_NODE_ARGS = `${process.env.MCPS_CHILD_NODE_ARGS ?? ''} --max-old-space-size=${heapCap}`.trim();
-  process.stdout.write(`footprint: ${a.devices} MQTT devices at 1 reading/s against the gateway (heap cap ${heapCap} MB) for ${a.seconds} s, then a reconnect storm; ${a.probes} probe devices time PUBACKs\n`);
+  process.stdout.write(`footprint: ${a.devices} MQTT devices at 1 reading/s against the gateway for ${a.seconds} s, then a reconnect storm; ${a.probes} probe devices time PUBACKs\n`);
 
   const base = await baselineAedes(a, Math.min(30, a.seconds));
+  process.stdout.write(`aedes baseline: ${base.cpu.toFixed(3)} cores, peak RSS ${base.rssMb.toFixed(0)} MB\n`);
 
   const data = mkdtempSync(join(tmpdir(), 'mcps-bench-footprint-'));
   // The devices of device-sim/scenarios/stress-1000.json (ECG, SpO2, respiration: 2:2:1), scaled to --devices.
@@ -205,6 +204,13 @@ export async function main(argv: string[]): Promise<void> {
   let pid = 0;
   let cpuAtStart = 0;
   let tStart = 0;
+  // The last child log lines, printed if the run fails; the gateway's errors at once.
+  const childLog: string[] = [];
+  const onChildLog = (line: string): void => {
+    childLog.push(line);
+    if (childLog.length > 200) childLog.shift();
+    if (/"level":(50|60)|^\[gateway\]/.test(line)) process.stderr.write(`${line}\n`);
+  };
   const stack = await startStack({
     data,
     editorPort: 0,
@@ -212,6 +218,8 @@ export async function main(argv: string[]): Promise<void> {
     nodePort: 0,
     serial: false,
     scenario,
+    onChildLog,
+    connectConcurrency: 50,
     onGatewayStarted: (p) => {
       pid = p;
       cpuAtStart = cpuSeconds(p);
@@ -219,9 +227,13 @@ export async function main(argv: string[]): Promise<void> {
     },
   });
   try {
-    // Cold start: the gateway's first logins of every device (one scrypt each, nothing cached yet).
+    // Cold start: the gateway's first logins of every device (one scrypt each, nothing cached yet),
+    // 50 devices at a time.
     const coldLoginCpu = cpuSeconds(pid) - cpuAtStart;
     const coldLoginWall = (performance.now() - tStart) / 1000;
+    // The gateway sets its own heap cap (memory.heapMB, default 128: cli/heap-cap.ts); say which it runs under.
+    const cap = /--max-old-space-size=(\d+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '));
+    process.stdout.write(`gateway pid ${pid}, V8 heap cap ${cap ? `${cap[1]} MB` : 'none (Node default)'}\n`);
     const probes = await startProbes(stack, a.probes);
     await sleep(15_000); // every device in its 1 s cycle, batches flowing
 
@@ -299,6 +311,9 @@ export async function main(argv: string[]): Promise<void> {
       duplicates: report.duplicates,
     };
     process.stdout.write(JSON.stringify(out) + '\n');
+  } catch (err) {
+    process.stderr.write(`the last child log lines:\n${childLog.join('\n')}\n`);
+    throw err;
   } finally {
     await stack.stop();
     rmSync(data, { recursive: true, force: true });

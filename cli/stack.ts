@@ -75,6 +75,8 @@ export interface StackOptions {
   scenario?: Scenario;
   /** Extra gateway settings (storage budget, sweep age, recording). */
   gateway?: Pick<GatewayConfig, 'storage' | 'orphanAfterS' | 'record'>;
+  /** Simulated MQTT devices connecting at once at start (default 1: one after the other). */
+  connectConcurrency?: number;
   /** Called with the gateway's pid each time it has started, before the devices connect (benchmarks measure the process). */
   onGatewayStarted?: (pid: number) => void;
   /** Play a recording (or CSV series) instead of simulating devices (device-sim/replayer.ts). */
@@ -375,6 +377,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         ...(d.model ? { model: d.model, modelParams: d.modelParams } : {}),
         ...(opts.stream ? { stream: { total: opts.stream.readingsPerDevice, maxInflight: opts.stream.maxInflight, maxRatePerS: opts.stream.maxRatePerS } } : {}),
       })),
+      connectConcurrency: opts.connectConcurrency,
       hl7: hl7Monitors.map((m) => ({ host: '127.0.0.1', port: hl7Port!, ...(ca ? { ca } : {}), deviceId: m.deviceId, patient: m.patient, seed: m.seed, ratePerS: m.ratePerS, ...(m.scenario ? { scenario: m.scenario } : {}) })),
       sendLogPath,
     });

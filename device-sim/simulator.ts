@@ -45,6 +45,8 @@ export interface SimulatorOptions {
   sendLogPath: string;
   /** Time multiplier for the serial devices (1 = real time: 3 packets/s). */
   speed?: number;
+  /** MQTT devices connecting at the same time at start (default 1: one after the other). */
+  connectConcurrency?: number;
 }
 
 /** 75 frames/s in packets of 25. At 9600 baud 8N1 (960 B/s) the 375 B/s fit with room to spare. */
@@ -119,8 +121,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   const devices: SimulatedMqttDevice[] = [];
   const monitors: SimulatedHl7Monitor[] = [];
   try {
-    for (const m of opts.mqtt) {
-      const d = await SimulatedMqttDevice.connect({
+    // One after the other by default; a ward's worth at once when asked (a gateway restart's storm).
+    const connectOne = async (m: SimulatorOptions['mqtt'][number]): Promise<SimulatedMqttDevice> => {
+      return SimulatedMqttDevice.connect({
         ...m,
         onResult: (r) => {
           log.add({
@@ -144,8 +147,25 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
           }
         },
       });
-      devices.push(d);
-    }
+    };
+    const width = Math.max(1, opts.connectConcurrency ?? 1);
+    const slots: Array<SimulatedMqttDevice | undefined> = new Array(opts.mqtt.length);
+    let next = 0;
+    const failures: unknown[] = [];
+    await Promise.all(
+      Array.from({ length: Math.min(width, opts.mqtt.length) }, async () => {
+        while (next < opts.mqtt.length && failures.length === 0) {
+          const i = next++;
+          try {
+            slots[i] = await connectOne(opts.mqtt[i]!);
+          } catch (err) {
+            failures.push(err);
+          }
+        }
+      }),
+    );
+    for (const d of slots) if (d) devices.push(d);
+    if (failures.length > 0) throw failures[0];
     for (const h of opts.hl7 ?? []) {
       const m = await SimulatedHl7Monitor.connect({
         ...h,
