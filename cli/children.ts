@@ -6,6 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { ChildMessage, ParentMessage } from './ipc';
+import { GATEWAY_MALLOC_ENV, explicitHeapCapMb, heapCapArgs } from './heap-cap';
 
 export interface Child {
   readonly proc: ChildProcess;
@@ -17,8 +18,11 @@ export interface Child {
 
 export function forkChild(role: 'gateway' | 'chain-node', configPath: string, onMessage: (m: ChildMessage) => void, onLog: (line: string) => void): Child {
   // MCPS_CHILD_NODE_ARGS passes extra Node.js flags to the children (e.g. "--cpu-prof" to profile).
-  const execArgv = [...process.execArgv, ...(process.env.MCPS_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean)];
-  const proc = fork(join(__dirname, 'mcps.js'), [role, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv });
+  const extra = (process.env.MCPS_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // The gateway starts under its heap cap (memory.heapMB of its config) unless told otherwise.
+  const parentCap = process.execArgv.filter((a) => !/^--max[-_]old[-_]space[-_]size/.test(a));
+  const execArgv = [...parentCap, ...(role === 'gateway' && explicitHeapCapMb(extra, '') === null ? heapCapArgs(configPath) : []), ...extra];
+  const proc = fork(join(__dirname, 'mcps.js'), [role, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv, env: role === 'gateway' ? { ...process.env, ...GATEWAY_MALLOC_ENV } : process.env });
   let exited = false;
   const exit = new Promise<void>((resolve) => proc.once('exit', () => {
     exited = true;

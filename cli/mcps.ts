@@ -78,11 +78,19 @@ function requireConfig(cmd: Command, opts: { config?: string }): string {
 
 const gatewayCmd = program
   .command('gateway')
-  .description('run one gateway (Node-RED with the mcps nodes, embedded MQTT broker, sealer and outbox)')
+  .description('run one gateway (Node-RED with the mcps nodes, embedded MQTT broker, sealer and outbox) under its own V8 heap cap (memory.heapMB of the config, default 128 MB)')
   .enablePositionalOptions()
   .option('--config <file>', 'gateway configuration JSON (see docs/operations.md); required to run')
   .action(async (opts: { config?: string }, cmd: Command) => {
     const config = requireConfig(cmd, opts);
+    // The gateway runs under its own V8 heap cap (memory.heapMB, default 128): started without one,
+    // it runs itself again with it (cli/heap-cap.ts).
+    const { configuredHeapMb, rerunUnderHeapCap } = require('./heap-cap') as typeof import('./heap-cap');
+    const code = await rerunUnderHeapCap(configuredHeapMb(config));
+    if (code !== null) {
+      process.exitCode = code;
+      return;
+    }
     const { gatewayProcess } = require('./processes') as typeof import('./processes');
     await gatewayProcess(config);
   });

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadGatewayConfig } from '../gateway/config';
 import { loadChainNodeConfig } from '../chain-node/config';
+import { DEFAULT_GATEWAY_HEAP_MB, configuredHeapMb } from './heap-cap';
 
 export type ServiceRole = 'gateway' | 'chain-node';
 
@@ -26,10 +27,13 @@ export interface UnitParams {
   user: string;
   dataDir: string;
   packageRoot: string;
+  /** The gateway's V8 heap cap (memory.heapMB of its config). */
+  heapMb?: number;
 }
 
 export function renderUnit(role: ServiceRole, p: UnitParams): string {
-  for (const [k, v] of Object.entries(p)) {
+  const { heapMb, ...paths } = p;
+  for (const [k, v] of Object.entries(paths)) {
     // systemd splits on whitespace and treats % and $ specially: refuse such paths rather than escape them.
     if (/[\s%$"'\\]/.test(v)) throw new Error(`${k} "${v}" contains a space, quote, % or $: use a path without them`);
   }
@@ -39,7 +43,8 @@ export function renderUnit(role: ServiceRole, p: UnitParams): string {
     .replaceAll('@CONFIG@', p.config)
     .replaceAll('@USER@', p.user)
     .replaceAll('@DATA_DIR@', p.dataDir)
-    .replaceAll('@PACKAGE@', p.packageRoot);
+    .replaceAll('@PACKAGE@', p.packageRoot)
+    .replaceAll('@HEAP_MB@', String(heapMb ?? DEFAULT_GATEWAY_HEAP_MB));
   const left = /@[A-Z_]+@/.exec(out);
   if (left) throw new Error(`unit template mcps-${role}.service: ${left[0]} not filled in`);
   return out;
@@ -52,7 +57,7 @@ export function dataDirOf(role: ServiceRole, configPath: string): string {
 export function installService(o: { role: ServiceRole; config: string; user: string; unitDir: string; print: boolean }): string {
   const config = resolve(o.config);
   const dataDir = dataDirOf(o.role, config);
-  const unit = renderUnit(o.role, { node: process.execPath, mcps: join(PACKAGE_ROOT, 'dist', 'cli', 'mcps.js'), config, user: o.user, dataDir, packageRoot: PACKAGE_ROOT });
+  const unit = renderUnit(o.role, { node: process.execPath, mcps: join(PACKAGE_ROOT, 'dist', 'cli', 'mcps.js'), config, user: o.user, dataDir, packageRoot: PACKAGE_ROOT, ...(o.role === 'gateway' ? { heapMb: configuredHeapMb(config) } : {}) });
   const name = `mcps-${o.role}.service`;
   if (o.print) return unit;
   mkdirSync(o.unitDir, { recursive: true });

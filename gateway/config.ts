@@ -57,6 +57,11 @@ export interface GatewayConfig {
    * outbox may hold a batch before the gateway counts as not ready (default 900).
    */
   metrics?: { host: string; port: number; readyOutboxMaxAgeS?: number; tls?: boolean };
+  /**
+   * The process's V8 heap cap in MB (default 128; at least 64): `mcps gateway` starts itself with
+   * --max-old-space-size set to it (cli/heap-cap.ts). docs/raspberry-pi.md says what a box needs.
+   */
+  memory?: { heapMB?: number };
 }
 
 export const DEFAULT_METRICS = { host: '127.0.0.1', port: 9880 } as const;
@@ -114,6 +119,11 @@ const schema = {
       additionalProperties: false,
       required: ['host', 'port'],
       properties: { host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 }, readyOutboxMaxAgeS: { type: 'number', exclusiveMinimum: 0 }, tls: { type: 'boolean' } },
+    },
+    memory: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { heapMB: { type: 'integer', minimum: 64, maximum: 16384 } },
     },
     record: {
       type: 'object',

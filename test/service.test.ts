@@ -34,6 +34,8 @@ t.test('the units carry what the issue asks for, and systemd-analyze verify acce
   }
   t.match(unit, new RegExp(`^ExecStart=${process.execPath} --max-old-space-size=128 ${PACKAGE_ROOT}/dist/cli/mcps\\.js gateway --config ${cfgPath}$`, 'm'), 'the heap cap and the absolute paths');
   t.notMatch(unit, /@[A-Z_]+@/, 'every placeholder filled');
+  writeFileSync(cfgPath, JSON.stringify({ ...gatewayConfig('/var/lib/mcps/gateway'), memory: { heapMB: 192 } }));
+  t.match(installService({ role: 'gateway', config: cfgPath, user: 'mcps', unitDir: dir, print: true }), /^ExecStart=\S+ --max-old-space-size=192 /m, "the unit's heap cap is the config's memory.heapMB");
   const nodeCfg = join(dir, 'node.json');
   writeFileSync(nodeCfg, JSON.stringify({ dataDir: '/var/lib/mcps/chain-node', nodeId: 'node-1', host: '127.0.0.1', port: 7545, chain: { rpcUrl: 'https://rpc.example', registry: `0x${'11'.repeat(20)}`, anchor: `0x${'22'.repeat(20)}` } }));
   installService({ role: 'chain-node', config: nodeCfg, user: 'mcps', unitDir: dir, print: false });

@@ -1,0 +1,77 @@
+/**
+ * The gateway's V8 heap cap, set by the gateway itself.
+ *
+ * A Raspberry-Pi-class box shares 1–4 GB between the OS and everything else, and Node's default heap
+ * limit (about a quarter of RAM, several GB here) lets garbage pile up long before V8 collects it.
+ * The gateway runs with `--max-old-space-size` = `memory.heapMB` of its config (default 128 MB,
+ * the cap bench/footprint measures). V8 fixes the limit when the process starts, so when
+ * `mcps gateway` finds itself without one (run by hand, by a supervisor that passes no flags) it
+ * runs itself again with the flag, passing signals, exit status and the IPC channel through. A
+ * process started with the flag already (the systemd unit, `mcps up`, NODE_OPTIONS) runs as it is:
+ * an explicit cap wins.
+ *
+ * The same rerun sets glibc's malloc to hand large blocks back to the system when they are freed
+ * (MALLOC_MMAP_THRESHOLD_, see GATEWAY_MALLOC_ENV): each scrypt password check takes a 16 MB block
+ * on a thread-pool thread, and with glibc's default (a threshold that rises after the first such
+ * block) every pool thread kept its 16 MB for good, 64 MB of resident memory for nothing.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export const DEFAULT_GATEWAY_HEAP_MB = 128;
+
+/** Environment for the gateway process: blocks of 1 MB and more are mapped and unmapped, never kept in an arena. */
+export const GATEWAY_MALLOC_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '1048576' };
+
+const hasMallocEnv = (env: NodeJS.ProcessEnv): boolean => Object.entries(GATEWAY_MALLOC_ENV).every(([k, v]) => env[k] === v);
+
+/** The cap given to this process by flag or NODE_OPTIONS, in MB; null when none. */
+export function explicitHeapCapMb(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): number | null {
+  const all = [...execArgv, ...nodeOptions.split(/\s+/)].join(' ');
+  const m = /--max[-_]old[-_]space[-_]size[= ](\d+)/.exec(all);
+  return m ? Number(m[1]) : null;
+}
+
+/** memory.heapMB of a gateway config file (default 128); the file is validated properly later. */
+export function configuredHeapMb(configPath: string): number {
+  try {
+    const v = (JSON.parse(readFileSync(configPath, 'utf8')) as { memory?: { heapMB?: unknown } }).memory?.heapMB;
+    return typeof v === 'number' && Number.isInteger(v) && v >= 64 ? v : DEFAULT_GATEWAY_HEAP_MB;
+  } catch {
+    return DEFAULT_GATEWAY_HEAP_MB;
+  }
+}
+
+/** Node flags that start a gateway under its cap (for a parent that forks it: `mcps up`). */
+export function heapCapArgs(configPath: string): string[] {
+  return [`--max-old-space-size=${configuredHeapMb(configPath)}`];
+}
+
+/**
+ * Runs this command again under the heap cap unless it has one; resolves with the child's exit
+ * code when it did (the caller exits with it), or null when this process should go on itself.
+ */
+export async function rerunUnderHeapCap(heapMb: number): Promise<number | null> {
+  const explicit = explicitHeapCapMb();
+  if ((explicit !== null && hasMallocEnv(process.env)) || process.env.MCPS_HEAP_CAP_SET === '1') return null;
+  const ipc = typeof process.send === 'function';
+  const cap = explicit === null ? [`--max-old-space-size=${heapMb}`] : [];
+  const child = spawn(process.execPath, [...process.execArgv, ...cap, ...process.argv.slice(1)], {
+    stdio: ipc ? ['inherit', 'inherit', 'inherit', 'ipc'] : 'inherit',
+    env: { ...process.env, ...GATEWAY_MALLOC_ENV, MCPS_HEAP_CAP_SET: '1' },
+  });
+  if (ipc) {
+    child.on('message', (m) => process.send?.(m));
+    process.on('message', (m) => {
+      if (child.connected) child.send(m as Parameters<typeof child.send>[0]);
+    });
+  }
+  const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+  for (const s of signals) process.on(s, () => child.kill(s));
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      if (ipc) process.disconnect?.();
+      resolve(code ?? (signal ? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGINT' ? 2 : 15) : 1));
+    });
+  });
+}
