@@ -118,13 +118,18 @@ export class SimulatedMqttDevice {
         client.off('error', onError);
         resolve();
       };
+      // A broker slow to answer (a gateway checking a ward's logins at once) is waited for, as a
+      // real device retries; a refusal or an unreachable broker fails at once.
+      const deadline = Date.now() + 120_000;
       const onError = (err: Error): void => {
+        if (/connack timeout/i.test(err.message) && Date.now() < deadline) return;
         client.off('connect', onConnect);
+        client.off('error', onError);
         client.end(true);
         reject(new Error(`device ${opts.deviceId}: ${err.message}`));
       };
       client.once('connect', onConnect);
-      client.once('error', onError);
+      client.on('error', onError);
     });
     // Once connected, errors (the gateway restarting: connection refused) only mean "reconnect
     // later": mqtt.js does, and resends what was not acknowledged.
