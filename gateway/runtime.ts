@@ -54,6 +54,10 @@ export interface GatewayRuntimeEvents {
   failure: [OutboxItem, string, number];
   'mqtt-reading': [MqttReadingEvent];
   'mqtt-rejected': [MqttRejectedEvent];
+  /** A reading was journaled (accepted); for live views (gateway/ward-view/), which must stay O(1) per reading. */
+  reading: [Reading];
+  /** Input was refused and kept aside as a dead letter. */
+  'dead-letter': [DeadLetter];
   /** devices.json was reloaded (gateway/ingest/device-watch.ts): listeners drop sessions of removed and changed devices. */
   'devices-changed': [DeviceChanges];
 }
@@ -165,6 +169,7 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
       return { duplicate: true };
     }
     this.metrics.readingsIn++;
+    if (this.listenerCount('reading') > 0) this.emit('reading', r);
     return { journalId: res.id };
   }
 
@@ -258,6 +263,7 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
     this.metrics.readingsRejected++;
     this.metrics.lastError = `${d.source}: ${d.reason}`;
     this.parts.deadLetters.add(d);
+    if (this.listenerCount('dead-letter') > 0) this.emit('dead-letter', d);
   }
 
   /** Seals the readings as a batch and queues it; null when all of them were sealed already. */

@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { adminAuthFor, type EditorCredentials } from './editor-credentials';
 import { RUNTIME_SETTING, type GatewayRuntime } from '../runtime';
 import type { Level, LogFn } from '../../common/log';
+import { mountWardView } from '../ward-view/ward-view';
 
 /** A log message as Node-RED hands it to a logging handler (@node-red/util log.js). */
 interface NodeRedLogMessage {
@@ -87,6 +88,7 @@ interface RedModule {
   httpAdmin: express.Express;
   httpNode: express.Express;
   events: NodeJS.EventEmitter;
+  auth: { needsPermission(permission: string): express.RequestHandler };
 }
 
 export async function startNodeRed(opts: NodeRedHostOptions): Promise<NodeRedHost> {
@@ -120,6 +122,8 @@ export async function startNodeRed(opts: NodeRedHostOptions): Promise<NodeRedHos
   RED.init(server, settings);
   app.use('/api', RED.httpNode);
   app.use('/', RED.httpAdmin);
+  // The live ward view at /ward, its data behind the editor's login (gateway/ward-view/).
+  const ward = mountWardView({ runtime: opts.runtime, admin: RED.httpAdmin, needsPermission: (p) => RED.auth.needsPermission(p), flowsRunning: () => running });
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {
@@ -149,6 +153,7 @@ export async function startNodeRed(opts: NodeRedHostOptions): Promise<NodeRedHos
     flowsRunning: () => running,
     stop: async () => {
       running = false;
+      await ward.stop();
       await RED.stop();
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
