@@ -141,7 +141,7 @@ export function registerDataCommands(program: Command): void {
     .requiredOption('--from <iso>')
     .requiredOption('--to <iso>')
     .requiredOption('--out <file>', 'where to write the readings (and their proof)')
-    .addOption(new Option('--format <format>', 'json: readings and proof in one file; csv: a table, with FILE.proof.json beside it').default('json'))
+    .addOption(new Option('--format <format>', 'json: readings and proof in one file; csv: a table, fhir: a FHIR R4 Bundle (docs/fhir.md); both with FILE.proof.json beside it').default('json'))
     .option('--grant <id>', 'the grant to use (default: the newest of yours that covers the range and the patient)')
     .option('--allow-gaps', 'write what was verified even if the answer is incomplete (the file then does not verify)')
     .action(async (o: Globals & { as: string; patient: string; from: string; to: string; out: string; format: string; grant?: string; allowGaps?: boolean }) => {
@@ -199,7 +199,7 @@ export function registerDataCommands(program: Command): void {
   data
     .command('verify')
     .description('re-check a fetched file against the chain alone (anyone can: no key, no chain node): grant, access, anchors, signatures, hash chains, completeness, every reading')
-    .argument('<file>', 'a file written by mcps data fetch (json, or csv with FILE.proof.json beside it)')
+    .argument('<file>', 'a file written by mcps data fetch (json, or csv or fhir with FILE.proof.json beside it)')
     .option('--data <dir>', 'the local stack (for its chain endpoint)')
     .option('--rpc <url>', 'the chain\'s JSON-RPC endpoint (default: the --data stack\'s)')
     .option('--json', 'one JSON object on stdout')

@@ -77,6 +77,39 @@ registerFormat({
   detect: (head) => head.startsWith(CSV_COLUMNS.join(',')),
 });
 
+/**
+ * FHIR R4 (docs/fhir.md): the readings as one collection Bundle (Observations with LOINC, MDC and
+ * UCUM; a Device and DeviceMetrics per device), the proof beside it as FILE.proof.json. The Bundle
+ * is a pure function of the proof — its timestamp is the end of the fetched range, its identifier
+ * names hospital, grant, patient and range — so `mcps data verify` rebuilds it and compares.
+ */
+function fhirText(bundle: ShareBundle): string {
+  const { readingsToBundle } = require('../fhir/bundle') as typeof import('../fhir/bundle');
+  const fhir = readingsToBundle(bundle.readings, {
+    type: 'collection',
+    timestamp: bundle.to,
+    identifier: { system: 'urn:mcps-edge:share', value: `${bundle.hospital}/${bundle.grantId}/${bundle.patient}/${bundle.from}-${bundle.to}` },
+  });
+  return JSON.stringify(fhir, null, 1) + '\n';
+}
+
+registerFormat({
+  name: 'fhir',
+  write: (path, bundle) => {
+    const text = fhirText(bundle);
+    writeFileAtomic(proofPath(path), JSON.stringify(bundle) + '\n');
+    writeFileAtomic(path, text);
+    return [path, proofPath(path)];
+  },
+  load: (path) => {
+    const pp = proofPath(path);
+    if (!existsSync(pp)) throw new Error(`${path} is a FHIR Bundle; its proof ${pp} is missing (mcps data fetch --format fhir writes both)`);
+    const bundle = parseBundle(readFileSync(pp, 'utf8'), pp);
+    return { bundle, mismatch: readFileSync(path, 'utf8') === fhirText(bundle) ? null : `${path} is not exactly the FHIR Bundle of the readings its proof ${pp} proves (resources changed, added or removed)` };
+  },
+  detect: (head) => head.startsWith('{') && /"resourceType":\s*"Bundle"/.test(head),
+});
+
 /** The format of an existing file, for `mcps data verify`: a bundle (JSON) or a table with its proof beside it. */
 export function detectFormat(path: string): OutputFormat {
   const head = readFileSync(path, 'utf8').slice(0, 256).trimStart();
