@@ -68,14 +68,17 @@ export class ChainRegistry implements Registry {
     return this.#records.size + this.#negative.size;
   }
 
-  #fresh(id: string): Entry | undefined {
+  /** An entry younger than `maxAgeMs`. */
+  #fresh(id: string, maxAgeMs: number): Entry | undefined {
     const hit = this.#records.get(id) ?? this.#negative.get(id);
-    return hit && this.now() - hit.at < this.ttlMs ? hit : undefined;
+    return hit && this.now() - hit.at < maxAgeMs ? hit : undefined;
   }
 
   async fetch(id: string): Promise<RegistryRecord | undefined> {
     if (!isPartyId(id)) return undefined;
-    const hit = this.#fresh(id);
+    // fetch refreshes a little before the entry expires, so a lookup right after a fetch (the
+    // handshake's synchronous view) never finds it expired in between.
+    const hit = this.#fresh(id, this.ttlMs * 0.8);
     if (hit) return hit.rec;
     const running = this.#inFlight.get(id);
     if (running) return running;
@@ -104,7 +107,7 @@ export class ChainRegistry implements Registry {
   }
 
   lookup(id: string): RegistryRecord | undefined {
-    return this.#fresh(id)?.rec;
+    return this.#fresh(id, this.ttlMs)?.rec;
   }
 
   invalidate(id: string): void {
