@@ -90,7 +90,8 @@ export interface ChainNodeServer {
 export async function startHttpApi(opts: { host: string; port: number; nodeId: string; ingest: BatchIngest; handshakes: HandshakeService; log: LogFn; tls?: TlsMaterial; userRequests?: (peer: { id: string }, plaintext: Uint8Array) => Promise<Uint8Array>; limits?: Partial<HttpLimits> }): Promise<ChainNodeServer> {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
   let bufferedRecordBytes = 0;
-  const recordsInFlight = new Map<string, number>();
+  /** Record bytes being buffered, per source address. */
+  const bufferedBySource = new Map<string, number>();
   const handleRequest = async (peer: { id: string; role: string }, plaintext: Uint8Array): Promise<Uint8Array> => {
     // Data users' queries (chain-node/data-api/): their own messages, their own checks.
     if (peer.role === 'user' && opts.userRequests) return opts.userRequests(peer, plaintext);
@@ -139,14 +140,15 @@ export async function startHttpApi(opts: { host: string; port: number; nodeId: s
           const sid = m[1]!;
           // The session first: an unknown one costs no body read.
           if (!opts.handshakes.hasSession(sid)) throw new SessionUnknown();
-          const inFlight = recordsInFlight.get(sid) ?? 0;
-          if (inFlight >= limits.maxRecordsInFlightPerSession) throw new HttpError(429, 'this session already has a record in flight');
-          recordsInFlight.set(sid, inFlight + 1);
           let reserved = 0;
           try {
             const body = await readBody(req, limits.maxRecordBytes, limits.recordBodyTimeoutMs, (n) => {
+              // One source may buffer about one largest record at a time; all sources together a few.
+              const mine = bufferedBySource.get(source) ?? 0;
+              if (mine + n > limits.maxBufferedRecordBytesPerSource) throw new HttpError(429, 'this source is sending too many records at once; retry');
               if (bufferedRecordBytes + n > limits.maxBufferedRecordBytes) throw new HttpError(503, 'the node is buffering too many records; retry');
               bufferedRecordBytes += n;
+              bufferedBySource.set(source, mine + n);
               reserved += n;
             });
             const sealed = await opts.handshakes.record(sid, body, handleRequest);
@@ -154,9 +156,9 @@ export async function startHttpApi(opts: { host: string; port: number; nodeId: s
             return res.end(sealed);
           } finally {
             bufferedRecordBytes -= reserved;
-            const left = (recordsInFlight.get(sid) ?? 1) - 1;
-            if (left > 0) recordsInFlight.set(sid, left);
-            else recordsInFlight.delete(sid);
+            const left = (bufferedBySource.get(source) ?? 0) - reserved;
+            if (left > 0) bufferedBySource.set(source, left);
+            else bufferedBySource.delete(source);
           }
         }
         throw new HttpError(404, `no route ${req.method} ${url}`);

@@ -6,7 +6,7 @@
  *     and counted while a body without a length streams in (M1 is at most 94 bytes, the M3 request
  *     about 200, a session record at most `maxRecordBytes`);
  *   - a deadline for the whole body, so a slow sender cannot hold a request open;
- *   - a budget of record bytes being buffered over all sessions at once;
+ *   - a budget of record bytes being buffered, per source address and over all sources;
  *   - a bound on open connections per source address.
  */
 import { MAX_ID_LEN } from '../protocol/handshake/wire';
@@ -28,8 +28,8 @@ export interface HttpLimits {
   recordBodyTimeoutMs: number;
   /** Open connections one source address may hold; more are closed at once. */
   maxConnectionsPerSource: number;
-  /** Records of one session read or queued at once (an honest gateway sends one at a time). */
-  maxRecordsInFlightPerSession: number;
+  /** Record bytes one source address may have buffered at once; past it a record is answered 429. */
+  maxBufferedRecordBytesPerSource: number;
 }
 
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
@@ -38,5 +38,5 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   handshakeBodyTimeoutMs: 5_000,
   recordBodyTimeoutMs: 60_000,
   maxConnectionsPerSource: 64,
-  maxRecordsInFlightPerSession: 2,
+  maxBufferedRecordBytesPerSource: MAX_RECORD_BYTES + 64 * 1024,
 };

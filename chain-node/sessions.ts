@@ -362,27 +362,28 @@ export class HandshakeService {
       this.counters.sessions = this.#sessions.size;
       return Promise.reject(new SessionUnknown());
     }
-    const run = live.queue.then(async () => {
-      let request: Uint8Array;
-      try {
-        request = live.session.open(bytes);
-      } catch (err) {
-        if (!(err instanceof ProtocolError)) throw err;
-        live.failures++;
-        this.counters.recordsRefused++;
-        if (live.failures >= this.limits.maxFailedRecords) {
-          this.#sessions.delete(sessionId);
-          this.counters.sessions = this.#sessions.size;
-          this.opts.log('warn', `session with ${live.peer.id} ended after ${live.failures} records that did not open (last: ${err.message})`);
-          throw new SessionUnknown();
-        }
-        if (err.reason === 'session.expired') throw new SessionUnknown();
-        // Logged at 1, 2, 4, 8 … failures: a flood of garbage must not flood the log.
-        if ((live.failures & (live.failures - 1)) === 0) this.opts.log('info', `record refused on ${live.peer.id}'s session (${live.failures} so far): ${err.message}`, { component: 'handshake', event: 'record-refused', reason: err.reason });
-        throw new RecordRefused();
+    // Opened at once, in arrival order (the record layer refuses anything but the next sequence
+    // number), so a forged record is refused without waiting behind the batch being processed;
+    // only the handling and the sealing of replies wait their turn.
+    let request: Uint8Array;
+    try {
+      request = live.session.open(bytes);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) return Promise.reject(err);
+      live.failures++;
+      this.counters.recordsRefused++;
+      if (live.failures >= this.limits.maxFailedRecords) {
+        this.#sessions.delete(sessionId);
+        this.counters.sessions = this.#sessions.size;
+        this.opts.log('warn', `session with ${live.peer.id} ended after ${live.failures} records that did not open (last: ${err.message})`);
+        return Promise.reject(new SessionUnknown());
       }
-      return live.session.seal(await handle(live.peer, request));
-    });
+      if (err.reason === 'session.expired') return Promise.reject(new SessionUnknown());
+      // Logged at 1, 2, 4, 8 … failures: a flood of garbage must not flood the log.
+      if ((live.failures & (live.failures - 1)) === 0) this.opts.log('info', `record refused on ${live.peer.id}'s session (${live.failures} so far): ${err.message}`, { component: 'handshake', event: 'record-refused', reason: err.reason });
+      return Promise.reject(new RecordRefused());
+    }
+    const run = live.queue.then(async () => live.session.seal(await handle(live.peer, request)));
     live.queue = run.catch(() => undefined);
     return run;
   }

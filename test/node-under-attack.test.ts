@@ -228,7 +228,8 @@ t.test('the chain node under attack', async (t) => {
     t.ok(forged.every((f) => f.status === 400 || f.status === 429), 'every forged M3 is refused');
     const more = [];
     for (let i = 0; i < 10; i++) more.push((await forgedM3('gw-2')).status);
-    t.ok(more.every((s) => s === 429), `a source whose signature failed is throttled before any pairing (${more.join(',')})`);
+    // A suspect source keeps a budget of one verification in this test (it may or may not be spent yet).
+    t.ok(more.filter((s) => s !== 429).length <= 1 && more.every((s) => s === 429 || s === 400), `a source whose signature failed is throttled before any pairing (${more.join(',')})`);
     const spent = node.handshakes.counters.signaturesVerified - verifiedBefore - 6;
     t.ok(spent <= 7, `16 forged M3s cost at most 7 signature checks (${spent})`);
     t.equal(node.handshakes.counters.failedRounds.good, 0, "no round of a trusted source's M3s had a bad signature in it (no bisection for honest gateways)");

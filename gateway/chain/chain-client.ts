@@ -81,6 +81,11 @@ export class ChainNodeClient {
     this.#agent = opts.ca && opts.url.startsWith('https:') ? caAgent(opts.ca) : undefined;
   }
 
+  /** The current session's id (it travels in clear in each record's URL), or null; for diagnostics. */
+  get sessionId(): string | null {
+    return this.#session?.id ?? null;
+  }
+
   async #post(path: string, body: Uint8Array | string, contentType: string): Promise<{ status: number; body: Buffer }> {
     if (this.#agent) {
       try {

@@ -1,0 +1,125 @@
+/**
+ * The two processes bench/under-attack starts beside itself:
+ *   node      runs one chain node (chain-node/main.ts, default limits) from a config file and
+ *             prints "READY <port>"; stops on SIGTERM.
+ *   attacker  one process flooding the node from its own source address (127.0.0.2) with what the
+ *             audit found an anonymous peer can send: M1 replays, forged M3s naming registered
+ *             gateways (with valid G1 points, after completing its own M1/M2), oversized bodies,
+ *             and garbage records to session ids it "sniffed" (read on stdin, one per line) or made
+ *             up. Prints "READY", runs for the given seconds, then prints one JSON line of counts.
+ */
+import { Agent, request } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
+import type { RegistryRecord } from '../protocol/handshake';
+import { runChainNode } from '../chain-node/main';
+import { attackerHandshake, validG1Point, type AttackerHandshake } from './attacker.helpers';
+
+const random = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
+
+async function runNode(configPath: string): Promise<void> {
+  const cfg = JSON.parse(readFileSync(configPath, 'utf8')) as Parameters<typeof runChainNode>[0];
+  const node = await runChainNode(cfg, () => undefined);
+  process.stdout.write(`READY ${node.port}\n`);
+  process.once('SIGTERM', () => {
+    void node.stop().then(() => process.exit(0));
+  });
+}
+
+type Kind = 'm1-replay' | 'fresh-m1' | 'forged-m3' | 'oversized' | 'garbage-record';
+
+async function runAttacker(url: string, nodeJson: string, seconds: number, gatewayIds: string[]): Promise<void> {
+  const n = JSON.parse(nodeJson) as { id: string; epoch: number; blsPublicKey: string; x25519PublicKey: string };
+  const node: RegistryRecord = { id: n.id, role: 'node', epoch: n.epoch, status: 'active', blsPublicKey: Buffer.from(n.blsPublicKey, 'hex'), x25519PublicKey: Buffer.from(n.x25519PublicKey, 'hex') };
+  const u = new URL(url);
+  const agent = new Agent({ keepAlive: true, maxSockets: 48 });
+  const sids: string[] = [];
+  createInterface({ input: process.stdin }).on('line', (l) => {
+    const m = /^sid ([0-9a-f]{32})$/.exec(l.trim());
+    if (m && !sids.includes(m[1]!)) sids.push(m[1]!);
+    if (sids.length > 64) sids.shift();
+  });
+  const points = Array.from({ length: 16 }, () => validG1Point(random));
+  const replayed = attackerHandshake(node, Date.now(), random).m1;
+  const ready: Array<{ a: AttackerHandshake; handshake: string; m2: Buffer }> = [];
+  const counts: Record<string, number> = {};
+  const statuses: Record<string, number> = {};
+  let sent = 0;
+  let failed = 0;
+
+  const send = (path: string, body: Uint8Array | string, o: { declared?: number; fresh?: boolean } = {}): Promise<{ status: number; body: Buffer }> =>
+    new Promise((resolve) => {
+      const buf = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body);
+      const req = request(
+        { host: u.hostname, port: u.port, method: 'POST', path, localAddress: '127.0.0.2', agent: o.fresh ? false : agent, headers: { 'content-type': 'application/octet-stream', 'content-length': o.declared ?? buf.length } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            if (o.fresh) req.destroy();
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) });
+          });
+          res.on('error', () => resolve({ status: 0, body: Buffer.alloc(0) }));
+        },
+      );
+      req.on('error', () => resolve({ status: 0, body: Buffer.alloc(0) }));
+      if (o.declared !== undefined) req.write(buf); // the body never ends: the node must answer without it
+      else req.end(buf);
+    });
+
+  const schedule: Kind[] = ['m1-replay', 'forged-m3', 'garbage-record', 'm1-replay', 'oversized', 'garbage-record', 'm1-replay', 'forged-m3', 'garbage-record', 'm1-replay'];
+  let turn = 0;
+  const msByKind: Record<string, number> = {};
+  const one = async (): Promise<void> => {
+    const t0 = performance.now();
+    let kind = schedule[turn++ % schedule.length]!;
+    if (kind === 'forged-m3' && ready.length === 0) kind = 'fresh-m1';
+    let r: { status: number; body: Buffer };
+    if (kind === 'm1-replay') r = await send('/v1/handshake/m1', replayed);
+    else if (kind === 'fresh-m1') {
+      const a = attackerHandshake(node, Date.now(), random);
+      r = await send('/v1/handshake/m1', a.m1);
+      if (r.status === 200) {
+        const x = JSON.parse(r.body.toString()) as { handshake: string; m2: string };
+        ready.push({ a, handshake: x.handshake, m2: Buffer.from(x.m2, 'base64') });
+      }
+    } else if (kind === 'forged-m3') {
+      const h = ready.shift()!;
+      const id = gatewayIds[turn % gatewayIds.length]!;
+      const m3 = h.a.m3For(h.m2, id, 1, points[turn % points.length]!);
+      r = await send('/v1/handshake/m3', JSON.stringify({ handshake: h.handshake, m3: Buffer.from(m3).toString('base64') }));
+    } else if (kind === 'oversized') r = await send('/v1/handshake/m1', random(4096), { declared: 32 * 1024 * 1024, fresh: true });
+    else {
+      const sid = sids.length > 0 && turn % 2 === 0 ? sids[turn % sids.length]! : Buffer.from(random(16)).toString('hex');
+      r = await send(`/v1/sessions/${sid}`, random(256));
+    }
+    sent++;
+    if (r.status === 0) failed++;
+    counts[kind] = (counts[kind] ?? 0) + 1;
+    msByKind[kind] = (msByKind[kind] ?? 0) + performance.now() - t0;
+    statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+  };
+
+  process.stdout.write('READY\n');
+  const t0 = performance.now();
+  const until = t0 + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: 48 }, async () => {
+      while (performance.now() < until) await one();
+    }),
+  );
+  const elapsed = (performance.now() - t0) / 1000;
+  agent.destroy();
+  process.stdout.write(`${JSON.stringify({ sent, failed, seconds: elapsed, requestsPerS: sent / elapsed, counts, statuses, meanMsByKind: Object.fromEntries(Object.entries(msByKind).map(([k, v]) => [k, Math.round(v / counts[k]!)])) })}\n`);
+  process.exit(0);
+}
+
+if (require.main === module) {
+  const [role, ...rest] = process.argv.slice(2);
+  const run = role === 'node' ? runNode(rest[0]!) : role === 'attacker' ? runAttacker(rest[0]!, rest[1]!, Number(rest[2]), rest[3]!.split(',')) : Promise.reject(new Error(`unknown role ${role}`));
+  run.catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}
