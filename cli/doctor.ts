@@ -5,11 +5,14 @@
  * a check fails (warnings alone exit 0); --json prints the checks as one JSON object.
  */
 import { accessSync, constants, existsSync, readdirSync, readFileSync, realpathSync, statfsSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, isIP } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import { get as httpsGet } from 'node:https';
+import { isLoopback, loadCa, loadTlsMaterial, type TlsFiles } from '../common/tls';
 import { join } from 'node:path';
 import { ethers } from 'ethers';
 import { readKeyFile } from '../common/key-file';
-import { loadGatewayConfig, mqttPort, type GatewayConfig } from '../gateway/config';
+import { listenerTls, loadGatewayConfig, mqttPort, type GatewayConfig } from '../gateway/config';
 import { loadChainNodeConfig, type ChainNodeConfig } from '../chain-node/config';
 import { gatewayKeyPath } from '../gateway/identity/identity';
 import { registrationState } from '../gateway/identity/identity-check';
@@ -44,7 +47,40 @@ export function nodeVersionCheck(version = process.versions.node): DoctorCheck {
 }
 
 /** Whether host:port can be bound now; when not, whether our own service answers there. */
-export async function portCheck(name: string, host: string, port: number, ownHealth?: string): Promise<DoctorCheck> {
+/** Whether a health URL answers 200 (https: checked against `ca`). */
+function healthAnswers(url: string, ca?: Buffer): Promise<boolean> {
+  if (!url.startsWith('https:')) return fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+  return new Promise((resolve) => {
+    const req = httpsGet(url, { ca, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+/**
+ * The box's TLS files: readable, the key 0600 and matching, the certificate valid for a while yet
+ * and naming the addresses the listeners bind to (loopback and wildcard addresses aside).
+ */
+export function tlsCheck(files: TlsFiles, hosts: readonly string[], now = Date.now()): DoctorCheck {
+  try {
+    loadTlsMaterial(files);
+  } catch (err) {
+    return { name: 'TLS files', verdict: 'fail', found: (err as Error).message, fix: 'make them with mcps tls init --dir DIR, or name the hospital\'s own files in "tls"' };
+  }
+  const cert = new X509Certificate(readFileSync(files.cert));
+  const left = Date.parse(cert.validTo) - now;
+  const days = Math.floor(left / 86_400_000);
+  if (left <= 0) return { name: 'TLS files', verdict: 'fail', found: `${files.cert} expired on ${cert.validTo}`, fix: 'issue a new certificate (mcps tls init --renew --dir DIR, or from the hospital\'s PKI) and restart' };
+  const unnamed = [...new Set(hosts)].filter((h) => !isLoopback(h) && h !== '0.0.0.0' && h !== '::' && (isIP(h) ? cert.checkIP(h) === undefined : cert.checkHost(h) === undefined));
+  if (unnamed.length > 0) return { name: 'TLS files', verdict: 'warn', found: `${files.cert} does not name ${unnamed.join(', ')}: clients connecting there will refuse it`, fix: `issue it with --host ${unnamed.join(' --host ')} (mcps tls init --renew)` };
+  if (days < 30) return { name: 'TLS files', verdict: 'warn', found: `${files.cert} expires in ${days} days (${cert.validTo})`, fix: 'renew it now: mcps tls init --renew --dir DIR, then restart' };
+  return { name: 'TLS files', verdict: 'ok', found: `${files.cert}: key matches, valid until ${cert.validTo}` };
+}
+
+export async function portCheck(name: string, host: string, port: number, ownHealth?: string, ca?: Buffer): Promise<DoctorCheck> {
   if (port === 0) return { name, verdict: 'ok', found: `${host}:0 (a free port is picked at start)` };
   const err = await new Promise<NodeJS.ErrnoException | null>((resolve) => {
     const s = createServer();
@@ -54,7 +90,7 @@ export async function portCheck(name: string, host: string, port: number, ownHea
   if (!err) return { name, verdict: 'ok', found: `${host}:${port} is free` };
   if (err.code === 'EADDRINUSE') {
     if (ownHealth) {
-      const alive = await fetch(ownHealth, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+      const alive = await healthAnswers(ownHealth, ca);
       if (alive) return { name, verdict: 'warn', found: `${host}:${port} is in use by a running mcps service (its health answers)`, fix: 'fine if that is this service; stop it first to check the ports alone' };
     }
     return { name, verdict: 'fail', found: `${host}:${port} is in use by another process`, fix: `find it with \`ss -ltnp 'sport = :${port}'\`; stop it, or choose another port in the config` };
@@ -181,6 +217,15 @@ async function chainChecks(rpcUrl: string, registry: string, id: string, expect:
   }
 }
 
+/** The CA a health probe trusts: the config's tls.ca (the box's own certificate otherwise, for a self-signed one). */
+function caOf(tls: TlsFiles | undefined): Buffer | undefined {
+  try {
+    return tls ? loadCa(tls.ca ?? tls.cert) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function doctorGateway(configPath: string): Promise<DoctorCheck[]> {
   const out: DoctorCheck[] = [nodeVersionCheck()];
   let cfg: GatewayConfig;
@@ -191,10 +236,12 @@ export async function doctorGateway(configPath: string): Promise<DoctorCheck[]> 
     out.push({ name: 'config', verdict: 'fail', found: (err as Error).message, fix: 'correct the field it names (docs/operations.md shows a complete gateway config)' });
     return out;
   }
-  const health = cfg.metrics ? `http://${cfg.metrics.host}:${cfg.metrics.port}/healthz` : undefined;
-  out.push(await portCheck('editor port', cfg.editor.host, cfg.editor.port, health));
-  out.push(await portCheck('MQTT port', cfg.mqtt.host, mqttPort(cfg), health));
-  if (cfg.metrics) out.push(await portCheck('metrics port', cfg.metrics.host, cfg.metrics.port, health));
+  const health = cfg.metrics ? `${listenerTls(cfg, 'metrics') ? 'https' : 'http'}://${cfg.metrics.host}:${cfg.metrics.port}/healthz` : undefined;
+  const ca = caOf(cfg.tls);
+  if (cfg.tls) out.push(tlsCheck(cfg.tls, [cfg.mqtt.host, cfg.editor.host, ...(cfg.metrics ? [cfg.metrics.host] : [])]));
+  out.push(await portCheck('editor port', cfg.editor.host, cfg.editor.port, health, ca));
+  out.push(await portCheck('MQTT port', cfg.mqtt.host, mqttPort(cfg), health, ca));
+  if (cfg.metrics) out.push(await portCheck('metrics port', cfg.metrics.host, cfg.metrics.port, health, ca));
   out.push(...serialChecks(cfg));
   out.push(keyFilesCheck(join(cfg.dataDir, 'keys')));
   out.push(diskCheck(cfg.dataDir, (cfg.storage?.budgetMB ?? 1024) * 1048576));
@@ -233,9 +280,11 @@ export async function doctorChainNode(configPath: string): Promise<DoctorCheck[]
     out.push({ name: 'config', verdict: 'fail', found: (err as Error).message, fix: 'correct the field it names (docs/operations.md shows a chain node config)' });
     return out;
   }
-  const health = cfg.metrics ? `http://${cfg.metrics.host}:${cfg.metrics.port}/healthz` : undefined;
-  out.push(await portCheck('API port', cfg.host, cfg.port, health));
-  if (cfg.metrics) out.push(await portCheck('metrics port', cfg.metrics.host, cfg.metrics.port, health));
+  const health = cfg.metrics ? `${cfg.metrics.tls ?? cfg.tls !== undefined ? 'https' : 'http'}://${cfg.metrics.host}:${cfg.metrics.port}/healthz` : undefined;
+  const ca = caOf(cfg.tls);
+  if (cfg.tls) out.push(tlsCheck(cfg.tls, [cfg.host, ...(cfg.metrics ? [cfg.metrics.host] : [])]));
+  out.push(await portCheck('API port', cfg.host, cfg.port, health, ca));
+  if (cfg.metrics) out.push(await portCheck('metrics port', cfg.metrics.host, cfg.metrics.port, health, ca));
   out.push(keyFilesCheck(join(cfg.dataDir, 'keys')));
   out.push(diskCheck(cfg.dataDir));
   out.push(

@@ -40,12 +40,15 @@ you can (issue certificates elsewhere and copy server.pem/server.key over).`);
     .option('--host <name>', 'a host name or IP address the certificate names (repeatable, or comma-separated); localhost, 127.0.0.1 and this machine\'s name are always in', collect, [])
     .option('--ca-name <name>', 'the CA\'s common name', 'mcps hospital CA')
     .option('--days <n>', 'the server certificate\'s validity in days', (v) => Number(v), 825)
+    .option('--renew', 'a new server certificate (and key) although one is there: the old pair is kept as server.*.retired-<time>; restart the service to take it')
     .option('--json', 'one JSON object')
-    .action(async (o: { dir: string; host: string[]; caName: string; days: number; json?: boolean }) => {
+    .action(async (o: { dir: string; host: string[]; caName: string; days: number; renew?: boolean; json?: boolean }) => {
       const c = C();
       const names = [...new Set(['localhost', '127.0.0.1', hostname(), ...o.host])];
       const { ca, created } = await c.ensureCa(o.dir, o.caName);
-      const server = await c.issueServerCertificate(ca, names, c.serverFilesIn(o.dir), o.days);
+      const files = c.serverFilesIn(o.dir);
+      if (o.renew) c.retireIssued(files);
+      const server = await c.issueServerCertificate(ca, names, files, o.days);
       out(o.json, { ca: ca.files.cert, caKey: ca.files.key, caCreated: created, cert: server.cert, key: server.key, names },
         `${created ? 'created' : 'kept'} CA ${ca.files.cert} (key ${ca.files.key}, 0600)\n` +
         `server certificate ${server.cert} (key ${server.key}, 0600) for ${names.join(', ')}\n` +

@@ -11,7 +11,8 @@ import { connect as tlsConnect } from 'node:tls';
 import { startBroker } from '../gateway/ingest/broker';
 import { DeviceCredentials, hashPassword } from '../gateway/ingest/device-credentials';
 import { checkPlaintextListener, loadTlsMaterial } from '../common/tls';
-import { clientFilesIn, ensureCa, issueClientCertificate, issueServerCertificate, serverFilesIn } from '../cli/tls/certificates';
+import { clientFilesIn, ensureCa, issueClientCertificate, issueServerCertificate, retireIssued, serverFilesIn } from '../cli/tls/certificates';
+import { tlsCheck } from '../cli/doctor';
 import { listenerTls, mqttPort, parseGatewayConfig } from '../gateway/config';
 import { runGateway } from '../gateway/main';
 
@@ -148,6 +149,24 @@ t.test('TLS files are checked at start, and plaintext off loopback needs allowPl
   await t.rejects(runGateway(parseGatewayConfig({ ...base, dataDir: gwDir }), log), /the MQTT broker \(mqtt\) would listen on 0\.0\.0\.0 without TLS/, 'a gateway with a plaintext broker on the network does not start');
   await t.rejects(runGateway(parseGatewayConfig({ ...base, dataDir: gwDir, mqtt: { host: '127.0.0.1' }, editor: { host: '10.1.2.3', port: 1880 } }), log), /the Node-RED editor and admin API \(editor\) would listen on 10\.1\.2\.3 without TLS/, 'nor one with a plaintext editor on the network');
   t.throws(() => parseGatewayConfig({ ...base, tls: { cert: 'c', key: 'k' }, mqtt: { host: '0.0.0.0', clientCertificates: true } }), /clientCertificates needs .* tls.ca/);
+});
+
+t.test('mcps doctor checks the TLS files: expiry, names, key', async (t) => {
+  const h = join(dir, 'hospital');
+  const ok = tlsCheck({ ...serverFilesIn(h), ca: join(h, 'ca.pem') }, ['127.0.0.1', '0.0.0.0']);
+  t.equal(ok.verdict, 'ok', ok.found);
+  const unnamed = tlsCheck(serverFilesIn(h), ['10.9.9.9']);
+  t.equal(unnamed.verdict, 'warn');
+  t.match(unnamed.found, /does not name 10\.9\.9\.9/);
+  const { ca } = await ensureCa(h, 'test hospital CA');
+  const short = await issueServerCertificate(ca, ['localhost'], { cert: join(dir, 'short.pem'), key: join(dir, 'short.key') }, 0);
+  const expired = tlsCheck(short, []);
+  t.equal(expired.verdict, 'fail', 'a certificate past its end is a failure');
+  t.match(expired.found, /expired/);
+  t.equal(tlsCheck({ cert: serverFilesIn(h).cert, key: join(dir, 'loose.key') }, []).verdict, 'fail', 'a key others can read fails');
+  retireIssued(short);
+  const renewed = await issueServerCertificate(ca, ['localhost'], short);
+  t.equal(tlsCheck(renewed, []).verdict, 'ok', 'renewed in place (the old pair retired beside it)');
 });
 
 t.test('a raw TLS handshake shows the chain the broker presents names 127.0.0.1', async (t) => {

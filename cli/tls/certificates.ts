@@ -11,7 +11,7 @@
 import 'reflect-metadata'; // @peculiar/x509's dependency injection (tsyringe) needs the Reflect metadata API
 import * as x509 from '@peculiar/x509';
 import { createPrivateKey, KeyObject, randomBytes, webcrypto } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 
@@ -137,11 +137,17 @@ async function issue(ca: LoadedCa, cn: string, opts: { names?: readonly string[]
 /** A box's server certificate naming `names` (host names and IP addresses), written to `files`. */
 export async function issueServerCertificate(ca: LoadedCa, names: readonly string[], files: IssuedFiles, days = 825): Promise<IssuedFiles> {
   if (names.length === 0) throw new Error('a server certificate needs at least one host name or address');
-  if (existsSync(files.cert) || existsSync(files.key)) throw new Error(`${files.cert} or ${files.key} exists already: remove both to issue a new one`);
+  if (existsSync(files.cert) || existsSync(files.key)) throw new Error(`${files.cert} or ${files.key} exists already: --renew replaces it (the old pair is kept beside it)`);
   const c = await issue(ca, names[0]!, { names, usage: 'server', days });
   writeNew(files.key, c.key, true);
   writeNew(files.cert, c.cert, false);
   return files;
+}
+
+/** Moves an issued pair aside (…retired-<time>), so a new one can be issued in its place. */
+export function retireIssued(files: IssuedFiles, now = new Date()): void {
+  const stamp = now.toISOString().replace(/[:.]/g, '-');
+  for (const p of [files.cert, files.key]) if (existsSync(p)) renameSync(p, `${p}.retired-${stamp}`);
 }
 
 /** A client certificate whose common name is `id` (an MQTT device's id, for client-certificate login). */
