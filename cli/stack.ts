@@ -11,8 +11,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ethers } from 'ethers';
 import { startAnvil } from '../contracts/anvil';
-import { setOwnerKey, writeDeployment, type Deployment } from '../contracts/deploy';
-import { deployAction, gatewayAdd, hospitalAdd, nodeAdd } from './admin/actions';
+import { writeDeployment, type Deployment } from '../contracts/deploy';
+import { deployAction, gatewayAdd, hospitalAdd, nodeAdd, ownerKeyAction } from './admin/actions';
 import { chainNodeIdentity, gatewayIdentity } from './identity-commands';
 import { identityToJson } from '../contracts/party-identity';
 import { createEvmKeyFile, loadEvmSigner } from '../common/evm-key';
@@ -250,7 +250,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     // 4. device logins, the oximeter's pseudo-terminal, the gateway
     const owner = await loadOrCreateOwnerKey(data);
     const patientTagKey = loadOrCreatePatientTagKey(data);
-    await setOwnerKey(hospitalAdmin, deployment.registry, HOSPITAL_ID, owner.publicKey);
+    await ownerKeyAction({ ...consortium, signer: hospitalAdmin }, HOSPITAL_ID, owner.publicKey);
     const simDevices: Array<{ deviceId: string; patient: string; kind: ReadingKind; password: string; seed: number; ratePerS?: number; scenario?: ClinicalScenario; faults?: FaultSpec[]; model?: DeviceModelName; modelParams?: ModelParams }> = [];
     const scenarioDevices = opts.scenario ? expandScenario(opts.scenario) : null;
     const replayDevices = opts.replay ? recordingDevices(opts.replay.recording) : null;
