@@ -85,6 +85,9 @@ export function chainNodeRegistry(p: ChainNodeMetricsParts): Registry {
       for (const [reason, n] of Object.entries(p.handshakes.refusedByReason)) this.inc({ reason }, n);
     },
   });
+  counter('mcps_chain_node_requests_throttled_total', 'Requests answered 429 by the per-source handshake limits (docs/protocol.md, the node under attack).', () => h.throttled);
+  counter('mcps_chain_node_m1_replays_total', 'M1 copies answered from the replay cache or refused as replays.', () => h.m1Replays);
+  counter('mcps_chain_node_records_refused_total', 'Session records that did not open (dropped; the session goes on).', () => h.recordsRefused);
   new Gauge({ name: 'mcps_chain_node_sessions', help: 'Live sessions with gateways and users.', registers, collect() { this.set(p.handshakes.counters.sessions); } });
   new Counter({
     name: 'mcps_chain_node_user_accesses_total',
