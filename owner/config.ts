@@ -18,6 +18,10 @@ export interface OwnerServiceConfig {
   host: string;
   port: number;
   chain: { rpcUrl: string; registry: string; accessLog: string };
+  /** The service's TLS files (mcps tls init): it then answers over HTTPS (docs/operations.md, "TLS"). */
+  tls?: { cert: string; key: string; ca?: string };
+  /** Plaintext on an address other than loopback only with this set (a warning each start). */
+  allowPlaintext?: boolean;
 }
 
 const schema = {
@@ -29,6 +33,13 @@ const schema = {
     ownerDir: { type: 'string', minLength: 1 },
     host: { type: 'string', minLength: 1 },
     port: { type: 'integer', minimum: 0, maximum: 65535 },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['cert', 'key'],
+      properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 }, ca: { type: 'string', minLength: 1 } },
+    },
+    allowPlaintext: { type: 'boolean' },
     chain: {
       type: 'object',
       additionalProperties: false,

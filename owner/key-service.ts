@@ -17,7 +17,8 @@
  * patient's tag for its day, that day is one of the grant's, and its span meets the recorded
  * access's range. Any slice outside that refuses the whole request.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import { httpServer, type TlsMaterial } from '../common/tls';
 import type { AddressInfo } from 'node:net';
 import { ethers } from 'ethers';
 import type { LogFn } from '../common/log';
@@ -41,6 +42,8 @@ export interface KeyServiceOptions {
   readonly port: number;
   readonly log: LogFn;
   readonly now?: () => number;
+  /** HTTPS with the hospital's certificate. */
+  readonly tls?: TlsMaterial;
 }
 
 export interface RunningKeyService {
@@ -164,7 +167,7 @@ export async function startKeyService(o: KeyServiceOptions): Promise<RunningKeyS
     return { sealed, r };
   };
 
-  const server: Server = createServer((req, res) => {
+  const server: Server = httpServer((req, res) => {
     void (async () => {
       const json = (status: number, x: unknown): void => {
         const s = JSON.stringify(x);
@@ -189,7 +192,7 @@ export async function startKeyService(o: KeyServiceOptions): Promise<RunningKeyS
         json(503, { refusal: 'unavailable', error: 'temporarily unable to answer; retry' });
       }
     })();
-  });
+  }, o.tls);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {
@@ -199,7 +202,7 @@ export async function startKeyService(o: KeyServiceOptions): Promise<RunningKeyS
   });
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://${o.host}:${port}`,
+    url: `${o.tls ? 'https' : 'http'}://${o.host}:${port}`,
     port,
     counters,
     close: () =>

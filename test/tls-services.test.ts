@@ -25,6 +25,9 @@ import { loadTlsMaterial } from '../common/tls';
 import { startMllpListener } from '../gateway/ingest/hl7/mllp-listener';
 import { mllpFrame, MllpDecoder } from '../gateway/ingest/hl7/mllp';
 import { ensureCa, issueServerCertificate, serverFilesIn } from '../cli/tls/certificates';
+import { AccessLogClient } from '../contracts/clients';
+import { startKeyService } from '../owner/key-service';
+import { runOwnerService } from '../owner/serve';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const dir = mkdtempSync(join(tmpdir(), 'mcps-tls-svc-'));
@@ -96,6 +99,16 @@ t.test('chain node API over HTTPS: the gateway submits with the consortium CA; u
   const client = new ChainNodeClient({ url: node.url, nodeId: 'node-1', selfId: 'gw-1', blsSecretKey: gsk, registry: registry(), ca });
   const r = await client.submit(sub, expect);
   t.match(r.receipt, { seq: 1, gatewayId: 'gw-1', status: 'anchored' }, 'over HTTPS: handshake, batch, receipt');
+
+  // The hospital's key service (issue 14) over HTTPS with the hospital's certificate.
+  const hospitalTls = await pki('hospital');
+  const keys = await startKeyService({ hospital: 'h', owner, tagKey: new Uint8Array(32).fill(1), registry: new RegistryClient(provider, d.registry), accessLog: new AccessLogClient(provider, d.accessLog), provider, host: '127.0.0.1', port: 0, log: () => undefined, tls: loadTlsMaterial(hospitalTls) });
+  t.teardown(() => keys.close());
+  t.match(keys.url, /^https:\/\//, 'the key service is https');
+  t.equal((await httpsGet(`${keys.url}/v1/health`, readFileSync(hospitalTls.ca))).status, 200, 'key service health over HTTPS with the hospital CA');
+  await t.rejects(httpsGet(`${keys.url}/v1/health`), /self[- ]signed|unable to (get|verify)/i, 'refused without it');
+  const ownerRefused = await runOwnerService({ hospital: 'h', ownerDir: join(dir, 'owner'), host: '0.0.0.0', port: 0, chain: { rpcUrl: anvil.url, registry: d.registry, accessLog: d.accessLog } }, () => undefined).then(() => null, (e: Error) => e.message);
+  t.match(ownerRefused, /the key service \(host\) would listen on 0\.0\.0\.0 without TLS/, 'a plaintext key service on the network is refused');
 });
 
 t.test('the monitoring listener over HTTPS', async (t) => {
