@@ -6,6 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ethers } from 'ethers';
 import { startAnvil } from '../contracts/anvil';
 import { ChainRegistry } from '../contracts/chain-registry';
@@ -204,6 +206,108 @@ t.test('the chain node under attack', async (t) => {
     t.equal(await sendOver(s, 'gw-2'), 200, "the gateway's next record (seq 1) is accepted: the session survived");
     for (let i = 0; i < 5; i++) await post(`/v1/sessions/${s.sid}`, random(64));
     t.equal(await sendOver(s, 'gw-2'), 401, 'after 8 refused records (the bound in this test) the session is over');
+  });
+
+  t.test('batches over a session: another gateway\'s batch, a header naming another gateway, a bad signature, an envelope mismatch', async (t) => {
+    const s = await honestSession('gw-2');
+    t.equal(s.status, 200);
+    const sendSub = async (sub: BatchSubmission): Promise<{ ok: boolean; status?: number; error?: string }> => {
+      const r = await fetch(`${url}/v1/sessions/${s.sid}`, { method: 'POST', body: Buffer.from(s.session.seal(encodeSessionRequest({ type: 'submit-batch', submission: sub }))) });
+      t.equal(r.status, 200, 'a refusal travels sealed, the session goes on');
+      const reply = decodeSessionReply(s.session.open(new Uint8Array(await r.arrayBuffer())));
+      return reply.ok ? { ok: true } : { ok: false, status: reply.status, error: reply.error };
+    };
+    const acceptedBefore = node.ingest.counters.accepted;
+    const [seq1, prev1] = [seqs['gw-1']!, prevs['gw-1']!];
+    const gw1 = await nextBatch('gw-1');
+    [seqs['gw-1'], prevs['gw-1']] = [seq1, prev1];
+    t.match(await sendSub(gw1.sub), { ok: false, status: 403 }, "gw-2's session submitting gw-1's batch");
+    t.match(await sendSub({ ...gw1.sub, gatewayId: 'gw-2' }), { ok: false, status: 400, error: /header names gateway gw-1/ }, 'a header naming another gateway');
+    const [seq2, prev2] = [seqs['gw-2']!, prevs['gw-2']!];
+    const own = await nextBatch('gw-2');
+    [seqs['gw-2'], prevs['gw-2']] = [seq2, prev2];
+    const badSig = own.sub.headerSignature.slice(0, -2) + (own.sub.headerSignature.endsWith('00') ? '01' : '00');
+    t.match(await sendSub({ ...own.sub, headerSignature: badSig }), { ok: false }, 'a bad header signature');
+    const env = Buffer.from(own.sub.envelope, 'base64');
+    env[env.length - 1]! ^= 1;
+    t.match(await sendSub({ ...own.sub, envelope: env.toString('base64') }), { ok: false, status: 400, error: /envelope does not match/ }, 'an envelope that does not match the header');
+    t.equal(node.ingest.counters.accepted, acceptedBefore, 'nothing above was stored');
+    t.equal(await sendOver(s, 'gw-2'), 200, "the gateway's own batch still goes through on the same session");
+  });
+
+  t.test('low-order X25519 points other than 0 and 1, and non-canonical u >= p, in M1', async (t) => {
+    const le = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'));
+    const ff = 'ff'.repeat(30);
+    const lowOrder: Record<string, Uint8Array> = {
+      'order 8 (e0eb7a…)': le('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800'),
+      'order 8 (5f9c95…)': le('5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157'),
+      'p − 1 (order 2)': le(`ec${ff}7f`),
+      'p (= 0, non-canonical)': le(`ed${ff}7f`),
+      'p + 1 (= 1, non-canonical)': le(`ee${ff}7f`),
+      'order 8 with the top bit set': le('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b880'),
+    };
+    for (const [name, X] of Object.entries(lowOrder)) {
+      const m1 = attackerHandshake(nodeRecord, Date.now(), random).m1;
+      m1.set(X, m1.length - 32);
+      const before = logs.length;
+      const r = await post('/v1/handshake/m1', m1);
+      t.equal(r.status, 400, `X = ${name} is refused`);
+      t.ok(logs.slice(before).some((l) => /m1\.bad-ephemeral/.test(l)), 'as m1.bad-ephemeral');
+    }
+    // u = p + 9 is the base point's u written non-canonically: X25519 reduces it mod p (RFC 7748), so
+    // it is an ordinary key whose DH result an initiator holding its discrete log (1) could compute.
+    const m1 = attackerHandshake(nodeRecord, Date.now(), random).m1;
+    m1.set(le(`f6${ff}7f`), m1.length - 32);
+    t.equal((await post('/v1/handshake/m1', m1)).status, 200, 'u = p + 9 is accepted as u = 9 (RFC 7748 reduces mod p)');
+  });
+
+  t.test('the gateway against replayed replies and forged 401s (an on-path attacker)', async (t) => {
+    // A proxy between gateway and node that can replay the previous reply or answer 401 itself.
+    let mode: 'pass' | 'replay-reply' | 'forge-401' = 'pass';
+    let lastReply: Buffer | null = null;
+    let handshakesSeen = 0;
+    const proxy = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        void (async () => {
+          const isRecord = (req.url ?? '').startsWith('/v1/sessions/');
+          if (req.url === '/v1/handshake/m1') handshakesSeen++;
+          if (isRecord && mode === 'forge-401') {
+            res.writeHead(401, { 'content-type': 'application/json' });
+            return res.end('{"error":"no such session: make a new handshake"}');
+          }
+          const up = await fetch(url + (req.url ?? ''), { method: 'POST', headers: { 'content-type': req.headers['content-type'] ?? 'application/octet-stream' }, body: Buffer.concat(chunks) });
+          let body: Buffer = Buffer.from(await up.arrayBuffer());
+          if (isRecord && up.status === 200) {
+            if (mode === 'replay-reply' && lastReply) body = lastReply;
+            else lastReply = body;
+          }
+          res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/octet-stream' });
+          res.end(body);
+        })();
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    t.teardown(() => proxy.close());
+    const via = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const client = new ChainNodeClient({ url: via, nodeId: 'node-1', selfId: 'gw-1', blsSecretKey: gsk['gw-1']!, registry: new ChainRegistry(new RegistryClient(provider, d.registry)) });
+    await honestSubmit(t, client, 'gw-1');
+    mode = 'replay-reply';
+    const [seq, prev] = [seqs['gw-1']!, prevs['gw-1']!];
+    const b = await nextBatch('gw-1');
+    await t.rejects(client.submit(b.sub, b.expect), /reply for batch .* refused: record\.replay/, 'a replayed reply is refused by the record layer');
+    mode = 'pass';
+    const again = await client.submit(b.sub, b.expect);
+    t.equal(again.receipt.seq, b.expect.seq, 'the batch is resent over a new session and gets its (idempotent) receipt');
+    mode = 'forge-401';
+    const before = handshakesSeen;
+    const b2 = await nextBatch('gw-1');
+    await t.rejects(client.submit(b2.sub, b2.expect), /HTTP 401/, 'forged 401s make the submission fail');
+    t.equal(handshakesSeen - before, 1, 'after exactly one new handshake: forged 401s cannot make the gateway handshake in a loop');
+    [seqs['gw-1'], prevs['gw-1']] = [seq + 1, Uint8Array.from(Buffer.from(b.expect.headerHash, 'hex'))];
+    mode = 'pass';
+    await honestSubmit(t, client, 'gw-1');
   });
 
   t.test('F4: distinct unknown ids cannot grow the registry cache or evict registered parties', async (t) => {
