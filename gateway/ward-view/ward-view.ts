@@ -16,6 +16,9 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
 import type { PublishPacket } from 'aedes';
 import type { DeadLetter } from '../ingest/dead-letter';
+import type { DeviceChanges } from '../ingest/device-credentials';
+import type { OutboxItem } from '../outbox/outbox';
+import type { SignedReceipt } from '../../protocol/submission';
 import { deviceTopicOwner } from '../ingest/broker';
 import type { GatewayRuntime } from '../runtime';
 import type { Reading } from '../../protocol/reading';
@@ -77,17 +80,17 @@ export function mountWardView(o: WardViewOptions): WardView {
     const device = m ? deviceTopicOwner(m[1]) : undefined;
     if (device) ward.refused(device, d.reason, now());
   };
-  const onDevicesChanged = (c: { removed?: readonly string[] }): void => {
-    for (const id of c.removed ?? []) ward.unregister(id);
+  const onDevicesChanged = (c: DeviceChanges): void => {
+    for (const id of c.removed) ward.unregister(id);
     syncRegistered();
   };
-  const onReceipt = (_item: unknown, r: { receipt: { seq: number; count: number; txHash: string; blockNumber: number; nodeId: string } }): void => {
+  const onReceipt = (_item: OutboxItem, r: SignedReceipt): void => {
     lastAnchored = { seq: r.receipt.seq, count: r.receipt.count, txHash: r.receipt.txHash, blockNumber: r.receipt.blockNumber, nodeId: r.receipt.nodeId, at: now() };
   };
   rt.on('reading', onReading);
   rt.on('dead-letter', onDeadLetter);
-  rt.on('devices-changed', onDevicesChanged as never);
-  rt.on('receipt', onReceipt as never);
+  rt.on('devices-changed', onDevicesChanged);
+  rt.on('receipt', onReceipt);
 
   // Device alarm events and last wills from the embedded broker (not anchored: passed to flows and here).
   const aedes = rt.broker?.aedes;
@@ -156,8 +159,8 @@ export function mountWardView(o: WardViewOptions): WardView {
       stopped = true;
       rt.off('reading', onReading);
       rt.off('dead-letter', onDeadLetter);
-      rt.off('devices-changed', onDevicesChanged as never);
-      rt.off('receipt', onReceipt as never);
+      rt.off('devices-changed', onDevicesChanged);
+      rt.off('receipt', onReceipt);
       if (aedes) {
         await new Promise<void>((r) => aedes.unsubscribe('mcps/devices/+/alarms', onAlarm, () => r()));
         await new Promise<void>((r) => aedes.unsubscribe('mcps/devices/+/status', onStatus, () => r()));
