@@ -355,12 +355,22 @@ export class HandshakeService {
    * in clear, so anyone could otherwise end it with one garbage request. After
    * `maxFailedRecords` such records the session ends (a bound on forgery attempts per key).
    */
-  record(sessionId: string, bytes: Uint8Array, handle: (peer: Authenticated['peer'], request: Uint8Array) => Promise<Uint8Array>): Promise<Uint8Array> {
+  async record(sessionId: string, bytes: Uint8Array, handle: (peer: Authenticated['peer'], request: Uint8Array) => Promise<Uint8Array>): Promise<Uint8Array> {
     const live = this.#sessions.get(sessionId);
     if (!live || live.session.exhausted) {
       this.#sessions.delete(sessionId);
       this.counters.sessions = this.#sessions.size;
-      return Promise.reject(new SessionUnknown());
+      throw new SessionUnknown();
+    }
+    // The peer's registry record (cached) must still be what the handshake authenticated: a party
+    // revoked or given a new key since then has its session ended (a rotated one makes a new
+    // handshake with its new key; a revoked one is refused there).
+    const now = await this.opts.registry.fetch(live.peer.id);
+    if (!now || now.status !== 'active' || now.epoch !== live.peer.epoch || now.role !== live.peer.role) {
+      if (this.#sessions.get(sessionId) === live) this.#sessions.delete(sessionId);
+      this.counters.sessions = this.#sessions.size;
+      this.opts.log('info', `session with ${live.peer.id} ended: its registry record changed (${now ? `${now.status}, epoch ${now.epoch}` : 'gone'})`, { component: 'handshake', event: 'session-ended' });
+      throw new SessionUnknown();
     }
     // Opened at once, in arrival order (the record layer refuses anything but the next sequence
     // number), so a forged record is refused without waiting behind the batch being processed;
@@ -369,23 +379,23 @@ export class HandshakeService {
     try {
       request = live.session.open(bytes);
     } catch (err) {
-      if (!(err instanceof ProtocolError)) return Promise.reject(err);
+      if (!(err instanceof ProtocolError)) throw err;
       live.failures++;
       this.counters.recordsRefused++;
       if (live.failures >= this.limits.maxFailedRecords) {
         this.#sessions.delete(sessionId);
         this.counters.sessions = this.#sessions.size;
         this.opts.log('warn', `session with ${live.peer.id} ended after ${live.failures} records that did not open (last: ${err.message})`);
-        return Promise.reject(new SessionUnknown());
+        throw new SessionUnknown();
       }
-      if (err.reason === 'session.expired') return Promise.reject(new SessionUnknown());
+      if (err.reason === 'session.expired') throw new SessionUnknown();
       // Logged at 1, 2, 4, 8 … failures: a flood of garbage must not flood the log.
       if ((live.failures & (live.failures - 1)) === 0) this.opts.log('info', `record refused on ${live.peer.id}'s session (${live.failures} so far): ${err.message}`, { component: 'handshake', event: 'record-refused', reason: err.reason });
-      return Promise.reject(new RecordRefused());
+      throw new RecordRefused();
     }
     const run = live.queue.then(async () => live.session.seal(await handle(live.peer, request)));
     live.queue = run.catch(() => undefined);
-    return run;
+    return await run;
   }
 
   #evict(): void {
