@@ -12,8 +12,11 @@ import { join, resolve } from 'node:path';
 import { ethers } from 'ethers';
 import { startAnvil } from '../contracts/anvil';
 import { writeDeployment, type Deployment } from '../contracts/deploy';
-import { deployAction, gatewayAdd, hospitalAdd, nodeAdd, ownerKeyAction } from './admin/actions';
-import { chainNodeIdentity, gatewayIdentity } from './identity-commands';
+import { deployAction, gatewayAdd, hospitalAdd, nodeAdd, ownerKeyAction, userAdd } from './admin/actions';
+import { chainNodeIdentity, gatewayIdentity, userIdentity } from './identity-commands';
+import { runOwnerService } from '../owner/serve';
+import type { OwnerServiceConfig } from '../owner/config';
+import type { ShareSummary } from './share-demo';
 import { identityToJson } from '../contracts/party-identity';
 import { createEvmKeyFile, loadEvmSigner } from '../common/evm-key';
 import { BatchStore } from '../chain-node/batch-store';
@@ -49,6 +52,8 @@ import type { VerifyReport } from './verification';
 export const GATEWAY_ID = 'gw-ward1';
 export const NODE_ID = 'node-1';
 export const HOSPITAL_ID = 'hospital-a';
+/** The local stack's data user (keys in <data>/users/user-1/, registered by the hospital). */
+export const USER_ID = 'user-1';
 /** anvil's development mnemonic: its accounts are public knowledge, for a local chain only. */
 const ANVIL_MNEMONIC = 'test test test test test test test test test test test junk';
 
@@ -126,6 +131,10 @@ export interface Stack {
   restart(role: StackRole): Promise<void>;
   pauseChain(): void;
   resumeChain(): void;
+  /** The hospital's key service (owner/key-service.ts), running in this process. */
+  readonly ownerServiceUrl: string;
+  /** The sharing exercise (cli/share-demo.ts): refused without a grant, then grant, fetch, verify. */
+  share(): Promise<ShareSummary>;
   /** The running gateway process (benchmarks read its memory use). */
   gatewayPid(): number | undefined;
   stop(): Promise<void>;
@@ -251,6 +260,19 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const owner = await loadOrCreateOwnerKey(data);
     const patientTagKey = loadOrCreatePatientTagKey(data);
     await ownerKeyAction({ ...consortium, signer: hospitalAdmin }, HOSPITAL_ID, owner.publicKey);
+    // The data user user-1 (its own keys, registered by the hospital like any user: mcps admin user
+    // add) and the hospital's key service beside the chain node (mcps owner serve --config run/owner.json).
+    const userId = userIdentity({ data: join(data, 'users', USER_ID), id: USER_ID });
+    writeFileSync(join(data, 'run', `${USER_ID}.identity.json`), JSON.stringify(identityToJson(userId), null, 2) + '\n');
+    await userAdd({ ...consortium, signer: hospitalAdmin }, userId, HOSPITAL_ID);
+    const ownerCfg: OwnerServiceConfig = { hospital: HOSPITAL_ID, ownerDir: ownerDir(data), host: '127.0.0.1', port: await freePort(), chain: { rpcUrl: anvil.url, registry: deployment.registry, accessLog: deployment.accessLog } };
+    writeFileSync(join(data, 'run', 'owner.json'), JSON.stringify(ownerCfg, null, 2), { mode: 0o600 });
+    const keyService = await runOwnerService(ownerCfg, (_level, msg) => log(`key service: ${msg}`));
+    cleanups.push(() => keyService.stop());
+    log(`data user ${USER_ID} registered (keys in ${join(data, 'users', USER_ID)}); key service of ${HOSPITAL_ID} at ${keyService.url}`);
+    const runStartedAt = Date.now();
+    // Where `mcps data --data DIR` finds the node and the key service (data-user/context.ts).
+    writeFileSync(join(data, 'run', 'share.json'), JSON.stringify({ hospital: HOSPITAL_ID, node: { id: NODE_ID, url: nodeUrl }, ownerService: keyService.url }, null, 2) + '\n');
     const simDevices: Array<{ deviceId: string; patient: string; kind: ReadingKind; password: string; seed: number; ratePerS?: number; scenario?: ClinicalScenario; faults?: FaultSpec[]; model?: DeviceModelName; modelParams?: ModelParams }> = [];
     const scenarioDevices = opts.scenario ? expandScenario(opts.scenario) : null;
     const replayDevices = opts.replay ? recordingDevices(opts.replay.recording) : null;
@@ -440,6 +462,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         restarted = true;
         if (role === 'gateway') await startGateway();
         else await startNode();
+      },
+      ownerServiceUrl: keyService.url,
+      share: async () => {
+        const { shareDemo } = require('./share-demo') as typeof import('./share-demo');
+        return shareDemo({ data, rpcUrl: anvil.url, deployment, hospital: HOSPITAL_ID, node: { id: NODE_ID, url: nodeUrl }, ownerServiceUrl: keyService.url, userId: USER_ID, patientTagKey, sendLogPath, from: runStartedAt });
       },
       gatewayPid: () => gateway.proc.pid,
       pauseChain: () => anvil.process.kill('SIGSTOP'),

@@ -109,6 +109,11 @@ export async function runUp(opts: UpOptions): Promise<number> {
     status.clear();
     const report = await s.verify();
     for (const p of report.problems.slice(0, 20)) log('warn', p);
+    // Sharing, as a data user would from a second terminal (README, "Sharing data").
+    const share = await s.share().catch((err: unknown) => {
+      log('warn', `sharing exercise failed: ${(err as Error).message}`);
+      return { error: (err as Error).message, verified: false } as const;
+    });
     await s.stop();
     const summary = {
       sent: report.sent,
@@ -122,10 +127,11 @@ export async function runUp(opts: UpOptions): Promise<number> {
       ...(drained.sim.progress ? { replayed: drained.sim.progress.done, of: drained.sim.progress.total } : {}),
       ...(Object.keys(drained.sim.faults).length > 0 ? { refused_as_expected: report.refusedAsExpected, faults_injected: drained.sim.faults } : {}),
       last_tx: drained.gateway.lastTx,
+      share,
     };
     process.stdout.write(JSON.stringify({ ...summary, drained: drained.drained }) + '\n');
     if (!drained.drained) return EXIT_NOT_DRAINED;
-    return summary.missing === 0 && summary.duplicates === 0 && summary.proof_failures === 0 ? 0 : 1;
+    return summary.missing === 0 && summary.duplicates === 0 && summary.proof_failures === 0 && share.verified ? 0 : 1;
   } catch (err) {
     status.clear();
     log('error', (err as Error).message);

@@ -1,7 +1,7 @@
 /**
  * Where `mcps data` finds the chain, the contracts, a chain node, the owner's key service and the
- * keys: `--data DIR` for the local stack (run/deployment.json, run/chain-node.json,
- * run/owner-service.json, users/<id>/ for a user's keys, owner/ and run/hospital-admin.key for the
+ * keys: `--data DIR` for the local stack (run/deployment.json, run/share.json (the chain
+ * node's and the key service's URLs), users/<id>/ for a user's keys, owner/ and run/hospital-admin.key for the
  * hospital), or `--config FILE` for a real consortium:
  *
  *   { "rpcUrl": "https://…", "deployment": "deployment.json",
@@ -76,16 +76,17 @@ export function shareContext(o: ContextOptions): ShareContext {
   const data = resolve(o.data);
   const run = join(data, 'run');
   const d = readDeploymentFile(join(run, 'deployment.json'));
-  const nodeCfg = existsSync(join(run, 'chain-node.json')) ? readJson(join(run, 'chain-node.json'), 'chain node config') : null;
-  const owner = existsSync(join(run, 'owner-service.json')) ? readJson(join(run, 'owner-service.json'), 'key service file') : null;
+  // Written by `mcps up` once the chain node and the key service listen.
+  const share = existsSync(join(run, 'share.json')) ? readJson(join(run, 'share.json'), 'the stack\'s sharing endpoints') : null;
+  const node = share?.node as { id?: unknown; url?: unknown } | undefined;
   return {
     rpcUrl: d.rpcUrl ?? (() => {
       throw new Error(`${run}/deployment.json names no rpcUrl: is the stack running (npm start)?`);
     })(),
     deployment: d,
-    hospital: typeof owner?.hospital === 'string' ? owner.hospital : LOCAL_HOSPITAL,
-    node: nodeCfg && typeof nodeCfg.nodeId === 'string' ? { id: nodeCfg.nodeId, url: `http://${String(nodeCfg.host)}:${String(nodeCfg.port)}` } : null,
-    ownerService: typeof owner?.url === 'string' ? owner.url : null,
+    hospital: typeof share?.hospital === 'string' ? share.hospital : LOCAL_HOSPITAL,
+    node: node && typeof node.id === 'string' && typeof node.url === 'string' ? { id: node.id, url: node.url } : null,
+    ownerService: typeof share?.ownerService === 'string' ? share.ownerService : null,
     userKeys: (user) => join(data, 'users', user),
     ownerDir: join(data, 'owner'),
     adminKey: join(run, 'hospital-admin.key'),
