@@ -29,7 +29,8 @@ export interface BundleSlice {
 }
 
 export interface BundleBatch extends DeliveredBatch {
-  readonly anchorTx: string;
+  /** The node's receipt's transaction (informative: the check reads the chain), null if it was still anchoring. */
+  readonly anchorTx: string | null;
   readonly slices: readonly BundleSlice[];
 }
 

@@ -84,13 +84,13 @@ export async function fetchShare(i: FetchInput): Promise<FetchResult> {
   const answer = await node.query({ grantId, firstDay: tags.firstDay, tags: tags.tags, from: i.from, to: i.to }, (d, n) => i.onProgress?.('fetch', d, n));
   // 3. Against the chain.
   const patientTags = new Map(tags.tags.map((t, k) => [tags!.firstDay + k, t]));
-  const range = await checkRange({ hospital: i.owner.hospital, from: i.from, to: i.to, patientTags, gateways: answer.gateways }, i.chain, i.pairing, (n) => new Uint8Array(randomBytes(n)));
+  const range = await checkRange({ hospital: i.owner.hospital, from: i.from, to: i.to, asOfBlock: answer.access.blockNumber, patientTags, gateways: answer.gateways }, i.chain, i.pairing, (n) => new Uint8Array(randomBytes(n)));
   const gaps = [...range.gaps];
   const problems = [...range.problems];
   let foreign = 0;
   // 4. The slices: exactly the expected ones, each delivered and intact.
   const expectedKeys = new Set(range.expected.map((e) => `${e.batch.gatewayId}#${e.batch.header.seq}#${e.index}`));
-  for (const g of answer.gateways) for (const b of g.batches) for (const s of b.slices) if (!expectedKeys.has(`${g.gatewayId}#${b.seq}#${s.index}`)) foreign++;
+  for (const g of answer.gateways) for (const b of g.batches) for (const s of b.slices) if (!expectedKeys.has(`${g.gatewayId}#${b.seq}#${s.index}`) && !range.later.has(`${g.gatewayId}#${b.seq}`)) foreign++;
   if (foreign > 0) problems.push(`${foreign} slices delivered that are not the patient's in the range (not opened)`);
   const toOpen: Array<{ e: (typeof range.expected)[number]; ct: Uint8Array }> = [];
   for (const e of range.expected) {
@@ -135,8 +135,8 @@ export async function fetchShare(i: FetchInput): Promise<FetchResult> {
   const gateways = answer.gateways.map((g) => ({
     gatewayId: g.gatewayId,
     lo: g.lo,
-    hi: g.hi,
-    batches: g.batches.map((b): BundleBatch => ({ seq: b.seq, header: b.header, signature: b.signature, directory: b.directory, anchorTx: b.anchor.txHash, slices: [...opened.entries()].filter(([k]) => k.startsWith(`${g.gatewayId}#${b.seq}#`)).map(([, s]) => s) })),
+    hi: range.effectiveHi.get(g.gatewayId) ?? g.hi,
+    batches: g.batches.filter((b) => !range.later.has(`${g.gatewayId}#${b.seq}`)).map((b): BundleBatch => ({ seq: b.seq, header: b.header, signature: b.signature, directory: b.directory, anchorTx: b.anchor?.txHash ?? null, slices: [...opened.entries()].filter(([k]) => k.startsWith(`${g.gatewayId}#${b.seq}#`)).map(([, s]) => s) })),
   }));
   const net = await i.provider.getNetwork();
   const bundle: ShareBundle = {

@@ -10,7 +10,11 @@
  *     root to the anchored root), is signed by a key the registry lists for the gateway, and names
  *     the previous batch's header hash (the hash chain);
  *   - the run bounds the range: lo is batch 1 or was sealed before `from` (no earlier batch can
- *     hold a reading of the range), and hi's watermark lies after `to` or hi is the chain's head;
+ *     hold a reading of the range), and hi's watermark lies after `to` or hi is the head the
+ *     gateway's chain had at the block that recorded the access (`asOfBlock`: the node answers
+ *     after it, and stores every batch before anchoring it, so it holds every batch anchored by
+ *     then; batches anchored later are checked when delivered and anchored, dropped when not yet
+ *     anchored: `later`);
  *   - each directory hashes to its header's directory hash and agrees with the header.
  * Then every directory entry with one of the patient's tags for a day of the range, whose span
  * meets the range, is a slice the user must have ("expected"); the callers check each one opens,
@@ -56,6 +60,10 @@ export interface ExpectedSlice<B extends DeliveredBatch = DeliveredBatch> {
 
 export interface RangeCheck<B extends DeliveredBatch = DeliveredBatch> {
   readonly batches: CheckedBatch<B>[];
+  /** "gateway#seq" of delivered batches not anchored yet and after the head at the access: left out. */
+  readonly later: Set<string>;
+  /** Per gateway, the end of the run once those are left out. */
+  readonly effectiveHi: Map<string, number>;
   readonly expected: ExpectedSlice<B>[];
   /** Something the chain says exists in the range and was not delivered. */
   readonly gaps: string[];
@@ -65,30 +73,41 @@ export interface RangeCheck<B extends DeliveredBatch = DeliveredBatch> {
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-export async function checkRange<B extends DeliveredBatch>(input: { hospital: string; from: number; to: number; patientTags: ReadonlyMap<number, string>; gateways: readonly DeliveredGateway<B>[] }, chain: ChainView, pairing: PairingBackend, random: (n: number) => Uint8Array): Promise<RangeCheck<B>> {
+export async function checkRange<B extends DeliveredBatch>(input: { hospital: string; from: number; to: number; asOfBlock: number; patientTags: ReadonlyMap<number, string>; gateways: readonly DeliveredGateway<B>[] }, chain: ChainView, pairing: PairingBackend, random: (n: number) => Uint8Array): Promise<RangeCheck<B>> {
   const gaps: string[] = [];
   const problems: string[] = [];
   const batches: CheckedBatch<B>[] = [];
   const expected: ExpectedSlice<B>[] = [];
+  const later = new Set<string>();
+  const effectiveHi = new Map<string, number>();
   const { from, to } = input;
   const delivered = new Map(input.gateways.map((g) => [g.gatewayId, g]));
   const registered = await chain.gatewaysOf(input.hospital);
   for (const g of input.gateways) if (!registered.includes(g.gatewayId)) problems.push(`gateway ${g.gatewayId} is not one of ${input.hospital}'s gateways in the registry`);
   for (const gw of registered) {
-    const head = await chain.head(gw);
+    const anchored = await chain.anchored(gw);
+    // The gateway's head when the access was recorded.
+    let head = 0;
+    for (const [seq, a] of anchored) if (a.blockNumber <= input.asOfBlock && seq > head) head = seq;
     const d = delivered.get(gw);
     if (!d || d.lo === 0) {
       if (head > 0) gaps.push(`gateway ${gw}: none of its ${head} anchored batches was delivered`);
       continue;
     }
-    const anchored = await chain.anchored(gw);
-    const list = [...d.batches].sort((a, b) => a.seq - b.seq);
+    // Batches after that head which are not anchored yet cannot be checked: left out, not a failure.
+    let hi = d.hi;
+    while (hi > head && hi >= d.lo && !anchored.has(hi)) {
+      later.add(`${gw}#${hi}`);
+      hi--;
+    }
+    effectiveHi.set(gw, hi);
+    const list = [...d.batches].filter((b) => !later.has(`${gw}#${b.seq}`)).sort((a, b) => a.seq - b.seq);
     const want = new Set<number>();
-    for (let s = d.lo; s <= d.hi; s++) want.add(s);
+    for (let s = d.lo; s <= hi; s++) want.add(s);
     const have = new Set(list.map((b) => b.seq));
     const missing = [...want].filter((s) => !have.has(s));
-    if (missing.length > 0) gaps.push(`gateway ${gw}: batches ${compact(missing)} of the announced run ${d.lo}..${d.hi} were not delivered`);
-    for (const b of list) if (!want.has(b.seq)) problems.push(`gateway ${gw}: batch ${b.seq} lies outside the announced run ${d.lo}..${d.hi}`);
+    if (missing.length > 0) gaps.push(`gateway ${gw}: batches ${compact(missing)} of the announced run ${d.lo}..${hi} were not delivered`);
+    for (const b of list) if (!want.has(b.seq)) problems.push(`gateway ${gw}: batch ${b.seq} lies outside the announced run ${d.lo}..${hi}`);
     const keys = await chain.gatewayKeys(gw);
     const checked: Array<CheckedBatch<B>> = [];
     const sigItems: Array<{ i: number; hh: Uint8Array; sig: Uint8Array }> = [];
@@ -137,9 +156,9 @@ export async function checkRange<B extends DeliveredBatch>(input: { hospital: st
     }
     // Bounds of the run.
     const first = good.find((c) => c.header.seq === d.lo);
-    const last = good.find((c) => c.header.seq === d.hi);
+    const last = good.find((c) => c.header.seq === hi);
     if (first && first.header.seq !== 1 && !(first.header.sealedAt < from)) gaps.push(`gateway ${gw}: the run starts at batch ${d.lo}, sealed at ${iso(first.header.sealedAt)}, not before the range: earlier batches may hold readings of the range`);
-    if (last && !(last.header.watermark > to) && d.hi < head) gaps.push(`gateway ${gw}: batches ${d.hi + 1}..${head} are anchored and may hold readings of the range (batch ${d.hi}'s watermark ${iso(last.header.watermark)} is not after the range) but were not delivered`);
+    if (last && !(last.header.watermark > to) && hi < head) gaps.push(`gateway ${gw}: batches ${hi + 1}..${head} were anchored when the access was recorded and may hold readings of the range (batch ${hi}'s watermark ${iso(last.header.watermark)} is not after the range) but were not delivered`);
     for (const c of good) {
       batches.push(c);
       c.directory.slices.forEach((entry, index) => {
@@ -151,7 +170,7 @@ export async function checkRange<B extends DeliveredBatch>(input: { hospital: st
       });
     }
   }
-  return { batches, expected, gaps, problems };
+  return { batches, later, effectiveHi, expected, gaps, problems };
 }
 
 function iso(ms: number): string {

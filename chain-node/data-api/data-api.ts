@@ -154,6 +154,9 @@ export class DataApi {
     const d0 = dayOf(q.from);
     const d1 = dayOf(q.to);
     const tags = new Set(q.tags.slice(d0 - firstDay, d1 - firstDay + 1));
+    const rec = await this.opts.recorder.record({ grantId: q.grantId, fromTime: q.from, toTime: q.to });
+    if (!rec.recorded) throw new Refused('not-recorded', 403, `the chain refused to record the access under grant ${q.grantId} (revoked or expired meanwhile; transaction ${rec.txHash})`);
+    // Planned after the access is on chain: every batch anchored up to its block is in the store.
     const items: PlannedBatch[] = [];
     const runs = new Map<string, { lo: number; hi: number }>();
     for (const gw of this.#index.gateways().sort()) {
@@ -162,8 +165,6 @@ export class DataApi {
       runs.set(gw, run.length > 0 ? { lo: run[0]!.seq, hi: run[run.length - 1]!.seq } : { lo: 0, hi: 0 });
       for (const b of run) items.push({ gatewayId: gw, seq: b.seq });
     }
-    const rec = await this.opts.recorder.record({ grantId: q.grantId, fromTime: q.from, toTime: q.to });
-    if (!rec.recorded) throw new Refused('not-recorded', 403, `the chain refused to record the access under grant ${q.grantId} (revoked or expired meanwhile; transaction ${rec.txHash})`);
     const id = randomBytes(16).toString('hex');
     const now = (this.opts.now ?? Date.now)();
     const live: LiveAccess = { id, user, grantId: q.grantId, from: q.from, to: q.to, tags, items, runs, txHash: rec.txHash, blockNumber: rec.blockNumber, expiresAt: now + (this.opts.accessTtlMs ?? 600_000) };
@@ -203,7 +204,7 @@ export class DataApi {
 
   #serve(it: PlannedBatch, live: LiveAccess): { batch: ServedBatch; bytes: number } {
     const stored = this.opts.store.get(it.gatewayId, it.seq);
-    if (!stored?.receipt) throw new Error(`batch ${it.gatewayId}#${it.seq} vanished from the store`);
+    if (!stored) throw new Error(`batch ${it.gatewayId}#${it.seq} vanished from the store`);
     const envelope = Buffer.from(stored.submission.envelope, 'base64');
     const { directory, length } = decodeDirectoryPrefix(envelope);
     const slices: Array<{ index: number; ciphertext: string }> = [];
@@ -217,9 +218,9 @@ export class DataApi {
       slices.push({ index, ciphertext: ct.toString('base64') });
       bytes += ct.length;
     });
-    const r = stored.receipt.receipt;
+    const r = stored.receipt?.receipt;
     return {
-      batch: { seq: it.seq, header: stored.submission.header, signature: stored.submission.headerSignature, directory: envelope.subarray(0, length).toString('base64'), anchor: { txHash: r.txHash, blockNumber: r.blockNumber }, slices },
+      batch: { seq: it.seq, header: stored.submission.header, signature: stored.submission.headerSignature, directory: envelope.subarray(0, length).toString('base64'), anchor: r ? { txHash: r.txHash, blockNumber: r.blockNumber } : null, slices },
       bytes,
     };
   }

@@ -1,8 +1,10 @@
 /**
  * What the data API needs to plan an answer without reading every stored batch each time: per
  * gateway, the time fields of each anchored batch's header (sealedAt, watermark, first and last
- * receive times). Built from the ciphertext store on first use and extended as batches arrive; a
- * batch stored but not yet anchored (no receipt) is left out until it is.
+ * receive times). Built from the ciphertext store on first use and extended as batches arrive. A
+ * batch is stored before it is anchored, so every batch anchored by this node before a moment is in
+ * the index after it: an answer planned after its access is recorded on chain (block B) holds every
+ * batch this node anchored up to B (the user checks its answer against the chain as of B).
  */
 import { decodeHeader } from '../../protocol/batch';
 import type { BatchStore } from '../batch-store';
@@ -29,7 +31,7 @@ export class HeaderIndex {
       let x = m.get(seq);
       if (!x) {
         const b = this.store.get(gatewayId, seq);
-        if (!b?.receipt) continue;
+        if (!b) continue;
         let h;
         try {
           h = decodeHeader(Uint8Array.from(Buffer.from(b.submission.header, 'hex')));

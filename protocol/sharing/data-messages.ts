@@ -44,8 +44,8 @@ export interface ServedBatch {
   readonly signature: string;
   /** base64 of the batch directory */
   readonly directory: string;
-  /** Where the node anchored it (its receipt); the user checks the chain itself. */
-  readonly anchor: { readonly txHash: string; readonly blockNumber: number };
+  /** Where the node anchored it (its receipt; null while its anchoring is under way); the user checks the chain itself. */
+  readonly anchor: { readonly txHash: string; readonly blockNumber: number } | null;
   readonly slices: readonly ServedSlice[];
 }
 
@@ -139,15 +139,15 @@ export function encodeUserReply(r: UserReply): Uint8Array {
 function parseBatch(x: unknown, where: string): ServedBatch {
   if (typeof x !== 'object' || x === null) throw new RangeError(`${where}: expected an object`);
   const o = x as Record<string, unknown>;
-  const a = o.anchor as Record<string, unknown> | undefined;
-  if (typeof a !== 'object' || a === null) throw new RangeError(`${where}: field "anchor" missing`);
+  const a = o.anchor as Record<string, unknown> | null | undefined;
+  if (a === undefined || typeof a !== 'object') throw new RangeError(`${where}: field "anchor" missing`);
   if (!Array.isArray(o.slices)) throw new RangeError(`${where}: field "slices" must be a list`);
   return {
     seq: int(o, 'seq', where),
     header: str(o, 'header', where, HEX),
     signature: str(o, 'signature', where, /^[0-9a-f]{96}$/),
     directory: str(o, 'directory', where, B64),
-    anchor: { txHash: str(a, 'txHash', `${where} anchor`, TX), blockNumber: int(a, 'blockNumber', `${where} anchor`) },
+    anchor: a === null ? null : { txHash: str(a, 'txHash', `${where} anchor`, TX), blockNumber: int(a, 'blockNumber', `${where} anchor`) },
     slices: o.slices.map((s, i) => {
       if (typeof s !== 'object' || s === null) throw new RangeError(`${where} slice ${i}: expected an object`);
       const so = s as Record<string, unknown>;
