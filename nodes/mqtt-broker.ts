@@ -8,7 +8,7 @@ import type { NodeAPI, NodeDef, NodeInstance } from './node-red-api';
 import { parseBrokerSettings } from '../gateway/ingest/mqtt-broker-settings';
 
 export = function register(RED: NodeAPI): void {
-  function MqttBrokerNode(this: NodeInstance, def: NodeDef & { url?: string; clientId?: string }): void {
+  function MqttBrokerNode(this: NodeInstance, def: NodeDef & { url?: string; clientId?: string; caFile?: string }): void {
     RED.nodes.createNode(this, def);
     const creds = this.credentials as { username?: string; password?: string } | undefined;
     (this as { brokerSettings?: unknown }).brokerSettings = parseBrokerSettings(def, creds, `mcps-${String(def.id).replace(/[^A-Za-z0-9]/g, '').slice(0, 16)}`);

@@ -12,6 +12,7 @@
  * again. Devices must be registered on the gateway (their patient is checked); the external
  * broker's logins and ACLs are its own.
  */
+import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import { topicMatches } from '../gateway/ingest/topic-filter';
 import { readingFromMqtt } from '../gateway/ingest/mqtt-reading';
@@ -78,7 +79,19 @@ export = function register(RED: NodeAPI): void {
     let received = 0;
     let refused = 0;
     node.status({ fill: 'yellow', shape: 'ring', text: RED._('mcps-mqtt-device.status.connecting', { url: b.url }) });
-    const client = mqtt.connect(b.url, { clientId: b.clientId, username: b.username, password: b.password, clean: false, reconnectPeriod: 2000, connectTimeout: 10_000 });
+    let ca: Buffer | undefined;
+    if (b.caFile) {
+      try {
+        ca = readFileSync(b.caFile);
+      } catch (err) {
+        const why = `CA file ${b.caFile}: ${(err as Error).message}`;
+        node.status({ fill: 'red', shape: 'ring', text: why });
+        node.error(`mcps-mqtt-device: ${why}`);
+        return;
+      }
+    }
+    // Certificates are always checked (against caFile, else the system's CAs).
+    const client = mqtt.connect(b.url, { clientId: b.clientId, username: b.username, password: b.password, clean: false, reconnectPeriod: 2000, connectTimeout: 10_000, ...(ca ? { ca } : {}), rejectUnauthorized: true });
     // Runs before mqtt.js sends the PUBACK of a QoS 1 message: the PUBACK waits for the journal.
     client.handleMessage = (packet, callback) => {
       void (async () => {

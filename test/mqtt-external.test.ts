@@ -11,6 +11,11 @@ import { RUNTIME_SETTING } from '../gateway/runtime';
 import { parseBrokerSettings } from '../gateway/ingest/mqtt-broker-settings';
 import { nodeRedHelper } from './node-red.helpers';
 import { testRuntime } from './gateway-runtime.helpers';
+import { createServer as createTlsServer } from 'node:tls';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureCa, issueServerCertificate, serverFilesIn } from '../cli/tls/certificates';
 
 const helper = nodeRedHelper();
 const nodes = ['mqtt-broker', 'mqtt-device'].map((n) => require(`../nodes/${n}`) as unknown);
@@ -90,5 +95,48 @@ t.test('an external broker: PUBACK after the journal, refusals on output 2, rede
   t.match(bad, [/heart_rate value 900 outside/, /device "hr-9" is not registered on this gateway/, /patient "p-2" is not the patient device "hr-1" is registered to/]);
   for (let i = 0; i < 50 && ackedAt.size < 5; i++) await new Promise((r) => setTimeout(r, 100));
   for (const seq of [1, 2, 3, 4, 5]) t.ok((ackedAt.get(seq) ?? 0) >= journaledAt.get(seq)!, `seq ${seq}: the broker got the PUBACK after the reading was journaled`);
+  await helper.unload();
+});
+
+t.test('an external broker over TLS with a private CA (caFile): certificate checked, readings taken', async (t) => {
+  t.match(parseBrokerSettings({ url: 'mqtt://h:1883', caFile: '/etc/ca.pem' }, undefined, 'id'), { problem: /for mqtts:\/\/ or wss:\/\/ only/ });
+  t.match(parseBrokerSettings({ url: 'mqtts://h:8883', caFile: 'ca.pem' }, undefined, 'id'), { problem: /absolute path/ });
+  const dir = mkdtempSync(join(tmpdir(), 'mcps-ext-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { ca } = await ensureCa(dir, 'hospital broker CA');
+  const files = await issueServerCertificate(ca, ['127.0.0.1'], serverFilesIn(dir));
+  const broker = await Aedes.createBroker();
+  broker.authenticate = (_c, user, pass, cb) => cb(null, user === 'gw' && pass?.toString() === 'pw-gw' ? true : user === 'dev' && pass?.toString() === 'pw-dev');
+  const gatewaySubscribed = new Promise<void>((resolve) => broker.on('subscribe', (_s, client) => client?.id === 'gw-tls' && resolve()));
+  const server = createTlsServer({ cert: readFileSync(files.cert), key: readFileSync(files.key) }, broker.handle);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  t.teardown(async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+    await new Promise<void>((r) => broker.close(() => r()));
+  });
+  const T = await testRuntime({ devices: new DeviceCredentials([{ id: 'hr-1', patient: 'p-1', passwordHash: hashPassword('x') }]), client: { submit: () => new Promise(() => undefined) } });
+  t.teardown(() => T.close());
+  helper.settings({ [RUNTIME_SETTING]: T.rt });
+  await new Promise<void>((r) => helper.startServer(r));
+  t.teardown(() => new Promise<void>((r) => helper.stopServer(r)));
+  await helper.load(
+    nodes,
+    [
+      { id: 'b', type: 'mcps-mqtt-broker', url: `mqtts://127.0.0.1:${port}`, clientId: 'gw-tls', caFile: ca.files.cert },
+      { id: 'm', type: 'mcps-mqtt-device', broker: 'b', topic: 'mcps/devices/+/readings', wires: [['out'], []] },
+      { id: 'out', type: 'helper' },
+    ],
+    { b: { username: 'gw', password: 'pw-gw' } },
+  );
+  const out: Array<{ payload: { deviceSeq: number } }> = [];
+  helper.getNode('out').on('input', (m) => out.push(m as never));
+  await gatewaySubscribed;
+  t.pass('the gateway connected over TLS, checking the broker against the CA file, and subscribed');
+  const dev = await mqtt.connectAsync(`mqtts://127.0.0.1:${port}`, { clientId: 'hr-1', username: 'dev', password: 'pw-dev', ca: readFileSync(ca.files.cert), rejectUnauthorized: true });
+  t.teardown(() => dev.endAsync());
+  await dev.publishAsync('mcps/devices/hr-1/readings', msg('hr-1', 1), { qos: 1 });
+  for (let i = 0; i < 100 && out.length < 1; i++) await new Promise((r) => setTimeout(r, 100));
+  t.same(out.map((m) => m.payload.deviceSeq), [1], 'the reading arrived over TLS and was journaled');
   await helper.unload();
 });
