@@ -7,8 +7,11 @@
  *             gateways (with valid G1 points, after completing its own M1/M2), oversized bodies,
  *             and garbage records to session ids it "sniffed" (read on stdin, one per line) or made
  *             up. Prints "READY", runs for the given seconds, then prints one JSON line of counts.
+ *             The cheap kinds (replays, garbage records) are pipelined on 8 connections, as a real
+ *             flooder would send them; the others go one request at a time on 16 more.
  */
 import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
@@ -101,14 +104,66 @@ async function runAttacker(url: string, nodeJson: string, seconds: number, gatew
     statuses[r.status] = (statuses[r.status] ?? 0) + 1;
   };
 
+  /**
+   * The cheap part of the flood, as a real flooder sends it: HTTP/1.1 pipelining, a burst of
+   * requests written at once on each connection (M1 replays and garbage records), answers counted.
+   */
+  const pipelined = async (until: number): Promise<void> => {
+    const head = (path: string, n: number): string => `POST ${path} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/octet-stream\r\nContent-Length: ${n}\r\n\r\n`;
+    const burst = (): { buf: Buffer; n: number } => {
+      const parts: Buffer[] = [];
+      for (let i = 0; i < 16; i++) {
+        if (i % 2 === 0) parts.push(Buffer.from(head('/v1/handshake/m1', replayed.length)), Buffer.from(replayed));
+        else {
+          const sid = sids.length > 0 && i % 4 === 1 ? sids[(turn + i) % sids.length]! : Buffer.from(random(16)).toString('hex');
+          const body = random(256);
+          parts.push(Buffer.from(head(`/v1/sessions/${sid}`, body.length)), Buffer.from(body));
+        }
+      }
+      return { buf: Buffer.concat(parts), n: 16 };
+    };
+    while (performance.now() < until) {
+      await new Promise<void>((resolve) => {
+        const sock = connect({ host: u.hostname, port: Number(u.port), localAddress: '127.0.0.2' });
+        let waiting = 0;
+        let tail = '';
+        const fire = (): void => {
+          if (performance.now() >= until) return void sock.end();
+          const b = burst();
+          waiting += b.n;
+          sock.write(b.buf);
+        };
+        sock.on('connect', fire);
+        sock.on('data', (d: Buffer) => {
+          const text = tail + d.toString('latin1');
+          const re = /HTTP\/1\.1 (\d{3})/g;
+          let m: RegExpExecArray | null;
+          let last = 0;
+          while ((m = re.exec(text))) {
+            statuses[m[1]!] = (statuses[m[1]!] ?? 0) + 1;
+            counts['pipelined'] = (counts['pipelined'] ?? 0) + 1;
+            sent++;
+            waiting--;
+            last = re.lastIndex;
+          }
+          tail = text.slice(Math.max(last, text.length - 16));
+          if (waiting <= 0) fire();
+        });
+        sock.on('error', () => undefined);
+        sock.on('close', () => resolve());
+      });
+    }
+  };
+
   process.stdout.write('READY\n');
   const t0 = performance.now();
   const until = t0 + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: 48 }, async () => {
+  await Promise.all([
+    ...Array.from({ length: 16 }, async () => {
       while (performance.now() < until) await one();
     }),
-  );
+    ...Array.from({ length: 8 }, () => pipelined(until)),
+  ]);
   const elapsed = (performance.now() - t0) / 1000;
   agent.destroy();
   process.stdout.write(`${JSON.stringify({ sent, failed, seconds: elapsed, requestsPerS: sent / elapsed, counts, statuses, meanMsByKind: Object.fromEntries(Object.entries(msByKind).map(([k, v]) => [k, Math.round(v / counts[k]!)])) })}\n`);

@@ -17,7 +17,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ethers } from 'ethers';
@@ -48,6 +48,16 @@ function rssMb(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds (user + system) a process has used, from /proc. */
+function cpuS(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
   } catch {
     return NaN;
   }
@@ -168,7 +178,9 @@ export async function main(args: string[]): Promise<void> {
     const workers = ids.map((id, i) => sleep((i * tickMs) / gateways).then(() => honest(id)));
     await sleep(3000);
     phase = 'baseline';
+    const cpu0 = cpuS(nodePid);
     await sleep(seconds * 1000);
+    const cpuBaseline = cpuS(nodePid) - cpu0;
     const nodeJson = JSON.stringify({ id: 'node-1', epoch: 1, blsPublicKey: hex(nk.bls.publicKey), x25519PublicKey: hex(nk.x25519PublicKey) });
     phase = 'warm-up';
     const att = await startRole(['attacker', url, nodeJson, String(seconds + 1), ids.join(',')]);
@@ -176,7 +188,9 @@ export async function main(args: string[]): Promise<void> {
     const attackerDone = new Promise<string>((resolve) => attacker!.once('exit', () => resolve(att.lines.filter((l) => l.startsWith('{')).pop() ?? '{}')));
     await sleep(500);
     phase = 'attack';
+    const cpu1 = cpuS(nodePid);
     await sleep(seconds * 1000);
+    const cpuAttack = cpuS(nodePid) - cpu1;
     phase = 'done';
     clearInterval(sampler);
     await Promise.all(workers);
@@ -204,6 +218,7 @@ export async function main(args: string[]): Promise<void> {
     const rssMax = Math.max(...rss.baseline, ...rss.attack);
     process.stdout.write(`\nattacker (one process, from 127.0.0.2): ${Math.round(attackReport.requestsPerS ?? 0)} requests/s, ${attackReport.sent ?? 0} sent (${attackReport.failed ?? 0} connection errors)\n`);
     process.stdout.write(`  by kind: ${JSON.stringify(attackReport.counts ?? {})}, mean ms: ${JSON.stringify(attackReport.meanMsByKind ?? {})}\n  node answers: ${JSON.stringify(attackReport.statuses ?? {})}\n`);
+    process.stdout.write(`node CPU: ${(cpuBaseline / seconds).toFixed(2)} cores without attack, ${(cpuAttack / seconds).toFixed(2)} under attack (machine load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]} on ${availableParallelism()} cores)\n`);
     process.stdout.write(`node RSS: max ${r1(Math.max(...rss.baseline))} MB without attack, max ${r1(Math.max(...rss.attack))} MB under attack, last ${r1(rss.attack[rss.attack.length - 1] ?? NaN)} MB\n`);
     process.stdout.write(`honest p99 under attack / without: ${(under.p99 / base.p99).toFixed(2)} (goal <= 3); honest success under attack ${under.success.toFixed(4)} (goal >= 0.99)\n`);
     process.stdout.write(
