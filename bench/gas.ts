@@ -5,6 +5,8 @@
  *     calldata, one head slot and one log per gateway per transaction;
  *   - per batch: the layout before folding (bench/contracts/PerBatchAnchor.sol: a root slot, a head
  *     and a log per batch), the baseline the folded figures are ratios against;
+ *   - trustless: the Anchor contract deployed in trustless mode, the gateways' signed headers in
+ *     calldata, their signatures checked on chain with one aggregated pairing per transaction;
  *   - naive: every reading's hash in its own slot (bench/contracts/NaiveAnchor.sol).
  * A batch costs the same whatever its size, so gas per reading = gas per batch / batch size. Every
  * figure is steady state: each gateway has anchored before (its head slot is not new).
@@ -16,7 +18,8 @@ import { startAnvil } from '../contracts/anvil';
 import { AnchorClient, type AnchorRequest } from '../contracts/clients';
 import { deployContracts, registerGateway, registerHospital, registerNode } from '../contracts/deploy';
 import { idToBytes32 } from '../contracts/ids';
-import { blsKeygen, blsPopProve, blsPublicKey } from '../protocol/bls';
+import { encodeHeader, headerHash, type BatchHeader } from '../protocol/batch';
+import { blsKeygen, blsPopProve, blsPublicKey, blsSign } from '../protocol/bls';
 
 function compileBenchContract(name: string): { abi: ethers.InterfaceAbi; bytecode: string } {
   const solc = require('solc') as { compile(input: string): string };
@@ -51,7 +54,7 @@ export async function main(): Promise<void> {
     await registerHospital(admin!, d.registry, 'hospital-a', await hosp!.getAddress());
     const key = (b: number) => {
       const sk = blsKeygen(new Uint8Array(48).fill(b));
-      return { pk: blsPublicKey(sk), pop: blsPopProve(sk) };
+      return { sk, pk: blsPublicKey(sk), pop: blsPopProve(sk) };
     };
     const nk = key(1);
     await registerNode(admin!, d.registry, { id: 'node-1', operator: await operator!.getAddress(), blsPublicKey: nk.pk, pop: nk.pop, x25519PublicKey: new Uint8Array(32).fill(1) });
@@ -81,6 +84,7 @@ export async function main(): Promise<void> {
       for (let k = 0; k < perGateway; k++) for (const g of gws) reqs.push(nextReq(g));
       return figureOf((await folded.anchorFolded(reqs)).txHash);
     };
+    process.stderr.write("gas: measuring folded…\n");
     const firstFolded = await foldedTx(['gw-1'], 1);
     await foldedTx(gateways, 1); // warm every head slot
     const avg = async (f: () => Promise<TxFigure>, runs = 3): Promise<TxFigure> => {
@@ -92,6 +96,7 @@ export async function main(): Promise<void> {
     const f50x5 = await avg(() => foldedTx(gateways.slice(0, 5), 10));
     const f50x50 = await avg(() => foldedTx(gateways, 1));
 
+    process.stderr.write("gas: measuring per batch…\n");
     // Per batch (the layout before folding), same gateways and registry.
     const pb = compileBenchContract('PerBatchAnchor');
     const perBatch = (await (await new ethers.ContractFactory(pb.abi, pb.bytecode, admin!).deploy(d.registry)).waitForDeployment()) as ethers.Contract;
@@ -118,6 +123,42 @@ export async function main(): Promise<void> {
     const p50 = await avg(() => pbTx(['gw-1'], 50));
     const p50x5 = await avg(() => pbTx(gateways.slice(0, 5), 10));
 
+    process.stderr.write("gas: measuring trustless…\n");
+    // Trustless: a second deployment, the same five gateways' keys, real signed headers.
+    const dt = await deployContracts(admin!, { trustless: true });
+    await registerHospital(admin!, dt.registry, 'hospital-a', await hosp!.getAddress());
+    const nk2 = key(2);
+    await registerNode(admin!, dt.registry, { id: 'node-1', operator: await operator!.getAddress(), blsPublicKey: nk2.pk, pop: nk2.pop, x25519PublicKey: new Uint8Array(32).fill(1) });
+    const tGateways = gateways.slice(0, 5);
+    const tKeys = new Map<string, Uint8Array>();
+    for (const [i, g] of tGateways.entries()) {
+      const k = key(10 + i);
+      tKeys.set(g, k.sk);
+      await registerGateway(hosp!, dt.registry, { id: g, hospital: 'hospital-a', blsPublicKey: k.pk, pop: k.pop });
+    }
+    process.stderr.write("gas: trustless gateways registered…\n");
+    const trustless = new AnchorClient(operator!, dt.anchor, dt.deployBlock);
+    const tSeqs = new Map<string, { seq: number; prev: Uint8Array }>();
+    const signedReq = (g: string): AnchorRequest => {
+      const s = tSeqs.get(g) ?? { seq: 0, prev: new Uint8Array(32) };
+      const seq = s.seq + 1;
+      const t0 = 1_764_000_000_000 + seq * 60_000;
+      const h: BatchHeader = { version: 2, gatewayId: g, seq, prevHash: s.prev, root: ethers.getBytes(ethers.id(`${g} root ${seq}`)), count: 1000, firstReceivedAt: t0, lastReceivedAt: t0 + 59_000, sealedAt: t0 + 59_500, watermark: t0 - 1, sliceCount: 4, directoryHash: ethers.getBytes(ethers.id(`${g} dir ${seq}`)) };
+      const hh = headerHash(h);
+      tSeqs.set(g, { seq, prev: hh });
+      return { gatewayId: g, seq, prevHash: s.prev, headerHash: hh, root: h.root, count: h.count, header: encodeHeader(h), signature: blsSign(tKeys.get(g)!, hh) };
+    };
+    const trustlessTx = async (gws: readonly string[], perGateway: number): Promise<TxFigure> => {
+      const reqs: AnchorRequest[] = [];
+      for (let k = 0; k < perGateway; k++) for (const g of gws) reqs.push(signedReq(g));
+      return figureOf((await trustless.anchorFolded(reqs)).txHash);
+    };
+    await trustlessTx(tGateways, 1); // warm every head slot
+    process.stderr.write("gas: trustless heads warm…\n");
+    const t1 = await avg(() => trustlessTx(['gw-1'], 1));
+    const t50x5 = await avg(() => trustlessTx(tGateways, 10), 2);
+
+    process.stderr.write("gas: measuring naive…\n");
     // Naive: one slot per reading.
     const naiveArt = compileBenchContract('NaiveAnchor');
     const naive = (await (await new ethers.ContractFactory(naiveArt.abi, naiveArt.bytecode, operator!).deploy()).waitForDeployment()) as ethers.Contract;
@@ -132,6 +173,8 @@ export async function main(): Promise<void> {
       ['folded, 1 batch/tx', f1, 1],
       ['folded, 50/tx (5 gateways x 10)', f50x5, 50],
       ['folded, 50/tx (50 gateways x 1)', f50x50, 50],
+      ['trustless, 1 batch/tx', t1, 1],
+      ['trustless, 50/tx (5 gateways x 10)', t50x5, 50],
     ];
     const w = (s: string | number, n: number): string => String(s).padStart(n);
     process.stdout.write('Gas per anchored reading (anvil, Prague, EIP-7623 calldata floor in force); steady state\n\n');
@@ -160,6 +203,10 @@ export async function main(): Promise<void> {
       calldata_bytes_per_batch: Math.round(f50x5.bytes / 50),
       calldata_floor_gas_per_batch_folded: Math.round(f50x5.floor / 50),
       folded_over_per_batch_at_50_per_tx: Number((p50x5.gas / f50x5.gas).toFixed(2)),
+      gas_per_reading_at_1000_trustless: Number((t50x5.gas / 50 / 1000).toFixed(2)),
+      gas_per_reading_at_1000_trustless_1_per_tx: Number((t1.gas / 1000).toFixed(2)),
+      gas_per_reading_at_10000_trustless: Number((t50x5.gas / 50 / 10000).toFixed(3)),
+      calldata_bytes_per_batch_trustless: Math.round(t50x5.bytes / 50),
     };
     process.stdout.write(JSON.stringify(figures) + '\n');
   } finally {

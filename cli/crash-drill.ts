@@ -29,6 +29,8 @@ export interface DrillOptions {
   maxDowntimeMs?: number;
   log: (msg: string) => void;
   onChildLog?: (line: string) => void;
+  /** Deploy the Anchor contract in trustless mode. */
+  trustless?: boolean;
 }
 
 export interface DrillReport {
@@ -54,6 +56,7 @@ export async function runCrashDrill(o: DrillOptions): Promise<DrillReport> {
     mqttPort: 0,
     nodePort: 0,
     serial: false,
+    ...(o.trustless ? { trustless: true } : {}),
     mqttDevices: o.devices,
     stream: { readingsPerDevice: o.readingsPerDevice, maxInflight: o.maxInflight ?? 50, maxRatePerS: o.maxRatePerS },
     onChildLog: o.onChildLog,

@@ -55,6 +55,7 @@ program
   .option('--scenario <file|name>', 'simulated devices from a scenario file instead of the built-in set (see mcps sim --help)')
   .option('--record <file>', 'record what the gateway receives (serial bytes, MQTT messages, with times) to this JSONL file, for mcps sim replay')
   .option('--drain-timeout <seconds>', 'how long the gateway may drain at the stop (default: 30 after Ctrl-C or SIGTERM, 600 at the end of --duration)', nonNegativeNumber)
+  .option('--trustless', "trustless anchoring: deploy the Anchor contract so it verifies every gateway's signature over its batch headers on chain (docs/contracts.md)")
   .option('--tls', 'TLS on every listener: mqtts, HTTPS editor, chain node and metrics, MLLP over TLS; a CA at <data>/tls/ca.pem (made once) and certificates naming localhost and 127.0.0.1')
   .addHelpText('after', `
 Exit code: 0 only if every reading the simulator sent is anchored exactly once (missing = 0 and
@@ -62,7 +63,7 @@ duplicates = 0); 1 if not; 3 if the gateway did not drain by the deadline (the s
 "drained": false). A second mcps up on the same --data exits at once naming the first one's pid.
 Ports 0 pick free ones. The editor login is written to <data>/gateway/editor-credentials.json
 (mode 0600).`)
-  .action(async (opts: { duration?: number; data: string; editorPort: number; mqttPort: number; nodePort: number; gatewayMetricsPort: number; nodeMetricsPort: number; status: boolean; scenario?: string; record?: string; drainTimeout?: number; tls?: boolean }) => {
+  .action(async (opts: { duration?: number; data: string; editorPort: number; mqttPort: number; nodePort: number; gatewayMetricsPort: number; nodeMetricsPort: number; status: boolean; scenario?: string; record?: string; drainTimeout?: number; tls?: boolean; trustless?: boolean }) => {
     const { runUp } = require('./up') as typeof import('./up');
     const { resolveScenario } = require('./sim') as typeof import('./sim');
     process.exitCode = await runUp({ ...opts, scenario: opts.scenario ? resolveScenario(opts.scenario) : undefined });
@@ -260,14 +261,15 @@ program
   .option('--kills <n>', 'SIGKILLs (gateway or chain node, chosen at random)', count, 6)
   .option('--pauses <n>', 'chain freezes (SIGSTOP on the chain)', count, 2)
   .option('--max-pause <s>', 'longest chain freeze in seconds', positiveNumber, 5)
+  .option('--trustless', 'deploy the Anchor contract in trustless mode (gateway signatures verified on chain)')
   .addHelpText('after', `
 Prints each event as it happens and, as the last line, one JSON object: seed, readings, acked,
 kills, chainPauses, durationS and verify (sent, anchored, batches, missing, duplicates,
 proof_failures). Exit code 0 only if nothing acknowledged is missing or duplicated and every stored
 batch matches its on-chain root. docs/durability.md explains what is proven.`)
-  .action(async (o: { data: string; seed: number; devices: number; readings: number; rate: number; kills: number; pauses: number; maxPause: number }) => {
+  .action(async (o: { data: string; seed: number; devices: number; readings: number; rate: number; kills: number; pauses: number; maxPause: number; trustless?: boolean }) => {
     const { runCrashDrill } = require('./crash-drill') as typeof import('./crash-drill');
-    const r = await runCrashDrill({ data: o.data, seed: o.seed, devices: o.devices, readingsPerDevice: o.readings, maxRatePerS: o.rate || undefined, kills: o.kills, chainPauses: o.pauses, maxPauseMs: o.maxPause * 1000, log: (m) => process.stdout.write(`${m}\n`) });
+    const r = await runCrashDrill({ data: o.data, seed: o.seed, devices: o.devices, readingsPerDevice: o.readings, maxRatePerS: o.rate || undefined, kills: o.kills, chainPauses: o.pauses, maxPauseMs: o.maxPause * 1000, ...(o.trustless ? { trustless: true } : {}), log: (m) => process.stdout.write(`${m}\n`) });
     const v = r.verify;
     process.stdout.write(`sent (acknowledged) ${v.sent}, anchored ${v.anchored} in ${v.batches} batches, missing ${v.missing}, duplicates ${v.duplicates}, proof failures ${v.proofFailures}\n`);
     for (const p of v.problems.slice(0, 20)) process.stdout.write(`  ! ${p}\n`);

@@ -59,6 +59,8 @@ const ANVIL_MNEMONIC = 'test test test test test test test test test test test j
 
 export interface StackOptions {
   data: string;
+  /** Deploy the Anchor contract in trustless mode (it verifies the gateways' signatures on chain). */
+  trustless?: boolean;
   editorPort: number;
   mqttPort: number;
   nodePort: number;
@@ -225,7 +227,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     };
     const admin = adminKey(0, 'consortium');
     const hospitalAdmin = adminKey(1, 'hospital');
-    const deployed = await deployAction(admin, anvil.url);
+    const deployed = await deployAction(admin, anvil.url, { trustless: opts.trustless === true });
     const { admin: _deployer, ...deployment } = deployed;
     writeDeployment(join(data, 'run'), deployment);
     const gwIdentity = gatewayIdentity({ data: gatewayDir, id: GATEWAY_ID });

@@ -36,6 +36,8 @@ export interface UpOptions {
   drainTimeout?: number;
   /** TLS on every listener (CA at <data>/tls/ca.pem). */
   tls?: boolean;
+  /** Trustless anchoring: the Anchor contract verifies the gateways' signatures on chain. */
+  trustless?: boolean;
 }
 
 export async function runUp(opts: UpOptions): Promise<number> {
@@ -70,6 +72,7 @@ export async function runUp(opts: UpOptions): Promise<number> {
       nodeMetricsPort: opts.nodeMetricsPort,
       scenario: opts.scenario,
       ...(opts.tls ? { tls: true } : {}),
+      ...(opts.trustless ? { trustless: true } : {}),
       ...(opts.replay ? { replay: opts.replay } : {}),
       ...(opts.record ? { gateway: { record: { path: resolve(opts.record) } } } : {}),
       log: (m) => log('info', m),

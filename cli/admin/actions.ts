@@ -43,11 +43,12 @@ async function fund(signer: ethers.Signer, to: string, eth: string | undefined):
   }
 }
 
-export async function deployAction(signer: ethers.Signer, rpcUrl: string): Promise<Deployment & { rpcUrl: string; admin: string }> {
+/** `trustless`: the Anchor contract checks the gateways' signatures itself (docs/contracts.md, "Trustless mode"). */
+export async function deployAction(signer: ethers.Signer, rpcUrl: string, opts: { trustless?: boolean } = {}): Promise<Deployment & { rpcUrl: string; admin: string }> {
   const admin = await signer.getAddress();
   let d: Deployment;
   try {
-    d = await deployContracts(signer);
+    d = await deployContracts(signer, opts);
   } catch (err) {
     throw explainChainError(err, admin);
   }

@@ -91,7 +91,8 @@ Exit code 0 on success, 1 on a refusal or any other error.`);
     .command('deploy')
     .description('deploy the Registry, Anchor and AccessLog contracts; the key\'s account becomes the first consortium admin; writes the deployment file')
     .option('--force', 'overwrite an existing deployment file')
-    .action(async (o: { force?: boolean }, cmd: Command) => {
+    .option('--trustless', "trustless anchoring: the Anchor contract verifies every gateway's BLS signature over its batch headers on chain (EIP-2537), so a chain node cannot anchor a header its gateway did not sign; more gas per batch (docs/contracts.md)")
+    .action(async (o: { force?: boolean; trustless?: boolean }, cmd: Command) => {
       const gl = g(cmd);
       await output(gl, async () => {
         const path = C().deploymentPath(gl);
@@ -100,14 +101,14 @@ Exit code 0 on success, 1 on a refusal or any other error.`);
         const p = C().provider(url);
         try {
           const signer = K().loadEvmSigner(C().keyPath(gl, 'consortium'), p);
-          const d = await A().deployAction(signer, url);
+          const d = await A().deployAction(signer, url, { trustless: o.trustless === true });
           mkdirSync(dirname(path), { recursive: true });
           writeFileSync(path, JSON.stringify(d, null, 2) + '\n');
           return { ...d, deploymentFile: path };
         } finally {
           p.destroy();
         }
-      }, (d) => `deployed on chain ${d.chainId} (block ${d.deployBlock}); consortium admin ${d.admin}\n  Registry   ${d.registry}\n  Anchor     ${d.anchor}\n  AccessLog  ${d.accessLog}\nwritten to ${d.deploymentFile}\n`);
+      }, (d) => `deployed on chain ${d.chainId} (block ${d.deployBlock}); consortium admin ${d.admin}\n  Registry   ${d.registry}\n  Anchor     ${d.anchor}${d.trustless ? ' (trustless: verifies gateway signatures on chain)' : ''}\n  AccessLog  ${d.accessLog}\nwritten to ${d.deploymentFile}\n`);
     });
 
   const hospital = admin.command('hospital').description('hospitals (consortium admin)');
