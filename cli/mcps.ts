@@ -10,6 +10,8 @@
  *   mcps devices ...              a gateway's MQTT devices and HL7 monitors
  *   mcps gateway|chain-node|user identity   a party's public identity file for registration
  *   mcps tls ...                  a CA and certificates for TLS on every listener
+ *   mcps gateway|chain-node init  a box's config from the deployment file (docs/onboarding.md)
+ *   mcps owner init               a hospital's owner and patient tag keys
  *   mcps data grant|revoke|fetch|verify|audit   sharing with data users (docs/sharing.md)
  *   mcps owner serve --config FILE   the hospital's key service
  */
