@@ -83,3 +83,12 @@ t.test('a device moved to another patient moves beds; unregistered devices go', 
   w.unregister('d9');
   t.notOk(w.snapshot(T + 1000).beds.some((b) => b.patient === 'p-9'));
 });
+
+t.test('refusals are put on the device their source names', async (t) => {
+  const { refusedDevice } = require('../gateway/ward-view/ward-view') as typeof import('../gateway/ward-view/ward-view');
+  t.equal(refusedDevice('mqtt:mcps/devices/spo2-bed0003/readings'), 'spo2-bed0003');
+  t.equal(refusedDevice('decode:mcps/devices/temp-bed0001/readings'), 'temp-bed0001');
+  t.equal(refusedDevice('hl7:127.0.0.1:2575 mon-bed0009'), 'mon-bed0009');
+  t.equal(refusedDevice('hl7:127.0.0.1:2575'), undefined, 'a frame that named no device');
+  t.equal(refusedDevice('serial:/dev/ttyUSB0'), undefined);
+});

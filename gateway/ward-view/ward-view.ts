@@ -13,6 +13,7 @@
  * directly instead of routing 1000 readings/s through flow messages and websocket widgets, and stay a
  * few kilobytes with no Vue/Vuetify bundle to install on a Pi. docs/ward-view.md says more.
  */
+import { gzipSync } from 'node:zlib';
 import type { Request, RequestHandler, Response, Router } from 'express';
 import type { PublishPacket } from 'aedes';
 import type { DeadLetter } from '../ingest/dead-letter';
@@ -60,6 +61,16 @@ export interface WardView {
   stop(): Promise<void>;
 }
 
+/**
+ * The device a dead letter came from, where its source names one: an MQTT topic ("mqtt:<topic>",
+ * "decode:<topic>") or an HL7 monitor ("hl7:<peer> <device>"). Serial sources name only the port.
+ */
+export function refusedDevice(source: string): string | undefined {
+  const topic = /^(?:mqtt|decode):(.*)$/.exec(source);
+  if (topic) return deviceTopicOwner(topic[1]);
+  return /^hl7:\S+ (\S+)$/.exec(source)?.[1];
+}
+
 export function mountWardView(o: WardViewOptions): WardView {
   const now = o.now ?? Date.now;
   const rt = o.runtime;
@@ -67,7 +78,7 @@ export function mountWardView(o: WardViewOptions): WardView {
   const minInterval = o.minIntervalMs ?? 1_000;
   let lastAnchored: GatewaySnapshot['lastAnchored'] = null;
   let rate = { at: now(), count: rt.metrics.readingsIn, perS: 0 };
-  let cached: { at: number; value: { ward: WardSnapshot; gateway: GatewaySnapshot } } | null = null;
+  let cached: { at: number; value: { ward: WardSnapshot; gateway: GatewaySnapshot }; json?: string; gzip?: Buffer } | null = null;
   let stopped = false;
 
   const syncRegistered = (): void => {
@@ -76,8 +87,7 @@ export function mountWardView(o: WardViewOptions): WardView {
   syncRegistered();
   const onReading = (r: Reading): void => ward.reading(r, now());
   const onDeadLetter = (d: DeadLetter): void => {
-    const m = /^mqtt:(.*)$/.exec(d.source);
-    const device = m ? deviceTopicOwner(m[1]) : undefined;
+    const device = refusedDevice(d.source);
     if (device) ward.refused(device, d.reason, now());
   };
   const onDevicesChanged = (c: DeviceChanges): void => {
@@ -147,10 +157,17 @@ export function mountWardView(o: WardViewOptions): WardView {
     res.set({ 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:" });
     res.send(WARD_PAGE);
   });
-  o.admin.get('/ward/state', o.needsPermission('flows.read'), (_req: Request, res: Response) => {
+  // The answer is encoded (and gzipped) once per snapshot, whatever the number of browsers.
+  o.admin.get('/ward/state', o.needsPermission('flows.read'), (req: Request, res: Response) => {
     if (stopped) return void res.status(503).json({ error: 'the gateway is stopping' });
-    res.set({ 'cache-control': 'no-store' });
-    res.json(snapshot());
+    snapshot();
+    const c = cached!;
+    c.json ??= JSON.stringify(c.value);
+    res.set({ 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8', vary: 'accept-encoding' });
+    if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+      c.gzip ??= gzipSync(c.json, { level: 6 });
+      res.set('content-encoding', 'gzip').send(c.gzip);
+    } else res.send(c.json);
   });
 
   return {
