@@ -14,6 +14,7 @@ import type { LogFn } from '../common/log';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { httpServer, type TlsMaterial } from '../common/tls';
 import type { AddressInfo, Socket } from 'node:net';
+import { ExpiringTable, SourceBuckets } from './source-limits';
 import { DEFAULT_HTTP_LIMITS, MAX_M1_BYTES, MAX_M3_REQUEST_BYTES, type HttpLimits } from './http-limits';
 import { decodeSessionRequest, encodeSessionReply, type SessionReply } from '../protocol/session-messages';
 import { IngestError, type BatchIngest } from './ingest';
@@ -90,6 +91,11 @@ export interface ChainNodeServer {
 export async function startHttpApi(opts: { host: string; port: number; nodeId: string; ingest: BatchIngest; handshakes: HandshakeService; log: LogFn; tls?: TlsMaterial; userRequests?: (peer: { id: string }, plaintext: Uint8Array) => Promise<Uint8Array>; limits?: Partial<HttpLimits> }): Promise<ChainNodeServer> {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
   let bufferedRecordBytes = 0;
+  // A source that sent a record that did not open (forged, or the session id was sniffed) may send
+  // only a few records per second for a minute: opening a large forged record costs the node an
+  // AEAD pass over it, and honest gateways send one record at a time.
+  const recordSuspects = new ExpiringTable<true>(4096);
+  const suspectRecords = new SourceBuckets(limits.suspectRecordsPerS, 2 * limits.suspectRecordsPerS);
   /** Record bytes being buffered, per source address. */
   const bufferedBySource = new Map<string, number>();
   const handleRequest = async (peer: { id: string; role: string }, plaintext: Uint8Array): Promise<Uint8Array> => {
@@ -140,6 +146,7 @@ export async function startHttpApi(opts: { host: string; port: number; nodeId: s
           const sid = m[1]!;
           // The session first: an unknown one costs no body read.
           if (!opts.handshakes.hasSession(sid)) throw new SessionUnknown();
+          if (recordSuspects.get(source) && !suspectRecords.take(source)) throw new HttpError(429, 'too many records that did not open from this source; retry later');
           let reserved = 0;
           try {
             const body = await readBody(req, limits.maxRecordBytes, limits.recordBodyTimeoutMs, (n) => {
@@ -151,7 +158,10 @@ export async function startHttpApi(opts: { host: string; port: number; nodeId: s
               bufferedBySource.set(source, mine + n);
               reserved += n;
             });
-            const sealed = await opts.handshakes.record(sid, body, handleRequest);
+            const sealed = await opts.handshakes.record(sid, body, handleRequest).catch((err: unknown) => {
+              if (err instanceof RecordRefused) recordSuspects.set(source, true, 60_000);
+              throw err;
+            });
             res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': sealed.length });
             return res.end(sealed);
           } finally {

@@ -28,6 +28,8 @@ export interface HttpLimits {
   recordBodyTimeoutMs: number;
   /** Open connections one source address may hold; more are closed at once. */
   maxConnectionsPerSource: number;
+  /** Records per second (burst: twice that) from a source whose record failed to open in the last minute. */
+  suspectRecordsPerS: number;
   /** Record bytes one source address may have buffered at once; past it a record is answered 429. */
   maxBufferedRecordBytesPerSource: number;
 }
@@ -39,4 +41,5 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   recordBodyTimeoutMs: 60_000,
   maxConnectionsPerSource: 64,
   maxBufferedRecordBytesPerSource: MAX_RECORD_BYTES + 64 * 1024,
+  suspectRecordsPerS: 5,
 };
