@@ -8,12 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCrashDrill } from '../cli/crash-drill';
 
-t.test('no acknowledged reading is lost or duplicated across SIGKILLs of the gateway and the chain node', async (t) => {
+// Both anchoring modes: folded (the default) and trustless (the contract checks the gateways'
+// signatures); MCPS_CRASH_MODE=folded or trustless runs one of them.
+const modes = (['folded', 'trustless'] as const).filter((m) => !process.env.MCPS_CRASH_MODE || process.env.MCPS_CRASH_MODE === m);
+
+for (const mode of modes) t.test(`${mode} anchoring: no acknowledged reading is lost or duplicated across SIGKILLs of the gateway and the chain node`, async (t) => {
   const data = mkdtempSync(join(tmpdir(), 'mcps-crash-'));
   const seed = Number(process.env.MCPS_CRASH_SEED ?? 20261125);
   const log: string[] = [];
   const childLog: string[] = [];
-  const report = await runCrashDrill({ data, seed, devices: 4, readingsPerDevice: 5000, maxRatePerS: 500, kills: 6, chainPauses: 2, maxPauseMs: 3000, log: (m) => log.push(m), onChildLog: (l) => childLog.push(l) });
+  const report = await runCrashDrill({ data, seed, ...(mode === 'trustless' ? { trustless: true } : {}), devices: 4, readingsPerDevice: 5000, maxRatePerS: 500, kills: 6, chainPauses: 2, maxPauseMs: 3000, log: (m) => log.push(m), onChildLog: (l) => childLog.push(l) });
   t.comment(log.join('\n'));
   t.comment(JSON.stringify({ ...report, verify: { ...report.verify, problems: report.verify.problems.slice(0, 5) } }));
   if (report.verify.missing > 0 || report.verify.duplicates > 0) t.comment(childLog.slice(-80).join('\n'));
