@@ -33,11 +33,13 @@ contract AccessLog {
 
     event Granted(uint256 indexed grantId, bytes32 indexed hospital, bytes32 indexed user, bytes32 patientScope, bytes32 tagsHash, uint64 fromTime, uint64 toTime, uint64 expiry);
     event GrantRevoked(uint256 indexed grantId, bytes32 indexed hospital, bytes32 indexed user);
-    /// One access a node served: under which grant, by which node, for which range (ms).
-    event Accessed(uint256 indexed grantId, address indexed node, uint64 fromTime, uint64 toTime);
-    /// An access in a batch that was not recorded because its grant is no longer valid (revoked,
-    /// expired, unknown, or the range lies outside it); the node must not serve it.
-    event AccessRefused(uint256 indexed grantId, address indexed node, uint64 fromTime, uint64 toTime);
+    /// Accesses a node served, each one word: grantId (high 128 bits) ‖ fromTime (64) ‖ toTime (64),
+    /// ranges in ms. One log per transaction for all of them (a log per access would cost ~1,000 gas
+    /// more each).
+    event Accessed(address indexed node, uint256[] accesses);
+    /// Accesses of a batch that were not recorded because their grant is no longer valid (revoked,
+    /// expired, unknown, or the range lies outside it); the node must not serve them.
+    event AccessRefused(address indexed node, uint256[] accesses);
 
     error NotHospitalAdmin(bytes32 hospital, address caller);
     error UnknownUser(bytes32 user);
@@ -72,27 +74,36 @@ contract AccessLog {
         if (!registry.isActiveNodeOperator(msg.sender)) revert NotANode(msg.sender);
         Grant storage g = _grant(grantId);
         if (!_covers(g, fromTime, toTime)) revert GrantNotValid(grantId);
-        emit Accessed(grantId, msg.sender, fromTime, toTime);
+        uint256[] memory one = new uint256[](1);
+        one[0] = (grantId << 128) | (uint256(fromTime) << 64) | toTime;
+        emit Accessed(msg.sender, one);
     }
 
     /// @notice Many accesses in one transaction. Each is one word: grantId (high 128 bits) ‖
-    /// fromTime (64) ‖ toTime (64). An access whose grant is not valid is not recorded (AccessRefused)
-    /// and the others still are, so one revocation never blocks a batch.
+    /// fromTime (64) ‖ toTime (64). An access whose grant is not valid is not recorded (listed in
+    /// AccessRefused) and the others still are (listed in Accessed), so one revocation never blocks
+    /// a batch.
     function recordAccesses(uint256[] calldata accesses) external {
         if (!registry.isActiveNodeOperator(msg.sender)) revert NotANode(msg.sender);
         uint256 n = accesses.length;
         uint256 count = grants.length;
+        uint256[] memory recorded = new uint256[](n);
+        uint256[] memory refused = new uint256[](n);
+        uint256 r;
+        uint256 f;
         for (uint256 i = 0; i < n; i++) {
             uint256 a = accesses[i];
             uint256 grantId = a >> 128;
-            uint64 fromTime = uint64(a >> 64);
-            uint64 toTime = uint64(a);
-            if (grantId < count && _covers(grants[grantId], fromTime, toTime)) {
-                emit Accessed(grantId, msg.sender, fromTime, toTime);
-            } else {
-                emit AccessRefused(grantId, msg.sender, fromTime, toTime);
-            }
+            if (grantId < count && _covers(grants[grantId], uint64(a >> 64), uint64(a))) recorded[r++] = a;
+            else refused[f++] = a;
         }
+        // Trim both lists to what they hold (memory only; nothing else points into them).
+        assembly {
+            mstore(recorded, r)
+            mstore(refused, f)
+        }
+        if (r > 0) emit Accessed(msg.sender, recorded);
+        if (f > 0) emit AccessRefused(msg.sender, refused);
     }
 
     /// @notice What a node checks before serving: the grant, and whether it is usable now (not

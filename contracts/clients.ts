@@ -441,13 +441,23 @@ export class AccessLogClient {
     const tx = (await fn.send(words)) as ethers.ContractTransactionResponse;
     const rcpt = await tx.wait(1);
     if (!rcpt || rcpt.status !== 1) throw new Error(`recordAccesses transaction ${tx.hash} failed`);
-    const recorded: boolean[] = [];
+    // The transaction's Accessed log lists the recorded words, AccessRefused the others.
+    const ok = new Map<bigint, number>();
+    let logged = 0;
     for (const log of rcpt.logs) {
       const p = this.contract.interface.parseLog(log);
-      if (p?.name === 'Accessed') recorded.push(true);
-      else if (p?.name === 'AccessRefused') recorded.push(false);
+      if (p?.name !== 'Accessed' && p?.name !== 'AccessRefused') continue;
+      for (const w of p.args[1] as bigint[]) {
+        logged++;
+        if (p.name === 'Accessed') ok.set(w, (ok.get(w) ?? 0) + 1);
+      }
     }
-    if (recorded.length !== list.length) throw new Error(`recordAccesses ${tx.hash}: ${recorded.length} access events for ${list.length} accesses`);
+    if (logged !== list.length) throw new Error(`recordAccesses ${tx.hash}: ${logged} accesses logged for ${list.length} sent`);
+    const recorded = words.map((w) => {
+      const n = ok.get(w) ?? 0;
+      if (n > 0) ok.set(w, n - 1);
+      return n > 0;
+    });
     return { txHash: tx.hash, blockNumber: rcpt.blockNumber, gasUsed: rcpt.gasUsed, recorded };
   }
 
@@ -481,12 +491,13 @@ export class AccessLogClient {
   /** Every access logged (recorded or refused), in chain order. */
   async accessEvents(fromBlock = 0): Promise<AccessEvent[]> {
     const logs = await this.contract.queryFilter([[this.contract.interface.getEvent('Accessed')!.topicHash, this.contract.interface.getEvent('AccessRefused')!.topicHash]] as unknown as ethers.TopicFilter, fromBlock, 'latest');
+    const mask = (1n << 64n) - 1n;
     return logs
-      .map((l) => {
+      .sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index)
+      .flatMap((l) => {
         const p = this.contract.interface.parseLog(l)!;
-        const a = p.args as unknown as [bigint, string, bigint, bigint];
-        return { grantId: Number(a[0]), node: a[1], fromTime: Number(a[2]), toTime: Number(a[3]), recorded: p.name === 'Accessed', txHash: l.transactionHash, blockNumber: l.blockNumber, logIndex: l.index };
-      })
-      .sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
+        const node = p.args[0] as string;
+        return (p.args[1] as bigint[]).map((w) => ({ grantId: Number(w >> 128n), node, fromTime: Number((w >> 64n) & mask), toTime: Number(w & mask), recorded: p.name === 'Accessed', txHash: l.transactionHash, blockNumber: l.blockNumber, logIndex: l.index }));
+      });
   }
 }

@@ -104,7 +104,9 @@ export async function startKeyService(o: KeyServiceOptions): Promise<RunningKeyS
     for (const l of rcpt?.logs ?? []) {
       if (l.address.toLowerCase() !== accessLogAddress || l.topics[0] !== accessedTopic) continue;
       const p = o.accessLog.contract.interface.parseLog(l)!;
-      if (Number(p.args[0]) === grantId) return { from: Number(p.args[2]), to: Number(p.args[3]) };
+      for (const w of p.args[1] as bigint[]) {
+        if (Number(w >> 128n) === grantId) return { from: Number((w >> 64n) & ((1n << 64n) - 1n)), to: Number(w & ((1n << 64n) - 1n)) };
+      }
     }
     throw new Refused('no-access-recorded', 403, `transaction ${tx} records no access under grant ${grantId}`);
   };
