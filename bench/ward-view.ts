@@ -16,6 +16,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { startStack } from '../cli/stack';
 import type { Scenario } from '../device-sim/scenario';
 
@@ -81,6 +82,7 @@ export async function main(argv: string[]): Promise<void> {
     let open: Awaited<ReturnType<typeof phase>>;
     let stateBytes = 0;
     let stateMs = 0;
+    let stateGzipBytes = 0;
     try {
       for (let i = 0; i < a.browsers; i++) {
         const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
@@ -94,6 +96,7 @@ export async function main(argv: string[]): Promise<void> {
       const body = await (await fetch(`${stack.editorUrl}ward/state`, { headers: { authorization: `Bearer ${tok.access_token}` } })).text();
       stateMs = performance.now() - t;
       stateBytes = Buffer.byteLength(body);
+      stateGzipBytes = gzipSync(body, { level: 6 }).length;
       open = await phase(`${a.browsers} browser(s) on /ward`);
     } finally {
       await browser.close();
@@ -108,7 +111,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(row('gateway RSS max (MB)', open.rssMax.toFixed(0)));
     process.stdout.write(row('readings/s sustained', open.perS.toFixed(0), (open.perS / ((before.perS + after.perS) / 2)).toFixed(2)));
     process.stdout.write(row('no view: CPU before / after (cores)', `${before.cpu.toFixed(3)} / ${after.cpu.toFixed(3)}`));
-    process.stdout.write(row('one /ward/state answer (kB, ms)', `${(stateBytes / 1024).toFixed(1)} / ${stateMs.toFixed(0)}`));
+    process.stdout.write(row('one /ward/state answer (kB, gzip kB, ms)', `${(stateBytes / 1024).toFixed(1)} / ${(stateGzipBytes / 1024).toFixed(1)} / ${stateMs.toFixed(0)}`));
     process.stdout.write(
       JSON.stringify({
         beds: 100,
@@ -121,6 +124,7 @@ export async function main(argv: string[]): Promise<void> {
         rss_mb_view: Math.round(open.rss),
         rss_ratio: Number((open.rss / base.rss).toFixed(2)),
         state_kb: Number((stateBytes / 1024).toFixed(1)),
+        state_gzip_kb: Number((stateGzipBytes / 1024).toFixed(1)),
       }) + '\n',
     );
   } finally {
