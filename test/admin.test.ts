@@ -1,6 +1,7 @@
 // `mcps admin` as an operator runs it: the real CLI against a real anvil chain, key files on disk,
 // identity files printed by the boxes' own commands; every refusal decoded by name with a hint.
 import t from 'tap';
+import { AnchorClient } from '../contracts/clients';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +39,10 @@ t.test('admin: deploy, register every kind of party, list, show, rotate, revoke;
   t.match(deployed, { ok: true, registry: /^0x/, anchor: /^0x/, accessLog: /^0x/, admin: consortium.address });
   t.match(JSON.parse(readFileSync(join(dir, 'deployment.json'), 'utf8')), { registry: deployed.registry, rpcUrl: anvil.url });
   t.match(await json(['admin', 'deploy', '--key', 'consortium.key']), { ok: false, message: /exists/ }, 'a deployment file is not overwritten without --force');
+  const trustless = await json(['admin', 'deploy', '--key', 'consortium.key', '--trustless', '--deployment', join(dir, 'trustless.json')]);
+  t.match(trustless, { ok: true, trustless: true }, '--trustless deploys a trustless Anchor');
+  t.equal(await new AnchorClient(provider, String(trustless.anchor)).trustless(), true, 'the contract says it is trustless');
+  t.equal(await new AnchorClient(provider, String(deployed.anchor)).trustless(), false, 'folded is the default');
 
   t.match(await json(['admin', 'hospital', 'add', 'hospital-a', '--admin', String(hospital.address), '--fund', '5', '--key', 'consortium.key']), { ok: true, hospital: 'hospital-a', funding: { tx: /^0x/ } });
   t.equal(ethers.formatEther(await provider.getBalance(String(hospital.address))), '5.0', '--fund sent the hospital admin 5 ether');
