@@ -8,7 +8,10 @@
  * `mcps gateway` finds itself without one (run by hand, by a supervisor that passes no flags) it
  * runs itself again with the flag, passing signals, exit status and the IPC channel through. A
  * process started with the flag already (the systemd unit, `mcps up`, NODE_OPTIONS) runs as it is:
- * an explicit cap wins.
+ * an explicit cap wins. The launcher and the capped gateway are one unit to whoever started them:
+ * the gateway holds a pipe from its launcher and ends at once (as if killed) when the launcher ends
+ * without passing a signal (SIGKILL, a crash), so it never outlives it holding the data directory;
+ * and the data-directory lock names the launcher's pid, the one the operator started and signals.
  *
  * The same rerun sets glibc's malloc to hand large blocks back to the system when they are freed
  * (MALLOC_MMAP_THRESHOLD_, see GATEWAY_MALLOC_ENV): each scrypt password check takes a 16 MB block
@@ -17,6 +20,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { LAUNCHER_PID_ENV } from '../common/dir-lock';
 
 export const DEFAULT_GATEWAY_HEAP_MB = 128;
 
@@ -56,9 +60,10 @@ export async function rerunUnderHeapCap(heapMb: number): Promise<number | null> 
   if ((explicit !== null && hasMallocEnv(process.env)) || process.env.MCPS_HEAP_CAP_SET === '1') return null;
   const ipc = typeof process.send === 'function';
   const cap = explicit === null ? [`--max-old-space-size=${heapMb}`] : [];
+  // fd 3 of the child: a pipe it only watches for the launcher's end (see watchLauncher).
   const child = spawn(process.execPath, [...process.execArgv, ...cap, ...process.argv.slice(1)], {
-    stdio: ipc ? ['inherit', 'inherit', 'inherit', 'ipc'] : 'inherit',
-    env: { ...process.env, ...GATEWAY_MALLOC_ENV, MCPS_HEAP_CAP_SET: '1' },
+    stdio: ipc ? ['inherit', 'inherit', 'inherit', 'pipe', 'ipc'] : ['inherit', 'inherit', 'inherit', 'pipe'],
+    env: { ...process.env, ...GATEWAY_MALLOC_ENV, MCPS_HEAP_CAP_SET: '1', [LAUNCHER_PID_ENV]: String(process.pid), [LAUNCHER_FD_ENV]: '3' },
   });
   if (ipc) {
     child.on('message', (m) => process.send?.(m));
@@ -74,4 +79,31 @@ export async function rerunUnderHeapCap(heapMb: number): Promise<number | null> 
       resolve(code ?? (signal ? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGINT' ? 2 : 15) : 1));
     });
   });
+}
+
+/** Set in the capped gateway's environment: the fd of the pipe from its launcher (its pid: LAUNCHER_PID_ENV). */
+const LAUNCHER_FD_ENV = 'MCPS_LAUNCHER_FD';
+
+/**
+ * In a gateway run again under its heap cap: ends this process at once when its launcher is gone
+ * (the pipe from it closes). A launcher that got SIGTERM or SIGINT passed it on and waits for the
+ * drain, so the pipe closing means the launcher was killed outright or crashed; the gateway then
+ * stops the same way (SIGKILL), as the durability design expects of any crash, and its data
+ * directory is free for the next start at once. Returns whether a launcher is watched.
+ */
+export function watchLauncher(env: NodeJS.ProcessEnv = process.env): boolean {
+  const fd = Number(env[LAUNCHER_FD_ENV]);
+  if (env.MCPS_HEAP_CAP_SET !== '1' || !Number.isInteger(fd) || fd < 3) return false;
+  // Required lazily: only the capped gateway needs node:net here.
+  const { Socket } = require('node:net') as typeof import('node:net');
+  const pipe = new Socket({ fd, readable: true, writable: false });
+  const gone = (): void => {
+    process.kill(process.pid, 'SIGKILL');
+  };
+  pipe.on('end', gone);
+  pipe.on('close', gone);
+  pipe.on('error', gone);
+  pipe.resume();
+  pipe.unref();
+  return true;
 }

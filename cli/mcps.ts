@@ -88,12 +88,13 @@ const gatewayCmd = program
     const config = requireConfig(cmd, opts);
     // The gateway runs under its own V8 heap cap (memory.heapMB, default 128): started without one,
     // it runs itself again with it (cli/heap-cap.ts).
-    const { configuredHeapMb, rerunUnderHeapCap } = require('./heap-cap') as typeof import('./heap-cap');
+    const { configuredHeapMb, rerunUnderHeapCap, watchLauncher } = require('./heap-cap') as typeof import('./heap-cap');
     const code = await rerunUnderHeapCap(configuredHeapMb(config));
     if (code !== null) {
       process.exitCode = code;
       return;
     }
+    watchLauncher();
     const { gatewayProcess } = require('./processes') as typeof import('./processes');
     await gatewayProcess(config);
   });

@@ -68,6 +68,18 @@ function readHolder(dir: string): LockHolder | null {
   }
 }
 
+/** Set by a launcher that runs the real process as its child (cli/heap-cap.ts): the launcher's pid. */
+export const LAUNCHER_PID_ENV = 'MCPS_LAUNCHER_PID';
+
+/**
+ * The pid an operator knows this process by: its launcher's when it runs as the child of one
+ * (`mcps gateway` run again under its heap cap; signals to the launcher reach it), else its own.
+ */
+export function operatorPid(env: NodeJS.ProcessEnv = process.env): number {
+  const launcher = Number(env[LAUNCHER_PID_ENV]);
+  return Number.isInteger(launcher) && launcher > 0 && launcher === process.ppid ? launcher : process.pid;
+}
+
 /**
  * Takes `dir` for this process, or throws DirLockedError at once naming the holder. Released on
  * `release()` or when the process ends.
@@ -81,7 +93,7 @@ export function lockDataDir(dir: string, command = process.argv.slice(1).map((a)
     if (isBusy(err)) throw new DirLockedError(dir, readHolder(dir));
     throw err;
   }
-  const me: LockHolder = { pid: process.pid, host: hostname(), command, startedAt: new Date().toISOString() };
+  const me: LockHolder = { pid: operatorPid(), host: hostname(), command, startedAt: new Date().toISOString() };
   writeFileAtomic(join(dir, '.lock.json'), JSON.stringify(me) + '\n', 0o644);
   let released = false;
   return {
@@ -90,7 +102,7 @@ export function lockDataDir(dir: string, command = process.argv.slice(1).map((a)
       if (released) return;
       released = true;
       // The holder file goes first, while the lock still keeps others out.
-      if (readHolder(dir)?.pid === process.pid) rmSync(join(dir, '.lock.json'), { force: true });
+      if (readHolder(dir)?.pid === me.pid) rmSync(join(dir, '.lock.json'), { force: true });
       db.close();
     },
   };
