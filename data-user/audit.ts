@@ -57,6 +57,6 @@ export function formatAudit(r: AuditReport, patient: string | null, user: string
   let s = `grants (${who}): ${r.grants.length}\n`;
   for (const g of r.grants) s += `  grant ${g.grant}: ${g.user} of ${g.hospital}'s data, ${g.from} .. ${g.to}, until ${g.expires}${g.revoked_tx ? ', REVOKED' : ''} (tx ${g.granted_tx})\n`;
   s += `accesses: ${r.accesses.length}\n`;
-  for (const a of r.accesses) s += `  ${a.at}  ${a.user} under grant ${a.grant}: ${a.from} .. ${a.to}, served by node ${a.node}${a.recorded ? '' : ' — REFUSED by the chain (grant no longer valid)'} (tx ${a.tx}, block ${a.block})\n`;
+  for (const a of r.accesses) s += `  ${a.at}  ${a.user} under grant ${a.grant}: ${a.from} .. ${a.to}, served by the node whose operator is ${a.node}${a.recorded ? '' : ' — REFUSED by the chain (grant no longer valid)'} (tx ${a.tx}, block ${a.block})\n`;
   return s;
 }
