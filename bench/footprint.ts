@@ -225,6 +225,10 @@ export async function main(argv: string[]): Promise<void> {
       cpuAtStart = cpuSeconds(p);
       tStart = performance.now();
     },
+  }).catch((err: unknown) => {
+    process.stderr.write(`the last child log lines:\n${childLog.join('\n')}\n`);
+    rmSync(data, { recursive: true, force: true });
+    throw err;
   });
   try {
     // Cold start: the gateway's first logins of every device (one scrypt each, nothing cached yet),

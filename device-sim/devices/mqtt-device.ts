@@ -120,7 +120,8 @@ export class SimulatedMqttDevice {
       };
       // A broker slow to answer (a gateway checking a ward's logins at once) is waited for, as a
       // real device retries; a refusal or an unreachable broker fails at once.
-      const deadline = Date.now() + 120_000;
+      // (Ten minutes: a box checking a thousand first logins one scrypt at a time, on a loaded machine.)
+      const deadline = Date.now() + 600_000;
       const onError = (err: Error): void => {
         if (/connack timeout/i.test(err.message) && Date.now() < deadline) return;
         client.off('connect', onConnect);
