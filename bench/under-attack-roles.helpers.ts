@@ -171,6 +171,10 @@ async function runAttacker(url: string, nodeJson: string, seconds: number, gatew
 }
 
 if (require.main === module) {
+  // Started with a stdin pipe by bench/under-attack: when that process ends (even killed), stdin
+  // closes and this one ends too, so no node or attacker is left behind.
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.resume();
   const [role, ...rest] = process.argv.slice(2);
   const run = role === 'node' ? runNode(rest[0]!) : role === 'attacker' ? runAttacker(rest[0]!, rest[1]!, Number(rest[2]), rest[3]!.split(',')) : Promise.reject(new Error(`unknown role ${role}`));
   run.catch((err: unknown) => {

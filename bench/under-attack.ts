@@ -100,6 +100,13 @@ export async function main(args: string[]): Promise<void> {
   const provider = new ethers.JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, pollingInterval: 100 });
   let nodeProc: ChildProcess | null = null;
   let attacker: ChildProcess | null = null;
+  const onSignal = (): void => {
+    attacker?.kill('SIGKILL');
+    nodeProc?.kill('SIGKILL');
+    void anvil.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const [admin, hosp] = await Promise.all([0, 1].map((i) => provider.getSigner(i)));
     const d = await deployContracts(admin!);
@@ -128,7 +135,7 @@ export async function main(args: string[]): Promise<void> {
     const ops: Record<'baseline' | 'attack', Op[]> = { baseline: [], attack: [] };
     const rss: Record<'baseline' | 'attack', number[]> = { baseline: [], attack: [] };
     const sniffed = (sid: string | null): void => {
-      if (sid && attacker?.stdin?.writable) attacker.stdin.write(`sid ${sid}\n`);
+      if (sid && attacker && attacker.exitCode === null && attacker.stdin?.writable) attacker.stdin.write(`sid ${sid}\n`);
     };
 
     const honest = async (id: string): Promise<void> => {
@@ -185,6 +192,7 @@ export async function main(args: string[]): Promise<void> {
     phase = 'warm-up';
     const att = await startRole(['attacker', url, nodeJson, String(seconds + 1), ids.join(',')]);
     attacker = att.child;
+    attacker.stdin?.on('error', () => undefined); // it exits on its own at the end of the phase
     const attackerDone = new Promise<string>((resolve) => attacker!.once('exit', () => resolve(att.lines.filter((l) => l.startsWith('{')).pop() ?? '{}')));
     await sleep(500);
     phase = 'attack';
@@ -241,5 +249,7 @@ export async function main(args: string[]): Promise<void> {
     provider.destroy();
     await anvil.stop();
     rmSync(dir, { recursive: true, force: true });
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
