@@ -20,6 +20,9 @@ import { decodeSessionRequest, encodeSessionReply, type SessionReply } from '../
 import { IngestError, type BatchIngest } from './ingest';
 import { HandshakeRefused, RecordRefused, SessionUnknown, Throttled, type HandshakeService } from './sessions';
 
+/** A refused request's unread body up to this size is drained rather than the connection closed. */
+const SMALL_BODY_DRAINED = 64 * 1024;
+
 class HttpError extends Error {
   constructor(readonly status: number, message: string) {
     super(message);
@@ -173,8 +176,10 @@ export async function startHttpApi(opts: { host: string; port: number; nodeId: s
         }
         throw new HttpError(404, `no route ${req.method} ${url}`);
       } catch (err) {
-        // A body not read to its end is not read at all: the connection closes after the answer.
-        if (!req.complete) {
+        // A body not read to its end: a small one is drained by node:http after the answer (the
+        // connection stays usable); a large, unannounced or too slow one is not read (closed).
+        const slowOrLarge = err instanceof HttpError && (err.status === 408 || err.status === 413);
+        if (!req.complete && (slowOrLarge || !(Number(req.headers['content-length']) <= SMALL_BODY_DRAINED))) {
           res.setHeader('connection', 'close');
           res.once('finish', () => req.socket.destroy());
         }
