@@ -32,7 +32,7 @@ async function runNode(configPath: string): Promise<void> {
 
 type Kind = 'm1-replay' | 'fresh-m1' | 'forged-m3' | 'oversized' | 'garbage-record';
 
-async function runAttacker(url: string, nodeJson: string, seconds: number, gatewayIds: string[]): Promise<void> {
+async function runAttacker(url: string, nodeJson: string, seconds: number, gatewayIds: string[], targetPerS: number): Promise<void> {
   const n = JSON.parse(nodeJson) as { id: string; epoch: number; blsPublicKey: string; x25519PublicKey: string };
   const node: RegistryRecord = { id: n.id, role: 'node', epoch: n.epoch, status: 'active', blsPublicKey: Buffer.from(n.blsPublicKey, 'hex'), x25519PublicKey: Buffer.from(n.x25519PublicKey, 'hex') };
   const u = new URL(url);
@@ -108,6 +108,7 @@ async function runAttacker(url: string, nodeJson: string, seconds: number, gatew
    * The cheap part of the flood, as a real flooder sends it: HTTP/1.1 pipelining, a burst of
    * requests written at once on each connection (M1 replays and garbage records), answers counted.
    */
+  const t0 = performance.now();
   const pipelined = async (until: number): Promise<void> => {
     const head = (path: string, n: number): string => `POST ${path} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/octet-stream\r\nContent-Length: ${n}\r\n\r\n`;
     const burst = (): { buf: Buffer; n: number } => {
@@ -129,6 +130,7 @@ async function runAttacker(url: string, nodeJson: string, seconds: number, gatew
         let tail = '';
         const fire = (): void => {
           if (performance.now() >= until) return void sock.end();
+          if (sent > (targetPerS * (performance.now() - t0)) / 1000) return void setTimeout(fire, 2); // hold the target rate
           const b = burst();
           waiting += b.n;
           sock.write(b.buf);
@@ -156,11 +158,13 @@ async function runAttacker(url: string, nodeJson: string, seconds: number, gatew
   };
 
   process.stdout.write('READY\n');
-  const t0 = performance.now();
   const until = t0 + seconds * 1000;
   await Promise.all([
     ...Array.from({ length: 16 }, async () => {
-      while (performance.now() < until) await one();
+      while (performance.now() < until) {
+        if (sent > (targetPerS * (performance.now() - t0)) / 1000) await new Promise((r) => setTimeout(r, 2));
+        else await one();
+      }
     }),
     ...Array.from({ length: 8 }, () => pipelined(until)),
   ]);
@@ -176,7 +180,7 @@ if (require.main === module) {
   process.stdin.on('end', () => process.exit(0));
   process.stdin.resume();
   const [role, ...rest] = process.argv.slice(2);
-  const run = role === 'node' ? runNode(rest[0]!) : role === 'attacker' ? runAttacker(rest[0]!, rest[1]!, Number(rest[2]), rest[3]!.split(',')) : Promise.reject(new Error(`unknown role ${role}`));
+  const run = role === 'node' ? runNode(rest[0]!) : role === 'attacker' ? runAttacker(rest[0]!, rest[1]!, Number(rest[2]), rest[3]!.split(','), Number(rest[4] ?? Infinity)) : Promise.reject(new Error(`unknown role ${role}`));
   run.catch((err: unknown) => {
     process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);
