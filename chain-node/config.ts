@@ -3,6 +3,7 @@
  */
 import Ajv from 'ajv';
 import { readFileSync } from 'node:fs';
+import { TLS_FILES_SCHEMA } from '../common/tls';
 
 export interface ChainNodeConfig {
   /** Keys and the ciphertext store live here. */
@@ -46,12 +47,7 @@ const schema = {
       required: ['host', 'port'],
       properties: { host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 }, tls: { type: 'boolean' } },
     },
-    tls: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['cert', 'key'],
-      properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 }, ca: { type: 'string', minLength: 1 } },
-    },
+    tls: TLS_FILES_SCHEMA,
     apiTls: { type: 'boolean' },
     allowPlaintext: { type: 'boolean' },
     chain: {

@@ -15,6 +15,14 @@ import { createServer as createHttps } from 'node:https';
 import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import type { LogFn } from './log';
 
+/** JSON schema of a config's `tls` field (TlsFiles), shared by the gateway, chain node and key service configs. */
+export const TLS_FILES_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['cert', 'key'],
+  properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 }, ca: { type: 'string', minLength: 1 } },
+} as const;
+
 /** Where a box's TLS files are (config field `tls`). */
 export interface TlsFiles {
   /** The box's certificate chain (PEM): the leaf first, intermediates after it. */

@@ -4,6 +4,7 @@
  */
 import Ajv from 'ajv';
 import { readFileSync } from 'node:fs';
+import { TLS_FILES_SCHEMA } from '../common/tls';
 
 export interface GatewayConfig {
   /** Where keys, Node-RED's user directory, chain state and dead letters live. */
@@ -90,12 +91,7 @@ const schema = {
       required: ['url', 'nodeId'],
       properties: { url: { type: 'string', pattern: '^https?://' }, nodeId: { type: 'string', minLength: 1, maxLength: 31 }, ca: { type: 'string', minLength: 1 } },
     },
-    tls: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['cert', 'key'],
-      properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 }, ca: { type: 'string', minLength: 1 } },
-    },
+    tls: TLS_FILES_SCHEMA,
     allowPlaintext: { type: 'boolean' },
     chain: {
       type: 'object',

@@ -11,6 +11,7 @@
  */
 import Ajv from 'ajv';
 import { readFileSync } from 'node:fs';
+import { TLS_FILES_SCHEMA } from '../common/tls';
 
 export interface OwnerServiceConfig {
   hospital: string;
@@ -33,12 +34,7 @@ const schema = {
     ownerDir: { type: 'string', minLength: 1 },
     host: { type: 'string', minLength: 1 },
     port: { type: 'integer', minimum: 0, maximum: 65535 },
-    tls: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['cert', 'key'],
-      properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 }, ca: { type: 'string', minLength: 1 } },
-    },
+    tls: TLS_FILES_SCHEMA,
     allowPlaintext: { type: 'boolean' },
     chain: {
       type: 'object',

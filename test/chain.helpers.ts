@@ -14,16 +14,31 @@ export interface TestChain {
   addGateway(id: string, seedByte: number): Promise<Uint8Array>;
 }
 
-export const fixedKey = (b: number): Uint8Array => blsKeygen(new Uint8Array(48).fill(b));
+/** anvil with the contracts deployed by account 0 (admin) and hospital "h" administered by account 1. */
+export interface ChainWithHospital {
+  anvil: { url: string };
+  provider: ethers.JsonRpcProvider;
+  admin: ethers.JsonRpcSigner;
+  hosp: ethers.JsonRpcSigner;
+  d: Deployment;
+}
 
-export async function testChain(t: { teardown(fn: () => unknown): void }, opts: { trustless?: boolean } = {}): Promise<TestChain> {
+export async function chainWithHospital(t: { teardown(fn: () => unknown): void }, opts: { trustless?: boolean } = {}): Promise<ChainWithHospital> {
   const anvil = await startAnvil();
   t.teardown(() => anvil.stop());
   const provider = new ethers.JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, pollingInterval: 50 });
   t.teardown(() => provider.destroy());
-  const [admin, hosp, operator] = await Promise.all([0, 1, 2].map((i) => provider.getSigner(i)));
-  const deployment = await deployContracts(admin!, opts);
-  await registerHospital(admin!, deployment.registry, 'h', await hosp!.getAddress());
+  const [admin, hosp] = await Promise.all([0, 1].map((i) => provider.getSigner(i)));
+  const d = await deployContracts(admin!, opts);
+  await registerHospital(admin!, d.registry, 'h', await hosp!.getAddress());
+  return { anvil: { url: anvil.url }, provider, admin: admin!, hosp: hosp!, d };
+}
+
+export const fixedKey = (b: number): Uint8Array => blsKeygen(new Uint8Array(48).fill(b));
+
+export async function testChain(t: { teardown(fn: () => unknown): void }, opts: { trustless?: boolean } = {}): Promise<TestChain> {
+  const { anvil, provider, admin, hosp, d: deployment } = await chainWithHospital(t, opts);
+  const operator = await provider.getSigner(2);
   const nodeSecretKey = fixedKey(1);
   await registerNode(admin!, deployment.registry, { id: 'n', operator: await operator!.getAddress(), blsPublicKey: blsPublicKey(nodeSecretKey), pop: blsPopProve(nodeSecretKey), x25519PublicKey: new Uint8Array(32).fill(1) });
   return {

@@ -9,10 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ethers } from 'ethers';
-import { startAnvil } from '../contracts/anvil';
 import { ChainRegistry } from '../contracts/chain-registry';
 import { RegistryClient } from '../contracts/clients';
-import { deployContracts, registerGateway, registerHospital, registerNode, revokeParty, rotateKey } from '../contracts/deploy';
+import { registerGateway, registerNode, revokeParty, rotateKey } from '../contracts/deploy';
 import { loadChainNodeIdentity } from '../chain-node/identity';
 import { runChainNode, type ChainNodeTuning, type RunningChainNode } from '../chain-node/main';
 import { ChainNodeClient } from '../gateway/chain/chain-client';
@@ -24,6 +23,7 @@ import type { Reading } from '../protocol/reading';
 import type { BatchSubmission } from '../protocol/submission';
 import { generateOwnerKeyPair, wrapEpochKey } from '../gateway/sealing/envelope';
 import { attackerHandshake, rawRequest, validG1Point } from '../bench/attacker.helpers';
+import { chainWithHospital } from './chain.helpers';
 
 const ATTACKER = '127.0.0.2';
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -32,20 +32,14 @@ const random = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 t.test('the chain node under attack', async (t) => {
   const data = mkdtempSync(join(tmpdir(), 'mcps-attack-'));
   t.teardown(() => rmSync(data, { recursive: true, force: true }));
-  const anvil = await startAnvil();
-  t.teardown(() => anvil.stop());
-  const provider = new ethers.JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, pollingInterval: 50 });
-  t.teardown(() => provider.destroy());
-  const [admin, hosp] = await Promise.all([0, 1].map((i) => provider.getSigner(i)));
-  const d = await deployContracts(admin!);
-  await registerHospital(admin!, d.registry, 'h', await hosp!.getAddress());
+  const { anvil, provider, admin, hosp, d } = await chainWithHospital(t);
   const nodeKeys = loadChainNodeIdentity(join(data, 'node'));
-  await (await admin!.sendTransaction({ to: nodeKeys.operatorAddress, value: ethers.parseEther('10') })).wait();
-  await registerNode(admin!, d.registry, { id: 'node-1', operator: nodeKeys.operatorAddress, blsPublicKey: nodeKeys.bls.publicKey, pop: nodeKeys.bls.proofOfPossession, x25519PublicKey: nodeKeys.x25519PublicKey });
+  await (await admin.sendTransaction({ to: nodeKeys.operatorAddress, value: ethers.parseEther('10') })).wait();
+  await registerNode(admin, d.registry, { id: 'node-1', operator: nodeKeys.operatorAddress, blsPublicKey: nodeKeys.bls.publicKey, pop: nodeKeys.bls.proofOfPossession, x25519PublicKey: nodeKeys.x25519PublicKey });
   const gsk: Record<string, Uint8Array> = {};
   for (const id of ['gw-1', 'gw-2']) {
     gsk[id] = blsKeygen(random(48));
-    await registerGateway(hosp!, d.registry, { id, hospital: 'h', blsPublicKey: blsPublicKey(gsk[id]!), pop: blsPopProve(gsk[id]!) });
+    await registerGateway(hosp, d.registry, { id, hospital: 'h', blsPublicKey: blsPublicKey(gsk[id]!), pop: blsPopProve(gsk[id]!) });
   }
   const nodeRecord: RegistryRecord = { id: 'node-1', role: 'node', epoch: 1, status: 'active', blsPublicKey: nodeKeys.bls.publicKey, x25519PublicKey: nodeKeys.x25519PublicKey };
   const cfg = { dataDir: join(data, 'node'), nodeId: 'node-1', host: '127.0.0.1', port: 0, chain: { rpcUrl: anvil.url, registry: d.registry, anchor: d.anchor } };
@@ -348,7 +342,7 @@ t.test('the chain node under attack', async (t) => {
     const s = await honestSession('gw-1');
     t.equal(await sendOver(s, 'gw-1'), 200);
     const next = blsKeygen(random(48));
-    await rotateKey(hosp!, d.registry, { id: 'gw-1', blsPublicKey: blsPublicKey(next), pop: blsPopProve(next) });
+    await rotateKey(hosp, d.registry, { id: 'gw-1', blsPublicKey: blsPublicKey(next), pop: blsPopProve(next) });
     node.registry.invalidate('gw-1'); // as the node's cache lifetime passing would
     honestRegistry.invalidate('gw-1');
     t.equal(await sendOver(s, 'gw-1'), 401, 'the session authenticated with the old key epoch is over');
@@ -361,14 +355,14 @@ t.test('the chain node under attack', async (t) => {
   t.test('F7: revocation during a session: a revoked gateway is refused; no batch goes to a node revoked since the handshake', async (t) => {
     const s = await honestSession('gw-2');
     t.equal(await sendOver(s, 'gw-2'), 200);
-    await revokeParty(hosp!, d.registry, 'gw-2');
+    await revokeParty(hosp, d.registry, 'gw-2');
     node.registry.invalidate('gw-2');
     t.equal(await sendOver(s, 'gw-2'), 401, "the node ends a revoked gateway's session at its next record");
     t.equal((await honestSession('gw-2').catch(() => ({ status: 400 }))).status, 400, 'and it cannot make a new one');
     const reg = new ChainRegistry(new RegistryClient(provider, d.registry));
     const client = new ChainNodeClient({ url, nodeId: 'node-1', selfId: 'gw-1', blsSecretKey: gsk['gw-1']!, registry: reg });
     await honestSubmit(t, client, 'gw-1');
-    await revokeParty(admin!, d.registry, 'node-1');
+    await revokeParty(admin, d.registry, 'node-1');
     reg.invalidate('node-1'); // as the gateway's cache lifetime passing would
     const accepted = node.ingest.counters.accepted;
     const b = await nextBatch('gw-1');

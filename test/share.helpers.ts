@@ -8,10 +8,9 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ethers } from 'ethers';
 import { x25519 } from '@noble/curves/ed25519.js';
-import { startAnvil } from '../contracts/anvil';
 import { ChainRegistry } from '../contracts/chain-registry';
 import { AccessLogClient, RegistryClient } from '../contracts/clients';
-import { deployContracts, registerGateway, registerHospital, registerNode, registerUser, setOwnerKey, type Deployment } from '../contracts/deploy';
+import { registerGateway, registerNode, registerUser, setOwnerKey, type Deployment } from '../contracts/deploy';
 import { loadChainNodeIdentity } from '../chain-node/identity';
 import { runChainNode, type RunningChainNode } from '../chain-node/main';
 import { ChainNodeClient } from '../gateway/chain/chain-client';
@@ -20,6 +19,7 @@ import { buildBatch, encodeHeader, headerHash } from '../protocol/batch';
 import { blsKeygen, blsPopProve, blsPublicKey, blsSign } from '../protocol/bls';
 import type { Reading } from '../protocol/reading';
 import { grantAccess } from '../owner/grants';
+import { chainWithHospital } from './chain.helpers';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -53,20 +53,14 @@ export function reading(patient: string, receivedAt: number, seq: number, value 
 export async function shareWorld(t: { teardown(fn: () => unknown): void }): Promise<ShareWorld> {
   const dir = mkdtempSync(join(tmpdir(), 'mcps-share-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const anvil = await startAnvil();
-  t.teardown(() => anvil.stop());
-  const provider = new ethers.JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, pollingInterval: 50 });
-  t.teardown(() => provider.destroy());
-  const [admin, hosp] = await Promise.all([0, 1].map((i) => provider.getSigner(i)));
-  const d = await deployContracts(admin!);
-  await registerHospital(admin!, d.registry, 'h', await hosp!.getAddress());
+  const { anvil, provider, admin, hosp, d } = await chainWithHospital(t);
   const owner = await generateOwnerKeyPair();
-  await setOwnerKey(hosp!, d.registry, 'h', owner.publicKey);
+  await setOwnerKey(hosp, d.registry, 'h', owner.publicKey);
   const nid = loadChainNodeIdentity(join(dir, 'node'));
-  await (await admin!.sendTransaction({ to: nid.operatorAddress, value: ethers.parseEther('10') })).wait();
-  await registerNode(admin!, d.registry, { id: 'node-1', operator: nid.operatorAddress, blsPublicKey: nid.bls.publicKey, pop: nid.bls.proofOfPossession, x25519PublicKey: nid.x25519PublicKey });
+  await (await admin.sendTransaction({ to: nid.operatorAddress, value: ethers.parseEther('10') })).wait();
+  await registerNode(admin, d.registry, { id: 'node-1', operator: nid.operatorAddress, blsPublicKey: nid.bls.publicKey, pop: nid.bls.proofOfPossession, x25519PublicKey: nid.x25519PublicKey });
   const gsk = blsKeygen(new Uint8Array(randomBytes(48)));
-  await registerGateway(hosp!, d.registry, { id: 'gw-1', hospital: 'h', blsPublicKey: blsPublicKey(gsk), pop: blsPopProve(gsk) });
+  await registerGateway(hosp, d.registry, { id: 'gw-1', hospital: 'h', blsPublicKey: blsPublicKey(gsk), pop: blsPopProve(gsk) });
   const node = await runChainNode({ dataDir: join(dir, 'node'), nodeId: 'node-1', host: '127.0.0.1', port: 0, chain: { rpcUrl: anvil.url, registry: d.registry, anchor: d.anchor, accessLog: d.accessLog }, userPageBytes: 1 }, () => undefined);
   t.teardown(() => node.stop());
   const registry = (): ChainRegistry => new ChainRegistry(new RegistryClient(provider, d.registry));
@@ -77,13 +71,13 @@ export async function shareWorld(t: { teardown(fn: () => unknown): void }): Prom
   const epoch = { id: epochId, key: epochKey, wrapped: await wrapEpochKey(owner.publicKey, 'gw-1', epochId, epochKey) };
   let prev: Uint8Array = new Uint8Array(32);
   let seq = 0;
-  const accessLog = new AccessLogClient(hosp!, d.accessLog);
+  const accessLog = new AccessLogClient(hosp, d.accessLog);
   return {
     dir,
     rpcUrl: anvil.url,
     provider,
     deployment: d,
-    hospitalAdmin: hosp!,
+    hospitalAdmin: hosp,
     node,
     owner,
     tagKey,
@@ -92,7 +86,7 @@ export async function shareWorld(t: { teardown(fn: () => unknown): void }): Prom
     addUser: async (id) => {
       const blsSecretKey = blsKeygen(new Uint8Array(randomBytes(48)));
       const encryptionSecretKey = x25519.utils.randomSecretKey();
-      await registerUser(hosp!, d.registry, { id, hospital: 'h', blsPublicKey: blsPublicKey(blsSecretKey), pop: blsPopProve(blsSecretKey), encryptionPublicKey: x25519.getPublicKey(encryptionSecretKey) });
+      await registerUser(hosp, d.registry, { id, hospital: 'h', blsPublicKey: blsPublicKey(blsSecretKey), pop: blsPopProve(blsSecretKey), encryptionPublicKey: x25519.getPublicKey(encryptionSecretKey) });
       return { id, blsSecretKey, encryptionSecretKey };
     },
     submit: async (readings, o = {}) => {

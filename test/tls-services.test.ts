@@ -10,10 +10,9 @@ import { randomBytes } from 'node:crypto';
 import { connect as tlsConnect } from 'node:tls';
 import { ethers } from 'ethers';
 import { Registry } from 'prom-client';
-import { startAnvil } from '../contracts/anvil';
 import { ChainRegistry } from '../contracts/chain-registry';
 import { RegistryClient } from '../contracts/clients';
-import { deployContracts, registerGateway, registerHospital, registerNode } from '../contracts/deploy';
+import { registerGateway, registerNode } from '../contracts/deploy';
 import { loadChainNodeIdentity } from '../chain-node/identity';
 import { runChainNode } from '../chain-node/main';
 import { ChainNodeClient } from '../gateway/chain/chain-client';
@@ -28,6 +27,7 @@ import { ensureCa, issueServerCertificate, serverFilesIn } from '../cli/tls/cert
 import { AccessLogClient } from '../contracts/clients';
 import { startKeyService } from '../owner/key-service';
 import { runOwnerService } from '../owner/serve';
+import { chainWithHospital } from './chain.helpers';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const dir = mkdtempSync(join(tmpdir(), 'mcps-tls-svc-'));
@@ -57,18 +57,12 @@ function httpsGet(url: string, ca?: Buffer): Promise<{ status: number; body: str
 t.test('chain node API over HTTPS: the gateway submits with the consortium CA; untrusted clients refused', async (t) => {
   const consortium = await pki('consortium');
   const data = join(dir, 'node-data');
-  const anvil = await startAnvil();
-  t.teardown(() => anvil.stop());
-  const provider = new ethers.JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, pollingInterval: 50 });
-  t.teardown(() => provider.destroy());
-  const [admin, hosp] = await Promise.all([0, 1].map((i) => provider.getSigner(i)));
-  const d = await deployContracts(admin!);
-  await registerHospital(admin!, d.registry, 'h', await hosp!.getAddress());
+  const { anvil, provider, admin, hosp, d } = await chainWithHospital(t);
   const nodeId = loadChainNodeIdentity(data);
-  await (await admin!.sendTransaction({ to: nodeId.operatorAddress, value: ethers.parseEther('10') })).wait();
-  await registerNode(admin!, d.registry, { id: 'node-1', operator: nodeId.operatorAddress, blsPublicKey: nodeId.bls.publicKey, pop: nodeId.bls.proofOfPossession, x25519PublicKey: nodeId.x25519PublicKey });
+  await (await admin.sendTransaction({ to: nodeId.operatorAddress, value: ethers.parseEther('10') })).wait();
+  await registerNode(admin, d.registry, { id: 'node-1', operator: nodeId.operatorAddress, blsPublicKey: nodeId.bls.publicKey, pop: nodeId.bls.proofOfPossession, x25519PublicKey: nodeId.x25519PublicKey });
   const gsk = blsKeygen(new Uint8Array(randomBytes(48)));
-  await registerGateway(hosp!, d.registry, { id: 'gw-1', hospital: 'h', blsPublicKey: blsPublicKey(gsk), pop: blsPopProve(gsk) });
+  await registerGateway(hosp, d.registry, { id: 'gw-1', hospital: 'h', blsPublicKey: blsPublicKey(gsk), pop: blsPopProve(gsk) });
   const chain = { rpcUrl: anvil.url, registry: d.registry, anchor: d.anchor };
 
   const refused = await runChainNode({ dataDir: data, nodeId: 'node-1', host: '0.0.0.0', port: 0, chain }, () => undefined).then(() => null, (e: Error) => e.message);
