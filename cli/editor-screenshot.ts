@@ -5,23 +5,16 @@
  * and saves the canvas. Not part of the tests; run it when the flow or the nodes' look change:
  *   npm run docs:screenshot [-- OUT.png]
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startStack } from './stack';
+import { runScreenshot, screenshotOfStack } from './stack-screenshot';
 
-async function main(): Promise<void> {
-  const out = resolve(process.argv[2] ?? join(__dirname, '..', '..', 'docs', 'images', 'editor-default-flow.png'));
-  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  const { chromium } = require('playwright-core') as typeof import('playwright-core');
-  const data = mkdtempSync(join(tmpdir(), 'mcps-shot-'));
-  const stack = await startStack({ data, editorPort: 0, mqttPort: 0, nodePort: 0, mqttRatePerS: 2 });
-  try {
-    const login = JSON.parse(readFileSync(stack.editorCredentialsPath, 'utf8')) as { username: string; password: string };
-    const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1240, height: 470 }, deviceScaleFactor: 1 });
-      await page.goto(stack.editorUrl);
+runScreenshot('editor-screenshot', () =>
+  screenshotOfStack({
+    out: resolve(process.argv[2] ?? join(__dirname, '..', '..', 'docs', 'images', 'editor-default-flow.png')),
+    stack: { editorPort: 0, mqttPort: 0, nodePort: 0, mqttRatePerS: 2 },
+    viewport: { width: 1240, height: 470 },
+    shoot: async ({ page, editorUrl, login }) => {
+      await page.goto(editorUrl);
       await page.fill('#node-dialog-login-username', login.username);
       await page.fill('#node-dialog-login-password', login.password);
       await page.click('#node-dialog-login-submit');
@@ -34,18 +27,6 @@ async function main(): Promise<void> {
       });
       // Let batches seal and anchor so the statuses show real counts.
       await new Promise((r) => setTimeout(r, 8000));
-      await page.screenshot({ path: out });
-      process.stdout.write(`wrote ${out}\n`);
-    } finally {
-      await browser.close();
-    }
-  } finally {
-    await stack.stop();
-    rmSync(data, { recursive: true, force: true });
-  }
-}
-
-main().catch((err: unknown) => {
-  process.stderr.write(`editor-screenshot: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 1;
-});
+    },
+  }),
+);
