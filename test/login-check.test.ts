@@ -49,37 +49,65 @@ t.test('a verified login is answered from the cache; a wrong or changed password
   t.equal(logins.size, 0, 'forgotten');
 });
 
-t.test('scrypt checks run a bounded number at a time; too many waiting are refused at once', async (t) => {
+t.test('scrypt checks run a bounded number at a time, newest waiting first; too many waiting are refused at once', async (t) => {
   const devices = new DeviceCredentials([{ id: 'dev-a', patient: 'p-1', passwordHash: hashA }]);
   let running = 0;
   let most = 0;
+  const order: string[] = [];
   const release: Array<() => void> = [];
-  const check = async (): Promise<boolean> => {
+  const check = async (_h: string, p: Buffer | string): Promise<boolean> => {
+    order.push(String(p));
     running++;
     most = Math.max(most, running);
     await new Promise<void>((r) => release.push(r));
     running--;
     return false;
   };
-  const logins = new DeviceLoginCheck(devices, { check, concurrency: 1, maxWaiting: 2 });
+  const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+  const logins = new DeviceLoginCheck(devices, { check, concurrency: 1, maxWaiting: 3 });
   const first = logins.login('dev-a', 'x1');
   const second = logins.login('dev-a', 'x2');
   let goneThird = false;
   const third = logins.login('dev-a', 'x3', () => goneThird);
-  await t.rejects(logins.login('dev-a', 'x4'), LoginQueueFullError, 'the fourth finds the queue full');
+  const fourth = logins.login('dev-a', 'x4');
+  await t.rejects(logins.login('dev-a', 'x5'), LoginQueueFullError, 'the fifth finds the queue full');
   t.equal(logins.stats.queueFull, 1);
-  t.equal(logins.stats.waiting, 2);
-  await new Promise((r) => setImmediate(r));
+  t.equal(logins.stats.waiting, 3);
+  await tick();
   t.equal(release.length, 1, 'one check at a time');
   release.shift()!();
   t.equal(await first, undefined);
-  await new Promise((r) => setImmediate(r));
+  await tick();
+  t.same(order, ['x1', 'x4'], 'the newest waiting login is checked next');
   goneThird = true; // its connection closes while it waits
   release.shift()!();
-  t.equal(await second, undefined);
+  t.equal(await fourth, undefined);
   t.equal(await third, undefined, 'a login whose connection went away is refused');
   t.equal(logins.stats.abandoned, 1, '…without its scrypt check');
+  await tick();
+  release.shift()!();
+  t.equal(await second, undefined, 'the oldest comes last');
+  t.same(order, ['x1', 'x4', 'x2']);
   t.equal(most, 1, 'never more than the concurrency at once');
+  t.equal(logins.stats.waiting, 0);
+
+  // A full queue first drops the logins whose connections have closed, then refuses.
+  let goneA = false;
+  const holder = logins.login('dev-a', 'y0');
+  const a = logins.login('dev-a', 'y1', () => goneA);
+  const b = logins.login('dev-a', 'y2');
+  const c = logins.login('dev-a', 'y3');
+  goneA = true;
+  const d = logins.login('dev-a', 'y4');
+  t.equal(await a, undefined, 'a closed login is dropped to make room');
+  t.equal(logins.stats.queueFull, 1, 'the new one was not refused');
+  t.equal(logins.stats.abandoned, 2);
+  for (const p of [holder, d, c, b]) {
+    await tick();
+    release.shift()!();
+    t.equal(await p, undefined);
+  }
+  t.same(order.slice(3), ['y0', 'y4', 'y3', 'y2'], 'newest first; the dropped one never checked');
   t.equal(logins.stats.waiting, 0);
 });
 

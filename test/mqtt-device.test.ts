@@ -3,7 +3,10 @@ import t from 'tap';
 import { startBroker } from '../gateway/ingest/broker';
 import { DeviceCredentials, hashPassword } from '../gateway/ingest/device-credentials';
 import { readingFromMqtt } from '../gateway/ingest/mqtt-reading';
-import { SimulatedMqttDevice } from '../device-sim/devices/mqtt-device';
+import { createServer, type AddressInfo } from 'node:net';
+import { Aedes, type AuthenticateError } from 'aedes';
+import { ReconnectBackoff, SimulatedMqttDevice } from '../device-sim/devices/mqtt-device';
+import { SeededRandom } from '../device-sim/random';
 
 t.test('every acknowledged reading reaches the broker and validates; a wrong password is refused', async (t) => {
   const creds = new DeviceCredentials([
@@ -45,4 +48,44 @@ t.test('every acknowledged reading reaches the broker and validates; a wrong pas
   t.ok(status.includes('temp-bed1 online') && status.includes('temp-bed1 offline'), 'online/offline status published');
 
   await t.rejects(SimulatedMqttDevice.connect({ url, deviceId: 'temp-bed1', password: 'wrong-password', patient: 'p-1', kind: 'body_temp', ratePerS: 1, seed: 3, onResult }), /temp-bed1/, 'a wrong password is refused');
+});
+
+t.test('reconnect waits grow with each failed try, jittered, up to a cap, and start over once connected', async (t) => {
+  const b = new ReconnectBackoff(new SeededRandom(7), 1000, 30_000);
+  const waits = Array.from({ length: 8 }, () => b.next());
+  const steps = [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000];
+  waits.forEach((w, i) => t.ok(w >= steps[i]! / 2 && w <= steps[i]!, `try ${i + 1}: ${w} ms within 50-100 % of ${steps[i]} ms`));
+  const other = new ReconnectBackoff(new SeededRandom(8), 1000, 30_000);
+  t.not(Array.from({ length: 8 }, () => other.next()).join(), waits.join(), 'two devices do not wait in lock-step');
+  b.reset();
+  t.ok(b.next() <= 1000, 'after a connection, the first wait again');
+});
+
+t.test('a device refused with "server unavailable" (a gateway with too many logins waiting) tries again until let in', async (t) => {
+  let refusals = 0;
+  const broker = await Aedes.createBroker({
+    authenticate: (_client, _u, _p, done) => {
+      if (refusals < 2) {
+        refusals++;
+        return done(Object.assign(new Error('busy'), { returnCode: 3 }) as AuthenticateError, false);
+      }
+      done(null, true);
+    },
+  });
+  const server = createServer(broker.handle);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => broker.close(() => server.close(() => r()))));
+  const device = await SimulatedMqttDevice.connect({
+    url: `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    deviceId: 'spo2-bed3',
+    password: 'pw',
+    patient: 'p-3',
+    kind: 'spo2',
+    ratePerS: 1,
+    seed: 3,
+    onResult: () => undefined,
+  });
+  t.equal(refusals, 2, 'refused twice, then connected');
+  t.ok(device.connected);
+  await device.stop(0);
 });

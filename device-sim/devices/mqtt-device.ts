@@ -103,15 +103,31 @@ export class SimulatedMqttDevice {
 
   static async connect(opts: MqttDeviceOptions): Promise<SimulatedMqttDevice> {
     const statusTopic = `mcps/devices/${opts.deviceId}/status`;
+    const backoff = new ReconnectBackoff(new SeededRandom(opts.seed ^ 0xbac0ff));
     const client = mqtt.connect(opts.url, {
       clientId: opts.deviceId,
       username: opts.deviceId,
       password: opts.password,
       ...(opts.ca ? { ca: opts.ca, rejectUnauthorized: true } : {}),
       clean: true,
-      reconnectPeriod: 1000,
+      reconnectPeriod: backoff.next(),
       connectTimeout: 5000,
       will: { topic: statusTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
+    });
+    // mqtt.js waits options.reconnectPeriod after each close: set it for the next try after every
+    // failed one, and start again from the first step once connected.
+    client.on('close', () => {
+      client.options.reconnectPeriod = backoff.next();
+    });
+    client.on('connect', () => {
+      backoff.reset();
+      client.options.reconnectPeriod = backoff.next();
+    });
+    // A refusal "server unavailable" (MQTT return code 3: a gateway with too many logins waiting)
+    // means "later", as a connack timeout does; a refused password stays refused. mqtt.js reads
+    // this option right after emitting the refusal, so it is set per refusal.
+    client.prependListener('error', (err) => {
+      client.options.reconnectOnConnackError = (err as Error & { code?: number }).code === 3;
     });
     await new Promise<void>((resolve, reject) => {
       const onConnect = (): void => {
@@ -123,7 +139,7 @@ export class SimulatedMqttDevice {
       // (Ten minutes: a box checking a thousand first logins one scrypt at a time, on a loaded machine.)
       const deadline = Date.now() + 600_000;
       const onError = (err: Error): void => {
-        if (/connack timeout/i.test(err.message) && Date.now() < deadline) return;
+        if ((/connack timeout/i.test(err.message) || (err as Error & { code?: number }).code === 3) && Date.now() < deadline) return;
         client.off('connect', onConnect);
         client.off('error', onError);
         client.end(true);
@@ -291,5 +307,33 @@ export class SimulatedMqttDevice {
     if (this.#inflight > 0) await Promise.race([new Promise<void>((r) => this.#idle.push(r)), new Promise<void>((r) => setTimeout(r, timeoutMs))]);
     await this.#client.publishAsync(`mcps/devices/${this.opts.deviceId}/status`, 'offline', { qos: 1, retain: true }).catch(() => undefined);
     await this.#client.endAsync();
+  }
+}
+
+/**
+ * How long a device waits before it tries to connect again: about a second after a drop, doubling
+ * with every failed try up to 30 s, each wait a random 50-100 % of its step ("equal jitter"). A
+ * ward whose devices all lost the gateway at once (a restart, a switch reboot) thus comes back
+ * spread out rather than in lock-step waves, and a gateway too busy to answer them all (a cold
+ * start checking every device's password on a slow box) gets fewer tries, not more, the longer it
+ * is busy.
+ */
+export class ReconnectBackoff {
+  #failures = 0;
+  constructor(
+    readonly rng: SeededRandom,
+    readonly firstMs = 1000,
+    readonly maxMs = 30_000,
+  ) {}
+
+  /** The wait before the next try (ms); each call counts one more failed try. */
+  next(): number {
+    const step = Math.min(this.maxMs, this.firstMs * 2 ** Math.min(this.#failures, 16));
+    this.#failures++;
+    return Math.round(step * (0.5 + 0.5 * this.rng.next()));
+  }
+
+  reset(): void {
+    this.#failures = 0;
   }
 }

@@ -21,6 +21,13 @@
  *   already connected keep a core; at most `maxWaiting` logins wait, and more are refused at once as
  *   "server unavailable" (MQTT return code 3): the device tries again a second later, nothing is lost
  *   since it has not sent anything yet.
+ * - Newest first. A device waits a few seconds for its CONNACK, then closes the connection and tries
+ *   again later. Served oldest first, a queue longer than that wait would spend every check on a
+ *   login whose device is about to give up (or already has), and a cold start of a whole ward on a
+ *   slow box could go round like that for minutes. Served newest first, a check goes to the login
+ *   most likely still waiting; a login whose connection closed while it waited is dropped without
+ *   its check (and, when the queue is full, before refusing a new one). A login that waited too long
+ *   is not lost: its device comes back as a new, newest login.
  *
  * A gateway restart (an update, a power cut) starts with an empty cache: every device's first login
  * costs one scrypt, queued as above. docs/raspberry-pi.md gives the figures.
@@ -67,7 +74,8 @@ export class DeviceLoginCheck {
   readonly #maxWaiting: number;
   readonly #check: (storedHash: string, password: Buffer | string) => Promise<boolean>;
   #running = 0;
-  readonly #queue: Array<() => void> = [];
+  /** Logins waiting for a check; the newest is served first (see above). */
+  readonly #queue: Array<{ start: (run: boolean) => void; gone: () => boolean }> = [];
 
   constructor(readonly devices: DeviceCredentials, opts: LoginCheckOptions = {}) {
     this.#concurrency = Math.max(1, opts.concurrency ?? availableParallelism() - 1);
@@ -98,11 +106,7 @@ export class DeviceLoginCheck {
       }
     }
     // An unknown device or one without a password (HL7) costs a hash too, so timing does not reveal ids.
-    const ok = await this.#queued(async () => {
-      if (gone()) {
-        this.stats.abandoned++;
-        return false;
-      }
+    const ok = await this.#queued(gone, async () => {
       this.stats.scryptChecks++;
       return this.#check(stored ?? dummyPasswordHash(), password);
     });
@@ -123,25 +127,59 @@ export class DeviceLoginCheck {
     return this.#verified.size;
   }
 
-  async #queued<T>(job: () => Promise<T>): Promise<T> {
+  /** Runs the check when a slot is free; false without running it when the connection went away first. */
+  async #queued(gone: () => boolean, job: () => Promise<boolean>): Promise<boolean> {
     if (this.#running >= this.#concurrency) {
+      if (this.#queue.length >= this.#maxWaiting) this.#dropGone();
       if (this.#queue.length >= this.#maxWaiting) {
         this.stats.queueFull++;
         throw new LoginQueueFullError(this.#queue.length);
       }
       this.stats.waiting++;
-      // The slot is handed over by the check that finishes (#running stays as it is).
-      await new Promise<void>((resolve) => this.#queue.push(resolve));
+      // The slot is handed over by the check that finishes (#running stays as it is), or the entry
+      // is dropped (run = false) because its connection closed.
+      const run = await new Promise<boolean>((start) => this.#queue.push({ start, gone }));
       this.stats.waiting--;
+      if (!run) return false;
     } else {
       this.#running++;
     }
     try {
+      if (gone()) {
+        this.stats.abandoned++;
+        return false;
+      }
       return await job();
     } finally {
-      const next = this.#queue.shift();
-      if (next) next();
-      else this.#running--;
+      this.#handOver();
     }
+  }
+
+  /** Gives the slot of a finished check to the newest waiting login whose connection is still open. */
+  #handOver(): void {
+    for (;;) {
+      const next = this.#queue.pop();
+      if (!next) {
+        this.#running--;
+        return;
+      }
+      if (!next.gone()) return next.start(true);
+      this.stats.abandoned++;
+      next.start(false);
+    }
+  }
+
+  /** Drops the waiting logins whose connections have closed. */
+  #dropGone(): void {
+    let kept = 0;
+    for (const w of this.#queue) {
+      if (w.gone()) {
+        this.stats.abandoned++;
+        w.start(false);
+      } else {
+        this.#queue[kept++] = w;
+      }
+    }
+    this.#queue.length = kept;
   }
 }
