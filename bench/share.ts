@@ -146,9 +146,9 @@ export async function main(args: string[]): Promise<void> {
       const opener = new EpochKeyOpener(owner.privateKey);
       let baselineReadings = 0;
       for (const s of store.sequences('gw-ward')) {
-        const b = store.get('gw-ward', s)!;
+        const b = store.meta('gw-ward', s)!;
         const header = decodeHeader(Uint8Array.from(Buffer.from(b.submission.header, 'hex')));
-        const env = Uint8Array.from(Buffer.from(b.submission.envelope, 'base64'));
+        const env = store.readEnvelope('gw-ward', s, [[0, b.envelopeLength]])[0]!;
         const { directory, ciphertexts } = checkEnvelope(header, env);
         const ek = await opener.open('gw-ward', directory.epochId, directory.wrappedEpochKey);
         directory.slices.forEach((e, i) => {

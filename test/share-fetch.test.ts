@@ -19,6 +19,7 @@ import type { Reading } from '../protocol/reading';
 import type { ShareBundle } from '../data-user/bundle';
 import { decodeDirectoryPrefix } from '../protocol/batch';
 import { patientTag } from '../protocol/sharing/tags';
+import { BatchStore } from '../chain-node/batch-store';
 
 const BASE = Date.UTC(2026, 0, 10, 23, 58, 0); // the range crosses midnight: two day tags
 
@@ -73,11 +74,14 @@ t.test('fetch, verify, decrypt', async (t) => {
     t.equal(keys.counters.tags, tags, 'no tags released');
   });
 
-  const storePath = (seq: number): string => join(w.dir, 'node', 'batches', 'gw-1', `${String(seq).padStart(12, '0')}.json`);
+  const gwDir = join(w.dir, 'node', 'batches', 'gw-1');
+  const storePath = (seq: number): string => join(gwDir, `${String(seq).padStart(12, '0')}.json`);
+  const store = new BatchStore(join(w.dir, 'node', 'batches'));
+  // Rewrites a stored batch in the store's earlier format (format 2: one JSON file, envelope inline), changed.
   const tamper = async (seq: number, change: (b: { submission: { header: string; envelope: string } }) => void): Promise<ShareBundle> => {
     const p = storePath(seq);
     const orig = readFileSync(p, 'utf8');
-    const b = JSON.parse(orig) as { submission: { header: string; envelope: string } };
+    const b = JSON.parse(JSON.stringify(store.get('gw-1', seq))) as { submission: { header: string; envelope: string } };
     change(b);
     writeFileSync(p, JSON.stringify(b));
     try {
@@ -92,18 +96,32 @@ t.test('fetch, verify, decrypt', async (t) => {
     return x.toString('base64');
   };
 
+  t.test('the store reads its earlier format (one JSON file per batch)', async (t) => {
+    const b = await tamper(3, () => undefined);
+    t.equal(b.report.verified, true);
+    t.same(b.readings.map(key).sort(), expected);
+  });
+
   t.test('fetch detects a tampered slice', async (t) => {
-    // One byte of p-a's slice ciphertext in batch 3.
-    const b = await tamper(3, (s) => {
-      const env = Buffer.from(s.submission.envelope, 'base64');
-      const { directory, length } = decodeDirectoryPrefix(env);
-      let o = length;
-      for (const e of directory.slices) {
-        if (Buffer.from(e.tag).equals(Buffer.from(patientTag(w.tagKey, 'p-a', e.day)))) break;
-        o += e.ciphertextLength;
-      }
-      s.submission.envelope = flip(s.submission.envelope, o + 3);
-    });
+    // One byte of p-a's slice ciphertext in batch 3, in the envelope file the node reads by offset.
+    const meta = JSON.parse(readFileSync(storePath(3), 'utf8')) as { envelope: { file: string } };
+    const envPath = join(gwDir, meta.envelope.file);
+    const orig = readFileSync(envPath);
+    const { directory, length } = decodeDirectoryPrefix(orig);
+    let o = length;
+    for (const e of directory.slices) {
+      if (Buffer.from(e.tag).equals(Buffer.from(patientTag(w.tagKey, 'p-a', e.day)))) break;
+      o += e.ciphertextLength;
+    }
+    const bad = Buffer.from(orig);
+    bad[o + 3]! ^= 1;
+    writeFileSync(envPath, bad);
+    let b: ShareBundle;
+    try {
+      b = (await fetchShare(input(drA))).bundle;
+    } finally {
+      writeFileSync(envPath, orig);
+    }
     t.equal(b.report.verified, false);
     t.match(b.report.problems.join('\n'), /gateway gw-1 batch 3 slice \d+: the ciphertext does not hash to its directory entry/);
   });

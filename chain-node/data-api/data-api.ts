@@ -203,24 +203,29 @@ export class DataApi {
   }
 
   #serve(it: PlannedBatch, live: LiveAccess): { batch: ServedBatch; bytes: number } {
-    const stored = this.opts.store.get(it.gatewayId, it.seq);
+    const stored = this.opts.store.meta(it.gatewayId, it.seq);
     if (!stored) throw new Error(`batch ${it.gatewayId}#${it.seq} vanished from the store`);
-    const envelope = Buffer.from(stored.submission.envelope, 'base64');
-    const { directory, length } = decodeDirectoryPrefix(envelope);
-    const slices: Array<{ index: number; ciphertext: string }> = [];
+    // The directory, then by offset exactly the slices served: nothing else of the batch is read.
+    const [dirBytes] = this.opts.store.readEnvelope(it.gatewayId, it.seq, [[0, stored.directoryLength]]);
+    const { directory, length } = decodeDirectoryPrefix(dirBytes!);
+    const picked: number[] = [];
+    const ranges: Array<[number, number]> = [];
     let o = length;
-    let bytes = length;
     directory.slices.forEach((e, index) => {
-      const ct = envelope.subarray(o, o + e.ciphertextLength);
+      const at = o;
       o += e.ciphertextLength;
       if (e.lastReceivedAt < live.from || e.firstReceivedAt > live.to) return;
       if (!live.tags.has(Buffer.from(e.tag).toString('hex'))) return;
-      slices.push({ index, ciphertext: ct.toString('base64') });
-      bytes += ct.length;
+      picked.push(index);
+      ranges.push([at, e.ciphertextLength]);
     });
+    if (o !== stored.envelopeLength) throw new Error(`batch ${it.gatewayId}#${it.seq}: its directory does not describe its ${stored.envelopeLength}-byte envelope`);
+    const cts = ranges.length > 0 ? this.opts.store.readEnvelope(it.gatewayId, it.seq, ranges) : [];
+    const slices = picked.map((index, k) => ({ index, ciphertext: cts[k]!.toString('base64') }));
+    const bytes = length + ranges.reduce((n, [, l]) => n + l, 0);
     const r = stored.receipt?.receipt;
     return {
-      batch: { seq: it.seq, header: stored.submission.header, signature: stored.submission.headerSignature, directory: envelope.subarray(0, length).toString('base64'), anchor: r ? { txHash: r.txHash, blockNumber: r.blockNumber } : null, slices },
+      batch: { seq: it.seq, header: stored.submission.header, signature: stored.submission.headerSignature, directory: dirBytes!.toString('base64'), anchor: r ? { txHash: r.txHash, blockNumber: r.blockNumber } : null, slices },
       bytes,
     };
   }

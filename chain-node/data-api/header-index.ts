@@ -30,7 +30,7 @@ export class HeaderIndex {
     for (const seq of this.store.sequences(gatewayId)) {
       let x = m.get(seq);
       if (!x) {
-        const b = this.store.get(gatewayId, seq);
+        const b = this.store.meta(gatewayId, seq);
         if (!b) continue;
         let h;
         try {
