@@ -7,6 +7,7 @@ import tap from 'tap';
 import { decodeDirectory } from '../protocol/batch';
 import { rangeTags } from '../protocol/sharing/tags';
 import { revokeParty } from '../contracts/deploy';
+import { nobleSigner } from '../protocol/bls';
 import { AccessRefused, DataNodeClient } from '../data-user/node-client';
 import { reading, shareWorld } from './share.helpers';
 
@@ -68,6 +69,13 @@ t.test('data API', async (t) => {
     t.same(pages, [1, 2, 3, 4], 'one batch per page');
   });
 
+  t.test("a data user's handshake is signed with mcl-wasm, as a gateway's; a noble-signed one is served alike", async (t) => {
+    t.equal((await a.signer()).name, 'mcl-wasm', 'the default signer');
+    const viaNoble = new DataNodeClient({ url: w.node.url, nodeId: 'node-1', userId: drA.id, blsSecretKey: drA.blsSecretKey, registry: w.registry(), signer: nobleSigner });
+    const [x, y] = [await a.query({ grantId, ...tagsOf('p-a'), from, to }), await viaNoble.query({ grantId, ...tagsOf('p-a'), from, to })];
+    t.same(y.gateways, x.gateways, 'the same answer whichever library signed the handshake');
+  });
+
   const refused = async (t: { equal: typeof tap.equal }, p: Promise<unknown>, refusal: string): Promise<void> => {
     const denied = w.node.userAccesses.denied;
     const err = await p.then(() => null, (e: unknown) => e);
@@ -92,6 +100,6 @@ t.test('data API', async (t) => {
     await refused(t, a.query({ grantId, ...tagsOf('p-a'), from, to }), 'revoked-user');
     // Nothing of these reached the chain as an access.
     const events = await w.accessLog.accessEvents(w.deployment.deployBlock);
-    t.equal(events.length, 2, 'only the two served queries are recorded');
+    t.equal(events.length, 4, 'only the four served queries are recorded');
   });
 });

@@ -94,3 +94,17 @@ t.test('a gateway signing with mcl-wasm makes the same M3 as with noble', async 
   };
   t.equal(m3For(true), m3For(false));
 });
+
+t.test('a data user signing with mcl-wasm (data-user/node-client.ts) makes the same M3 as with noble', async (t) => {
+  const signer = await mclSigner();
+  const m3For = (withMcl: boolean): string => {
+    const w = makeWorld(seeded('same user M3'));
+    const node = w.responder();
+    const u = w.initiator('dr-lee', withMcl ? { signer } : {});
+    const { handshakeId, m2 } = node.onM1(u.start());
+    const { m3 } = u.onM2(m2);
+    t.same(node.onM3(handshakeId, m3).peer, { id: 'dr-lee', role: 'user', epoch: 1 }, 'the node accepts it as the user');
+    return Buffer.from(m3).toString('hex');
+  };
+  t.equal(m3For(true), m3For(false), 'byte for byte');
+});
