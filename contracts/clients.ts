@@ -5,7 +5,7 @@
 import { ethers } from 'ethers';
 import { loadArtifact } from './artifacts';
 import { decodeHeader, headerBytesHash, type BatchHeader } from '../protocol/batch';
-import { foldProof, type FoldProof } from '../protocol/fold';
+import { foldProof, foldProofs, type FoldProof } from '../protocol/fold';
 import { aggregateG1ToEip2537, g2ToEip2537 } from './eip2537';
 import { bytes32ToId, idToBytes32 } from './ids';
 
@@ -211,15 +211,19 @@ export class AnchorClient {
   async allAnchored(fromBlock = this.fromBlock): Promise<AnchoredBatchRef[]> {
     const logs = await this.contract.queryFilter(this.contract.filters.Folded!(), fromBlock, 'latest');
     const out: AnchoredBatchRef[] = [];
+    const folds = new Map<string, FoldProof[]>();
     for (const l of logs) {
       const e = l as ethers.EventLog;
       const span = decodeSpan(e.args[1] as bigint);
       const tx = await this.#foldedTx(e.transactionHash, e.blockNumber);
       const gatewayId = bytes32ToId(e.args[0] as string);
+      // One tree per transaction, shared by its groups' events.
+      let proofs = folds.get(e.transactionHash);
+      if (!proofs) folds.set(e.transactionHash, (proofs = foldProofs(tx.leaves)));
       for (let k = 0; k < span.count; k++) {
         const index = span.offset + k;
         const h = tx.headers?.[index];
-        out.push({ gatewayId, seq: span.firstSeq + k, headerHash: tx.leaves[index]!, txHash: e.transactionHash, blockNumber: e.blockNumber, fold: foldProof(tx.leaves, index), ...(h ? { root: h.root, count: h.count } : {}) });
+        out.push({ gatewayId, seq: span.firstSeq + k, headerHash: tx.leaves[index]!, txHash: e.transactionHash, blockNumber: e.blockNumber, fold: proofs[index]!, ...(h ? { root: h.root, count: h.count } : {}) });
       }
     }
     return out;
