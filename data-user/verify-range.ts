@@ -29,12 +29,12 @@ import type { AnchoredHeader, ChainView } from './chain-view';
 
 export interface DeliveredBatch {
   readonly seq: number;
-  /** hex */
-  readonly header: string;
-  /** hex */
-  readonly signature: string;
-  /** base64 */
-  readonly directory: string;
+  /** the encoded header */
+  readonly header: Uint8Array;
+  /** the gateway's signature over its hash */
+  readonly signature: Uint8Array;
+  /** the batch directory */
+  readonly directory: Uint8Array;
 }
 
 export interface DeliveredGateway<B extends DeliveredBatch = DeliveredBatch> {
@@ -115,17 +115,17 @@ export async function checkRange<B extends DeliveredBatch>(input: { hospital: st
       if (!want.has(b.seq)) continue;
       const where = `gateway ${gw} batch ${b.seq}`;
       try {
-        const header = decodeHeader(Uint8Array.from(Buffer.from(b.header, 'hex')));
+        const header = decodeHeader(b.header);
         if (header.gatewayId !== gw || header.seq !== b.seq) throw new Error(`the header is ${header.gatewayId}#${header.seq}'s`);
         const hh = headerHash(header);
         const a = anchored.get(b.seq);
         if (!a) throw new Error('not anchored on chain');
         if (a.headerHash !== hex(hh)) throw new Error('its header hash is not the one anchored on chain (header altered)');
-        const dirBytes = Uint8Array.from(Buffer.from(b.directory, 'base64'));
+        const dirBytes = b.directory;
         if (!equalBytes(directoryHash(dirBytes), header.directoryHash)) throw new Error('its directory does not hash to the header\'s directory hash (directory altered)');
         const directory = decodeDirectory(dirBytes);
         checkDirectoryAgainstHeader(header, directory);
-        sigItems.push({ i: checked.length, hh, sig: Uint8Array.from(Buffer.from(b.signature, 'hex')) });
+        sigItems.push({ i: checked.length, hh, sig: b.signature });
         checked.push({ gatewayId: gw, delivered: b, header, directory, anchor: a });
       } catch (err) {
         problems.push(`${where}: ${(err as Error).message}`);
