@@ -1,6 +1,7 @@
 // The gateway's MQTT broker over real TCP: per-device logins and topic ACLs.
 import t from 'tap';
 import mqtt from 'mqtt';
+import { dirname } from 'node:path';
 import { deviceTopicOwner, startBroker } from '../gateway/ingest/broker';
 import { DeviceCredentials, hashPassword } from '../gateway/ingest/device-credentials';
 
@@ -59,4 +60,17 @@ t.test('a device owns its readings, status, alarms and waveform topics, and noth
   t.equal(deviceTopicOwner('mcps/devices/ecg-1/config'), undefined);
   t.equal(deviceTopicOwner('mcps/devices/ecg-1/readings/extra'), undefined);
   t.equal(deviceTopicOwner('$SYS/broker'), undefined);
+});
+
+t.test("aedes' packet writer runs without its 65,536-Buffer packet-id table, and PUBACKs still carry the right ids", async (t) => {
+  const packets = require(require.resolve('mqtt-packet', { paths: [dirname(require.resolve('aedes'))] })) as typeof import('mqtt-packet') & { writeToStream: { cacheNumbers: boolean } };
+  const numbers = require(require.resolve('mqtt-packet/numbers', { paths: [dirname(require.resolve('aedes'))] })) as { cache: Record<number, Buffer> };
+  t.equal(packets.writeToStream.cacheNumbers, false, 'turned off when the broker module loads');
+  const broker = await startBroker({ port: 0, credentials: creds });
+  t.teardown(() => broker.close());
+  const c = await connect(broker.port, 'temp-bed1', 'temp-bed1', 'right-password-1');
+  for (let i = 0; i < 300; i++) await c.publishAsync('mcps/devices/temp-bed1/readings', `{"n":${i}}`, { qos: 1 });
+  t.pass('300 QoS 1 publishes acknowledged');
+  t.equal(Object.keys(numbers.cache).length, 0, 'no packet-id table was built');
+  await c.endAsync();
 });
