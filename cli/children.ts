@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { ChildMessage, ParentMessage } from './ipc';
-import { GATEWAY_MALLOC_ENV, explicitHeapCapMb, heapCapArgs } from './heap-cap';
+import { GATEWAY_MALLOC_ENV, GATEWAY_YOUNG_GEN_ARGS, explicitHeapCapMb, heapCapArgs } from './heap-cap';
 
 export interface Child {
   readonly proc: ChildProcess;
@@ -21,7 +21,8 @@ export function forkChild(role: 'gateway' | 'chain-node', configPath: string, on
   const extra = (process.env.MCPS_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
   // The gateway starts under its heap cap (memory.heapMB of its config) unless told otherwise.
   const parentCap = process.execArgv.filter((a) => !/^--max[-_]old[-_]space[-_]size/.test(a));
-  const execArgv = [...parentCap, ...(role === 'gateway' && explicitHeapCapMb(extra, '') === null ? heapCapArgs(configPath) : []), ...extra];
+  const gatewayArgs = explicitHeapCapMb(extra, '') === null ? heapCapArgs(configPath) : [...GATEWAY_YOUNG_GEN_ARGS];
+  const execArgv = [...parentCap, ...(role === 'gateway' ? gatewayArgs : []), ...extra];
   const proc = fork(join(__dirname, 'mcps.js'), [role, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv, env: role === 'gateway' ? { ...process.env, ...GATEWAY_MALLOC_ENV } : process.env });
   let exited = false;
   const exit = new Promise<void>((resolve) => proc.once('exit', () => {

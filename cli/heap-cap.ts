@@ -13,6 +13,13 @@
  * without passing a signal (SIGKILL, a crash), so it never outlives it holding the data directory;
  * and the data-directory lock names the launcher's pid, the one the operator started and signals.
  *
+ * The rerun also bounds V8's young generation (GATEWAY_YOUNG_GEN_ARGS): by default each
+ * isolate (the main thread and the sealing worker) grows its new space to two 16 MB semi-spaces
+ * under a steady flow of short-lived objects (every reading, every packet), about 55 MB of resident
+ * memory for the two at 300 devices. With 2 MB semi-spaces the gateway's resident memory at 300
+ * devices went from 209 to 158 MB (bench/footprint), the scavenges just run more often (each
+ * shorter).
+ *
  * The same rerun sets glibc's malloc to hand large blocks back to the system when they are freed
  * (MALLOC_MMAP_THRESHOLD_, see GATEWAY_MALLOC_ENV): each scrypt password check takes a 16 MB block
  * on a thread-pool thread, and with glibc's default (a threshold that rises after the first such
@@ -23,6 +30,11 @@ import { readFileSync } from 'node:fs';
 import { LAUNCHER_PID_ENV } from '../common/dir-lock';
 
 export const DEFAULT_GATEWAY_HEAP_MB = 128;
+
+/** V8 flags bounding the young generation of every isolate of the gateway (see above). */
+export const GATEWAY_YOUNG_GEN_ARGS: readonly string[] = ['--max-semi-space-size=2'];
+
+const hasYoungGenFlag = (args: readonly string[]): boolean => args.some((a) => /^--max[-_]semi[-_]space[-_]size/.test(a));
 
 /** Environment for the gateway process: blocks of 1 MB and more are mapped and unmapped, never kept in an arena. */
 export const GATEWAY_MALLOC_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '1048576' };
@@ -48,7 +60,7 @@ export function configuredHeapMb(configPath: string): number {
 
 /** Node flags that start a gateway under its cap (for a parent that forks it: `mcps up`). */
 export function heapCapArgs(configPath: string): string[] {
-  return [`--max-old-space-size=${configuredHeapMb(configPath)}`];
+  return [`--max-old-space-size=${configuredHeapMb(configPath)}`, ...GATEWAY_YOUNG_GEN_ARGS];
 }
 
 /**
@@ -60,8 +72,9 @@ export async function rerunUnderHeapCap(heapMb: number): Promise<number | null> 
   if ((explicit !== null && hasMallocEnv(process.env)) || process.env.MCPS_HEAP_CAP_SET === '1') return null;
   const ipc = typeof process.send === 'function';
   const cap = explicit === null ? [`--max-old-space-size=${heapMb}`] : [];
+  const young = hasYoungGenFlag([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]) ? [] : GATEWAY_YOUNG_GEN_ARGS;
   // fd 3 of the child: a pipe it only watches for the launcher's end (see watchLauncher).
-  const child = spawn(process.execPath, [...process.execArgv, ...cap, ...process.argv.slice(1)], {
+  const child = spawn(process.execPath, [...process.execArgv, ...cap, ...young, ...process.argv.slice(1)], {
     stdio: ipc ? ['inherit', 'inherit', 'inherit', 'pipe', 'ipc'] : ['inherit', 'inherit', 'inherit', 'pipe'],
     env: { ...process.env, ...GATEWAY_MALLOC_ENV, MCPS_HEAP_CAP_SET: '1', [LAUNCHER_PID_ENV]: String(process.pid), [LAUNCHER_FD_ENV]: '3' },
   });

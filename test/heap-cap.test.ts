@@ -19,7 +19,7 @@ t.test('memory.heapMB of the config, 128 by default', async (t) => {
   const cfg = join(dir, 'gateway.json');
   writeFileSync(cfg, JSON.stringify({ memory: { heapMB: 192 } }));
   t.equal(configuredHeapMb(cfg), 192);
-  t.same(heapCapArgs(cfg), ['--max-old-space-size=192']);
+  t.same(heapCapArgs(cfg), ['--max-old-space-size=192', '--max-semi-space-size=2'], 'with the young generation bounded');
   writeFileSync(cfg, JSON.stringify({ dataDir: '/x' }));
   t.equal(configuredHeapMb(cfg), DEFAULT_GATEWAY_HEAP_MB);
   t.equal(configuredHeapMb(join(dir, 'missing.json')), DEFAULT_GATEWAY_HEAP_MB);
@@ -31,8 +31,9 @@ t.test('a process started without a cap runs itself again under it', async (t) =
   delete env.MCPS_HEAP_CAP_SET;
   const r = spawnSync(process.execPath, [child], { env, encoding: 'utf8', timeout: 60_000 });
   t.equal(r.status, 7, "the child's exit status is passed through");
-  const out = JSON.parse(r.stdout.trim()) as { pid: number; limitMb: number; flag: number; mmapThreshold: string | null };
+  const out = JSON.parse(r.stdout.trim()) as { pid: number; limitMb: number; flag: number; mmapThreshold: string | null; execArgv: string[] };
   t.equal(out.flag, 96, 'the rerun has the flag');
+  t.ok(out.execArgv.includes('--max-semi-space-size=2'), 'and the young-generation bound');
   t.equal(out.mmapThreshold, '1048576', 'and large blocks go back to the system when freed (malloc)');
   t.ok(out.limitMb < 200, `its V8 heap limit follows the cap (${out.limitMb.toFixed(0)} MB)`);
   t.not(out.pid, r.pid, 'in a new process');
