@@ -36,8 +36,8 @@ export class AnchorBatcher implements AnchorBackend {
     return this.client.head(gatewayId);
   }
 
-  findAnchored(gatewayId: string, seq: number): ReturnType<AnchorBackend['findAnchored']> {
-    return this.client.findAnchored(gatewayId, seq);
+  findAnchored(...args: Parameters<AnchorBackend['findAnchored']>): ReturnType<AnchorBackend['findAnchored']> {
+    return this.client.findAnchored(...args);
   }
 
   anchor(req: AnchorRequest): Promise<AnchorResult> {

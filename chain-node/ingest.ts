@@ -19,7 +19,7 @@
  * resends such a batch gets the same treatment.
  */
 import type { LogFn } from '../common/log';
-import { checkEnvelope, decodeHeader, headerHash } from '../protocol/batch';
+import { checkEnvelope, decodeHeader, headerHash, type BatchHeader } from '../protocol/batch';
 import { blsSign, blsVerify } from '../protocol/bls';
 import { ProtocolError } from '../protocol/errors';
 import type { FoldProof } from '../protocol/fold';
@@ -44,15 +44,26 @@ export interface AnchorHead {
 export interface AnchorPlace {
   readonly txHash: string;
   readonly blockNumber: number;
-  readonly fold?: FoldProof;
+  readonly fold?: FoldProof | null;
+}
+
+/** What the chain holds for a batch (contracts/clients.ts FoundAnchor): in folded mode its header hash is rebuilt from the headers at hand. */
+export interface FoundAnchor extends AnchorPlace {
+  /** null: the header hash could not be shown from the headers at hand (`why`) */
+  readonly headerHash: Uint8Array | null;
+  readonly why?: string;
+  readonly group: { readonly firstSeq: number; readonly count: number };
 }
 
 export interface AnchorBackend {
   head(gatewayId: string): Promise<AnchorHead>;
   /** `header` and `signature`: the gateway's signed header, which a trustless Anchor contract checks itself. */
   anchor(a: { gatewayId: string; seq: number; prevHash: Uint8Array; headerHash: Uint8Array; root: Uint8Array; count: number; header?: Uint8Array; signature?: Uint8Array }): Promise<AnchorPlace>;
-  /** The anchor of (gateway, seq) if there is one on chain, with the transaction that made it. */
-  findAnchored(gatewayId: string, seq: number): Promise<(AnchorPlace & { headerHash: Uint8Array }) | null>;
+  /**
+   * The anchor of (gateway, seq) if there is one on chain, with the transaction that made it. The
+   * chain holds only each group's head in folded mode: `headers` (the node's copies) link the rest.
+   */
+  findAnchored(gatewayId: string, seq: number, headers?: (gatewayId: string, seq: number) => BatchHeader | null | undefined): Promise<FoundAnchor | null>;
 }
 
 /** A refusal with the HTTP status to answer and a reason safe to show the gateway. */
@@ -153,24 +164,38 @@ export class BatchIngest {
       }
       throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId} is already anchored with another header`);
     }
+    // The node's own copies of headers (and this one), to link a folded group to its anchored head.
+    const headers = (g: string, seq: number): BatchHeader | null => {
+      if (g === sub.gatewayId && seq === header.seq) return header;
+      const b = this.opts.store.meta(g, seq);
+      try {
+        return b ? decodeHeader(Uint8Array.from(Buffer.from(b.submission.header, 'hex'))) : null;
+      } catch {
+        return null;
+      }
+    };
     if (stored) {
       // Stored before a crash, receipt never written: anchored already, or not yet.
-      const found = await this.opts.anchors.findAnchored(sub.gatewayId, header.seq);
-      if (found) {
-        if (!eq(found.headerHash, hh)) throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId} is already anchored with another header`);
-        return this.#receipt(sub, header, hh, found);
-      }
+      const found = await this.opts.anchors.findAnchored(sub.gatewayId, header.seq, headers);
+      if (found) return this.#receipt(sub, header, hh, this.#sameBatch(sub, header.seq, hh, found));
     }
     const head = await this.opts.anchors.head(sub.gatewayId);
     if (header.seq <= head.seq) {
       // Anchored by another consortium node (the gateway failed over to us after that node
       // anchored it but before its receipt arrived): if it is the same batch, keep a copy of the
       // ciphertext and answer with a receipt naming that anchoring transaction.
-      const found = await this.opts.anchors.findAnchored(sub.gatewayId, header.seq);
-      if (!found || !eq(found.headerHash, hh)) throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId} is already anchored with another header (head ${head.seq})`);
-      this.opts.store.put(sub.gatewayId, header.seq, { submission: sub, receipt: null });
+      const found = await this.opts.anchors.findAnchored(sub.gatewayId, header.seq, headers);
+      if (!found) throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId} is already anchored with another header (head ${head.seq})`);
+      if (found.headerHash === null && !stored && found.why?.includes('is not at hand')) {
+        // Folded mode, a batch inside a group another node anchored: the group's later batches
+        // show its hash, and the gateway sends them next. Kept meanwhile (no receipt), so that
+        // they, and this one when resent, link from the store.
+        this.opts.store.put(sub.gatewayId, header.seq, { submission: sub, receipt: null });
+      }
+      const place = this.#sameBatch(sub, header.seq, hh, found);
+      if (!stored) this.opts.store.put(sub.gatewayId, header.seq, { submission: sub, receipt: null });
       this.counters.replicated++;
-      return this.#receipt(sub, header, hh, found);
+      return this.#receipt(sub, header, hh, place);
     }
     if (header.seq !== head.seq + 1) throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId} leaves a gap: next expected ${head.seq + 1}`);
     if (!eq(header.prevHash, head.headerHash)) throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId}: previous hash ${hex(header.prevHash).slice(0, 16)}… does not match anchored head ${hex(head.headerHash).slice(0, 16)}…`);
@@ -179,6 +204,17 @@ export class BatchIngest {
     this.opts.store.put(sub.gatewayId, header.seq, { submission: sub, receipt: null });
     const tx = await this.opts.anchors.anchor({ gatewayId: sub.gatewayId, seq: header.seq, prevHash: header.prevHash, headerHash: hh, root: header.root, count: header.count, header: Uint8Array.from(Buffer.from(sub.header, 'hex')), signature: Uint8Array.from(Buffer.from(sub.headerSignature, 'hex')) });
     return this.#receipt(sub, header, hh, tx);
+  }
+
+  /** The anchor found for (gateway, seq) is this batch's: else 409 (another header) or 503 (its link to the head is not at hand yet). */
+  #sameBatch(sub: BatchSubmission, seq: number, hh: Uint8Array, found: FoundAnchor): AnchorPlace {
+    if (found.headerHash === null) {
+      const last = found.group.firstSeq + found.group.count - 1;
+      if (found.why?.includes('is not at hand')) throw new IngestError(503, `batch ${seq} of ${sub.gatewayId} was anchored in a group up to batch ${last}, whose headers show its hash: send batches ${seq + 1}..${last}, then this one again`);
+      throw new IngestError(409, `batch ${seq} of ${sub.gatewayId} is already anchored with another header (${found.why ?? 'its link to the anchored head fails'})`);
+    }
+    if (!eq(found.headerHash, hh)) throw new IngestError(409, `batch ${seq} of ${sub.gatewayId} is already anchored with another header`);
+    return found;
   }
 
   #receipt(sub: BatchSubmission, header: ReturnType<typeof decodeHeader>, hh: Uint8Array, tx: AnchorPlace): SignedReceipt {

@@ -3,7 +3,9 @@
  * does every stored batch match its on-chain root?
  *
  * For each batch stored at the chain node: the header decodes, its hash equals what the anchor
- * contract holds for (gateway, seq) (and its root, where the chain holds roots), it names the
+ * contract holds for (gateway, seq) (and its root, where the chain holds roots; in folded mode the
+ * chain holds each group's head only, and the stored headers must link every batch of the group
+ * to it and fold to the root the node logged: contracts/deploy.ts resolveAnchors), it names the
  * header anchored before it as previous, the node's receipt proves the batch's place in its anchor
  * transaction's fold (the audit path leads from the header hash to the fold root the contract
  * logged, at the leaf the chain says), the envelope matches the header (directory, slice
@@ -23,9 +25,11 @@ export interface AnchoredBatch {
   readonly seq: number;
   /** hex, no 0x; null where the chain holds only the header hash (folded mode: the hash commits to the root) */
   readonly root: string | null;
-  readonly headerHash: string; // hex, no 0x
+  /** hex, no 0x; null where it could not be shown (folded mode: the headers do not link to the anchored head; see `problem`) */
+  readonly headerHash: string | null;
   /** the header hash anchored before this one for the gateway (hex, zeros for seq 1) */
-  readonly prevHeaderHash?: string;
+  readonly prevHeaderHash?: string | null;
+  readonly problem?: string;
   /** the batch's place in its anchor transaction's fold, as the chain logged it */
   readonly fold?: { readonly root: string; readonly index: number; readonly size: number };
 }
@@ -88,9 +92,10 @@ export async function verifyRun(input: { sent: readonly SentReading[]; anchors: 
       try {
         const header = decodeHeader(Uint8Array.from(Buffer.from(stored.submission.header, 'hex')));
         const hh = headerHash(header);
+        if (a.problem) throw new Error(a.problem);
         if (hex(hh) !== a.headerHash) throw new Error('header hash differs from the anchored one');
         if (a.root !== null && hex(header.root) !== a.root) throw new Error('root differs from the anchored one');
-        if (a.prevHeaderHash !== undefined && hex(header.prevHash) !== a.prevHeaderHash) throw new Error(`names previous header ${hex(header.prevHash).slice(0, 16)}…, the chain anchored ${a.prevHeaderHash.slice(0, 16)}… before it`);
+        if (a.prevHeaderHash !== undefined && a.prevHeaderHash !== null && hex(header.prevHash) !== a.prevHeaderHash) throw new Error(`names previous header ${hex(header.prevHash).slice(0, 16)}…, the chain anchored ${a.prevHeaderHash.slice(0, 16)}… before it`);
         if (a.fold) {
           // The extra step of folded anchoring: the receipt's audit path proves this batch is the
           // leaf the chain says, in the fold whose root the contract logged.

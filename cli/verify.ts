@@ -5,7 +5,8 @@
 import { join, resolve } from 'node:path';
 import { ethers } from 'ethers';
 import { BatchStore } from '../chain-node/batch-store';
-import { readAnchors, readDeployment } from '../contracts/deploy';
+import { readAnchors, readDeployment, resolveAnchors } from '../contracts/deploy';
+import { decodeHeader } from '../protocol/batch';
 import { readSendLog } from '../device-sim/send-log';
 import type { OwnerKeyPair } from '../gateway/sealing/envelope';
 import { verifyRun, type VerifyReport } from './verification';
@@ -13,7 +14,11 @@ import { verifyRun, type VerifyReport } from './verification';
 export async function collectAndVerify(a: { rpcUrl: string; anchorAddress: string; deployBlock: number; store: BatchStore; sendLogPath: string; owner: OwnerKeyPair; patientTagKey: Uint8Array }): Promise<VerifyReport> {
   const provider = new ethers.JsonRpcProvider(a.rpcUrl, undefined, { staticNetwork: true });
   try {
-    const anchors = await readAnchors(provider, a.anchorAddress, a.deployBlock);
+    // Folded mode holds only each group's head on chain: the store's headers rebuild the rest.
+    const anchors = resolveAnchors(await readAnchors(provider, a.anchorAddress, a.deployBlock), (gw, seq) => {
+      const b = a.store.meta(gw, seq);
+      return b ? decodeHeader(Uint8Array.from(Buffer.from(b.submission.header, 'hex'))) : null;
+    });
     const sent = readSendLog(a.sendLogPath).map((e) => ({ deviceId: e.deviceId, deviceSeq: e.deviceSeq, kind: e.kind, acked: e.acked, deviceTime: e.transport === 'serial' ? null : (e.deviceTime ?? e.sentAt), expectRefused: e.expect === 'refused' }));
     return await verifyRun({ sent, anchors, store: a.store, owner: a.owner, patientTagKey: a.patientTagKey });
   } finally {

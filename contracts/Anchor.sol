@@ -12,13 +12,19 @@ interface IRegistryForAnchor {
 /// @title Folded anchors of batch headers, one hash chain per gateway.
 /// @notice One transaction anchors many batches of many gateways with a constant amount of storage:
 /// one slot per gateway it touches (that gateway's head: sequence number and header hash prefix),
-/// written once per transaction, and one log per gateway. The header hashes travel once, as
-/// calldata, in groups of consecutive batches of one gateway; the contract folds them into a Merkle
-/// tree (keccak256, adjacent nodes paired, an odd last node carried up) and logs the root with each
-/// group, so a receipt with an audit path proves one batch without the others (protocol/fold.ts).
+/// written once per transaction, and one log per gateway. Per gateway the calldata carries one
+/// group: its first sequence number, how many consecutive batches, the previous header hash its
+/// first batch names and the header hash of its last batch (the group's head). The batches in
+/// between are not on chain: each batch header names its predecessor's hash, so the headers
+/// themselves (which the node stores and serves) prove every link from the group's first batch to
+/// its head, and a verifier rebuilds each group and checks it ends in the anchored head. The node
+/// also passes the root of a Merkle tree over the transaction's header hashes in group order
+/// (keccak256, adjacent nodes paired, an odd last node carried up; protocol/fold.ts); the contract
+/// logs it with each group, so a receipt's audit path proves one batch without the others.
 /// Each group must continue its gateway's chain: its first sequence number is the head's + 1 and
 /// it names the head's header hash as previous, so a gap, a fork or a replay is refused here, on
-/// chain. docs/contracts.md describes the layout and what a dishonest node can and cannot do.
+/// chain. What this lets a dishonest node do (e.g. anchor a head whose intermediate headers it
+/// cannot show) is in docs/contracts.md.
 ///
 /// Trustless mode (a deployment option): the node passes the gateways' encoded headers instead of
 /// their hashes, with one aggregate of the gateways' BLS signatures. The contract parses each header,
@@ -28,13 +34,15 @@ interface IRegistryForAnchor {
 /// n + 1 pairs for n gateway groups: e(sig, -g2) · prod_g e(sum of the group's H(m), pk_g) = 1, each
 /// pk_g the gateway's registered key. A header a node forged, altered or replays is refused.
 contract Anchor {
-    /// Consecutive batches of one gateway: seq firstSeq .. firstSeq + count - 1, their header hashes
-    /// the next `count` entries of the transaction's headerHashes.
+    /// Consecutive batches of one gateway: seq firstSeq .. firstSeq + count - 1, the first naming
+    /// prevHeaderHash as previous, the last hashing to headHeaderHash; their header hashes are the
+    /// next `count` leaves of the transaction's fold.
     struct Group {
         bytes32 gatewayId;
         uint64 firstSeq;
         uint32 count;
         bytes32 prevHeaderHash;
+        bytes32 headHeaderHash;
     }
 
     IRegistryForAnchor public immutable registry;
@@ -70,24 +78,29 @@ contract Anchor {
     }
 
     /// @notice Anchors the groups' batches, all or nothing (an active node's operator only; not in
-    /// a trustless deployment).
-    function anchorFolded(Group[] calldata groups, bytes32[] calldata headerHashes) external {
+    /// a trustless deployment). `foldRoot` is the root over the header hashes of all the groups'
+    /// batches, in group order (the node's word: the contract cannot see the hashes it folds).
+    function anchorFolded(Group[] calldata groups, bytes32 foldRoot) external {
         if (trustless) revert WrongMode(true);
         if (!registry.isActiveNodeOperator(msg.sender)) revert NotANode(msg.sender);
-        uint256 n = headerHashes.length;
-        if (n == 0 || n > type(uint32).max || groups.length == 0) revert LengthMismatch();
-        bytes32 root = _foldRoot(headerHashes);
+        if (groups.length == 0) revert LengthMismatch();
+        if (foldRoot == bytes32(0)) revert EmptyRoot();
+        uint256 n = 0;
+        for (uint256 g = 0; g < groups.length; g++) {
+            uint256 count = groups[g].count;
+            if (count == 0) revert LengthMismatch();
+            n += count;
+        }
+        if (n > type(uint32).max) revert LengthMismatch();
         uint256 offset = 0;
         for (uint256 g = 0; g < groups.length; g++) {
             Group calldata grp = groups[g];
             uint256 count = grp.count;
-            if (count == 0 || offset + count > n) revert LengthMismatch();
-            for (uint256 i = offset; i < offset + count; i++) if (headerHashes[i] == bytes32(0)) revert EmptyRoot();
-            _advance(grp.gatewayId, grp.firstSeq, count, grp.prevHeaderHash, headerHashes[offset + count - 1]);
-            emit Folded(grp.gatewayId, (uint256(grp.firstSeq) << 192) | (count << 160) | (offset << 128) | (n << 96), root);
+            if (grp.headHeaderHash == bytes32(0)) revert EmptyRoot();
+            _advance(grp.gatewayId, grp.firstSeq, count, grp.prevHeaderHash, grp.headHeaderHash);
+            emit Folded(grp.gatewayId, (uint256(grp.firstSeq) << 192) | (count << 160) | (offset << 128) | (n << 96), foldRoot);
             offset += count;
         }
-        if (offset != n) revert LengthMismatch();
     }
 
     /// @notice Trustless deployments: anchors signed headers, all or nothing. `headers` are encoded
@@ -205,10 +218,6 @@ contract Anchor {
         bool ok;
         (ok, out) = G1ADD.staticcall(abi.encodePacked(a, b));
         if (!ok || out.length != 128) revert BlsPop.PrecompileFailed(G1ADD);
-    }
-
-    function _foldRoot(bytes32[] calldata leaves) private pure returns (bytes32) {
-        return _foldRootMem(leaves);
     }
 
     /// Merkle root over the leaves: keccak256(left ‖ right), an odd last node carried up. Overwrites `level`.

@@ -5,7 +5,8 @@
 import { ethers } from 'ethers';
 import { loadArtifact } from './artifacts';
 import { decodeHeader, headerBytesHash, type BatchHeader } from '../protocol/batch';
-import { foldProof, foldProofs, type FoldProof } from '../protocol/fold';
+import { foldProof, foldRoot, linkGroup, rebuildFold, type FoldGroup, type FoldProof } from '../protocol/fold';
+import { ProtocolError } from '../protocol/errors';
 import { aggregateG1ToEip2537, g2ToEip2537 } from './eip2537';
 import { bytes32ToId, idToBytes32 } from './ids';
 
@@ -111,26 +112,45 @@ export interface AnchorTx {
   readonly gasUsed?: bigint;
 }
 
-/** One batch as the chain holds it: its header hash, the transaction, and its place in that transaction's fold. */
-export interface AnchoredBatchRef {
-  readonly gatewayId: string;
-  readonly seq: number;
-  readonly headerHash: Uint8Array;
+/**
+ * One gateway's group of consecutive batches in an anchor transaction, as the chain holds it: the
+ * calldata's group (first seq, count, the previous hash its first batch names, its head) and its
+ * place in the transaction's fold. Folded mode holds no hash between prevHash and headHash: the
+ * batches' headers link them (protocol/fold.ts linkGroup). Trustless mode holds every header.
+ */
+export interface AnchoredGroup extends FoldGroup {
+  /** the group's first leaf in the transaction's fold, and the fold's size */
+  readonly offset: number;
+  readonly size: number;
+  /** hex, no 0x: the fold root the contract logged */
+  readonly foldRoot: string;
   readonly txHash: string;
   readonly blockNumber: number;
-  readonly fold: FoldProof;
-  /** Trustless mode, where the calldata carries the signed headers: the batch root and reading count. */
-  readonly root?: Uint8Array;
-  readonly count?: number;
+  /** Trustless mode: the group's signed headers, decoded, and their hashes (the calldata carries them). */
+  readonly headers?: readonly BatchHeader[];
+  readonly leaves?: readonly Uint8Array[];
 }
 
-/** An anchor transaction's leaves: the header hashes it anchored, in fold order. */
+/** A header source for rebuilding folded groups: the caller's copy of (gateway, seq)'s header. */
+export type HeaderSource = (gatewayId: string, seq: number) => BatchHeader | null | undefined;
+
+/** What the chain (with the caller's headers) says of one batch. */
+export interface FoundAnchor {
+  readonly txHash: string;
+  readonly blockNumber: number;
+  readonly group: AnchoredGroup;
+  /** The batch's header hash: on chain (trustless mode, or the group's head) or rebuilt from the caller's headers; null if that failed (see `why`). */
+  readonly headerHash: Uint8Array | null;
+  readonly why?: string;
+  /** The batch's place in the transaction's fold; null where the caller lacks a header of the transaction. */
+  readonly fold: FoldProof | null;
+}
+
+/** An anchor transaction's groups, in calldata (fold) order. */
 interface FoldedTx {
   readonly txHash: string;
   readonly blockNumber: number;
-  readonly leaves: readonly Uint8Array[];
-  /** Trustless mode: the signed headers, decoded. */
-  readonly headers?: readonly BatchHeader[];
+  readonly groups: readonly AnchoredGroup[];
 }
 
 /** Folded's `span`: firstSeq ‖ count ‖ leaf offset ‖ fold size (contracts/Anchor.sol). */
@@ -175,7 +195,7 @@ export class AnchorClient {
     return g2ToEip2537(e.blsPublicKey);
   }
 
-  /** The gateway's head: last sequence number and the full header hash (rebuilt from the fold when not known here). */
+  /** The gateway's head: last sequence number and the full header hash (from the anchoring transaction's calldata when not known here). */
   async head(gatewayId: string): Promise<{ seq: number; headerHash: Uint8Array }> {
     const [s, prefix] = (await this.contract.getFunction('head').staticCall(idToBytes32(gatewayId))) as [bigint, string];
     const seq = Number(s);
@@ -183,48 +203,72 @@ export class AnchorClient {
     const p = ethers.getBytes(prefix);
     const known = this.#heads.get(gatewayId);
     if (known && known.seq === seq && eqBytes(known.headerHash.subarray(0, 24), p)) return known;
-    const found = await this.findAnchored(gatewayId, seq);
-    if (!found || !eqBytes(found.headerHash.subarray(0, 24), p)) throw new Error(`anchor head of ${gatewayId} (seq ${seq}) not found in the Folded events`);
-    return { seq, headerHash: found.headerHash };
+    const found = await this.findGroup(gatewayId, seq);
+    if (!found || found.firstSeq + found.count - 1 !== seq || !eqBytes(found.headHash.subarray(0, 24), p)) throw new Error(`anchor head of ${gatewayId} (seq ${seq}) not found in the Folded events`);
+    this.#remember(gatewayId, seq, found.headHash);
+    return { seq, headerHash: found.headHash };
   }
 
-  /** The anchor of (gateway, seq), if that batch is anchored: its header hash, transaction and fold proof. */
-  async findAnchored(gatewayId: string, seq: number): Promise<{ headerHash: Uint8Array; txHash: string; blockNumber: number; fold: FoldProof } | null> {
+  /** The group of the transaction that anchored (gateway, seq), or null if that batch is not anchored. */
+  async findGroup(gatewayId: string, seq: number): Promise<AnchoredGroup | null> {
     const logs = await this.contract.queryFilter(this.contract.filters.Folded!(idToBytes32(gatewayId)), this.fromBlock, 'latest');
     for (const l of logs) {
       const e = l as ethers.EventLog;
       const span = decodeSpan(e.args[1] as bigint);
       if (seq < span.firstSeq || seq >= span.firstSeq + span.count) continue;
       const tx = await this.#foldedTx(e.transactionHash, e.blockNumber);
-      const index = span.offset + seq - span.firstSeq;
-      const headerHash = tx.leaves[index]!;
-      const fold = foldProof(tx.leaves, index);
-      if (fold.root !== strip0x(e.args[2] as string)) throw new Error(`transaction ${e.transactionHash}: its calldata does not give the fold root it logged`);
-      const r = { headerHash, txHash: e.transactionHash, blockNumber: e.blockNumber, fold, ...(tx.headers ? { root: tx.headers[index]!.root, count: tx.headers[index]!.count } : {}) };
-      this.#remember(gatewayId, seq, headerHash);
-      return r;
+      const g = tx.groups.find((x) => x.offset === span.offset);
+      if (!g || g.gatewayId !== gatewayId || g.firstSeq !== span.firstSeq || g.count !== span.count || g.foldRoot !== strip0x(e.args[2] as string)) throw new Error(`transaction ${e.transactionHash}: its calldata does not give the group it logged`);
+      return g;
     }
     return null;
   }
 
-  /** Every anchored batch from `fromBlock` on, in chain order, rebuilt from the Folded events and their transactions' calldata. */
-  async allAnchored(fromBlock = this.fromBlock): Promise<AnchoredBatchRef[]> {
+  /**
+   * The anchor of (gateway, seq), if that batch is anchored: its transaction and group, and its
+   * header hash and fold proof where they can be shown. Folded mode holds only each group's head:
+   * the hashes before it are rebuilt from `headers` (the caller's copies, e.g. the node's store),
+   * linked to the head; the proof needs every header of the transaction.
+   */
+  async findAnchored(gatewayId: string, seq: number, headers: HeaderSource = () => null): Promise<FoundAnchor | null> {
+    const g = await this.findGroup(gatewayId, seq);
+    if (!g) return null;
+    const k = seq - g.firstSeq;
+    let headerHash: Uint8Array | null = null;
+    let why: string | undefined;
+    if (g.leaves) headerHash = g.leaves[k]!;
+    else if (k === g.count - 1) headerHash = g.headHash;
+    else {
+      // Shown by the group's later headers, each naming the one before, up to the anchored head.
+      try {
+        headerHash = linkGroup(g, (s) => headers(gatewayId, s), seq)[0]!;
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        why = err.message;
+      }
+    }
+    let fold: FoldProof | null = null;
+    const tx = await this.#foldedTx(g.txHash, g.blockNumber);
+    try {
+      const leaves = tx.groups.every((x) => x.leaves) ? tx.groups.flatMap((x) => x.leaves!) : rebuildFold(tx.groups, g.foldRoot, headers);
+      fold = foldProof(leaves, g.offset + k);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+    }
+    if (headerHash) this.#remember(gatewayId, seq, headerHash);
+    return { txHash: g.txHash, blockNumber: g.blockNumber, group: g, headerHash, fold, ...(why ? { why } : {}) };
+  }
+
+  /** Every anchored group from `fromBlock` on, in chain order, from the Folded events and their transactions' calldata. */
+  async allGroups(fromBlock = this.fromBlock): Promise<AnchoredGroup[]> {
     const logs = await this.contract.queryFilter(this.contract.filters.Folded!(), fromBlock, 'latest');
-    const out: AnchoredBatchRef[] = [];
-    const folds = new Map<string, FoldProof[]>();
+    const out: AnchoredGroup[] = [];
+    const seen = new Set<string>();
     for (const l of logs) {
       const e = l as ethers.EventLog;
-      const span = decodeSpan(e.args[1] as bigint);
-      const tx = await this.#foldedTx(e.transactionHash, e.blockNumber);
-      const gatewayId = bytes32ToId(e.args[0] as string);
-      // One tree per transaction, shared by its groups' events.
-      let proofs = folds.get(e.transactionHash);
-      if (!proofs) folds.set(e.transactionHash, (proofs = foldProofs(tx.leaves)));
-      for (let k = 0; k < span.count; k++) {
-        const index = span.offset + k;
-        const h = tx.headers?.[index];
-        out.push({ gatewayId, seq: span.firstSeq + k, headerHash: tx.leaves[index]!, txHash: e.transactionHash, blockNumber: e.blockNumber, fold: proofs[index]!, ...(h ? { root: h.root, count: h.count } : {}) });
-      }
+      if (seen.has(e.transactionHash)) continue;
+      seen.add(e.transactionHash);
+      out.push(...(await this.#foldedTx(e.transactionHash, e.blockNumber)).groups);
     }
     return out;
   }
@@ -244,7 +288,7 @@ export class AnchorClient {
     if (items.length === 0) throw new RangeError('anchorFolded: no batches');
     const byGateway = new Map<string, number[]>();
     items.forEach((a, i) => byGateway.set(a.gatewayId, [...(byGateway.get(a.gatewayId) ?? []), i]));
-    const groups: Array<[string, number, number, string]> = [];
+    const groups: Array<[string, number, number, string, string]> = [];
     const order: number[] = [];
     for (const [gw, idx] of byGateway) {
       let start = 0;
@@ -253,7 +297,7 @@ export class AnchorClient {
         const prev = items[idx[k - 1]!]!;
         if (cur !== undefined && items[cur]!.seq === prev.seq + 1 && eqBytes(items[cur]!.prevHash, prev.headerHash)) continue;
         const first = items[idx[start]!]!;
-        groups.push([idToBytes32(gw), first.seq, k - start, ethers.hexlify(first.prevHash)]);
+        groups.push([idToBytes32(gw), first.seq, k - start, ethers.hexlify(first.prevHash), ethers.hexlify(prev.headerHash)]);
         order.push(...idx.slice(start, k));
         start = k;
       }
@@ -271,7 +315,7 @@ export class AnchorClient {
       for (const [k, i] of order.entries()) if (k === 0 || items[order[k - 1]!]!.gatewayId !== items[i]!.gatewayId) keys.push(ethers.hexlify(await this.#gatewayKey(items[i]!.gatewayId)));
       const signature = aggregateG1ToEip2537(order.map((i) => items[i]!.signature!));
       tx = await this.#send('anchorSigned', [headers, keys, signature]);
-    } else tx = await this.#send('anchorFolded', [groups, leaves.map((l) => ethers.hexlify(l))]);
+    } else tx = await this.#send('anchorFolded', [groups, ethers.hexlify(foldRoot(leaves))]);
     const folds: FoldProof[] = new Array<FoldProof>(items.length);
     order.forEach((i, leaf) => {
       folds[i] = foldProof(leaves, leaf);
@@ -285,7 +329,7 @@ export class AnchorClient {
     if (!k || k.seq <= seq) this.#heads.set(gatewayId, { seq, headerHash });
   }
 
-  /** The leaves (header hashes, in fold order) of an anchor transaction, from its calldata. */
+  /** An anchor transaction's groups, from its calldata. */
   async #foldedTx(txHash: string, blockNumber: number): Promise<FoldedTx> {
     const hit = this.#txs.get(txHash);
     if (hit) return hit;
@@ -293,12 +337,30 @@ export class AnchorClient {
     if (!tx) throw new Error(`anchor transaction ${txHash} not found`);
     const parsed = this.contract.interface.parseTransaction({ data: tx.data });
     if (!parsed) throw new Error(`transaction ${txHash} is not an Anchor call`);
-    let r: FoldedTx;
-    if (parsed.name === 'anchorFolded') r = { txHash, blockNumber, leaves: (parsed.args[1] as string[]).map((h) => ethers.getBytes(h)) };
-    else if (parsed.name === 'anchorSigned') {
+    const groups: AnchoredGroup[] = [];
+    if (parsed.name === 'anchorFolded') {
+      const raw = parsed.args[0] as Array<[string, bigint, bigint, string, string]>;
+      const root = strip0x(parsed.args[1] as string);
+      const size = raw.reduce((n, g) => n + Number(g[2]), 0);
+      let offset = 0;
+      for (const [id, firstSeq, count, prev, headHash] of raw) {
+        groups.push({ gatewayId: bytes32ToId(id), firstSeq: Number(firstSeq), count: Number(count), prevHash: ethers.getBytes(prev), headHash: ethers.getBytes(headHash), offset, size, foldRoot: root, txHash, blockNumber });
+        offset += Number(count);
+      }
+    } else if (parsed.name === 'anchorSigned') {
       const raw = (parsed.args[0] as string[]).map((h) => ethers.getBytes(h));
-      r = { txHash, blockNumber, leaves: raw.map(headerBytesHash), headers: raw.map(decodeHeader) };
+      const leaves = raw.map(headerBytesHash);
+      const headers = raw.map(decodeHeader);
+      const root = Buffer.from(foldRoot(leaves)).toString('hex');
+      for (let start = 0; start < headers.length; ) {
+        let end = start + 1;
+        while (end < headers.length && headers[end]!.gatewayId === headers[start]!.gatewayId) end++;
+        const h = headers[start]!;
+        groups.push({ gatewayId: h.gatewayId, firstSeq: h.seq, count: end - start, prevHash: h.prevHash, headHash: leaves[end - 1]!, offset: start, size: headers.length, foldRoot: root, txHash, blockNumber, headers: headers.slice(start, end), leaves: leaves.slice(start, end) });
+        start = end;
+      }
     } else throw new Error(`transaction ${txHash}: ${parsed.name} does not anchor`);
+    const r: FoldedTx = { txHash, blockNumber, groups };
     if (this.#txs.size > 256) this.#txs.clear();
     this.#txs.set(txHash, r);
     return r;

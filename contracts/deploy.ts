@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { ethers } from 'ethers';
 import { loadArtifact, type ContractName } from './artifacts';
 import { g1ToEip2537, g2ToEip2537 } from './eip2537';
-import { AnchorClient } from './clients';
+import { AnchorClient, type AnchoredGroup, type HeaderSource } from './clients';
+import { ProtocolError } from '../protocol/errors';
+import { foldRoot, linkGroup } from '../protocol/fold';
 import { idToBytes32 } from './ids';
 import { sendChecked, type SentTx } from './refusals';
 
@@ -102,26 +104,72 @@ export interface AnchoredEvent {
   seq: number;
   /** hex, no 0x: the batch root where the chain holds it (trustless mode: from the signed header); null in folded mode, where the header hash commits to it */
   root: string | null;
-  headerHash: string;
-  /** the header hash anchored before this one for the gateway (zeros for seq 1) */
-  prevHeaderHash: string;
+  /** hex: on chain (trustless mode, a group's head) or rebuilt from the headers at hand and linked to the anchored head; null where that failed (`problem`) */
+  headerHash: string | null;
+  /** the header hash anchored before this one for the gateway (zeros for seq 1); null where unknown */
+  prevHeaderHash: string | null;
   count: number | null;
   txHash: string;
   blockNumber: number;
   /** the batch's place in its transaction's fold: root (hex), leaf index, size */
   fold: { root: string; index: number; size: number };
+  /** why the batch's header hash could not be shown (a header not at hand, a broken link, a fold root that is not the headers') */
+  problem?: string;
 }
 
 const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-/** Every anchored batch since `fromBlock`, in chain order, from the Folded events and their transactions (contracts/clients.ts). */
-export async function readAnchors(provider: ethers.Provider, anchor: string, fromBlock: number): Promise<AnchoredEvent[]> {
-  const refs = await new AnchorClient(provider, anchor, fromBlock).allAnchored(fromBlock);
-  const last = new Map<string, string>();
-  return refs.map((r) => {
-    const headerHash = hexOf(r.headerHash);
-    const prevHeaderHash = last.get(r.gatewayId) ?? '0'.repeat(64);
-    last.set(r.gatewayId, headerHash);
-    return { gatewayId: r.gatewayId, seq: r.seq, root: r.root ? hexOf(r.root) : null, headerHash, prevHeaderHash, count: r.count ?? null, txHash: r.txHash, blockNumber: r.blockNumber, fold: { root: r.fold.root, index: r.fold.index, size: r.fold.size } };
-  });
+/** Every anchored group since `fromBlock`, in chain order, from the Folded events and their transactions (contracts/clients.ts). */
+export function readAnchors(provider: ethers.Provider, anchor: string, fromBlock: number): Promise<AnchoredGroup[]> {
+  return new AnchorClient(provider, anchor, fromBlock).allGroups(fromBlock);
+}
+
+/**
+ * Every anchored batch of `groups`, one entry per sequence number. Folded mode holds only each
+ * group's ends: the hashes between are rebuilt from `headers` (e.g. the node's store) and must link
+ * to the anchored head; every transaction whose groups all link must fold to the root it logged.
+ */
+export function resolveAnchors(groups: readonly AnchoredGroup[], headers: HeaderSource = () => null): AnchoredEvent[] {
+  const out: AnchoredEvent[] = [];
+  for (let i = 0; i < groups.length; ) {
+    let j = i;
+    while (j < groups.length && groups[j]!.txHash === groups[i]!.txHash) j++;
+    const tx = groups.slice(i, j);
+    const linked = tx.map((g): { leaves: readonly Uint8Array[] } | { problem: string } => {
+      if (g.leaves) return { leaves: g.leaves };
+      try {
+        return { leaves: linkGroup(g, (s) => headers(g.gatewayId, s)) };
+      } catch (err) {
+        if (err instanceof ProtocolError) return { problem: err.message };
+        throw err;
+      }
+    });
+    let rootProblem: string | undefined;
+    if (linked.every((l) => 'leaves' in l)) {
+      const got = hexOf(foldRoot(linked.flatMap((l) => ('leaves' in l ? l.leaves : []))));
+      if (got !== tx[0]!.foldRoot) rootProblem = `transaction ${tx[0]!.txHash}: its header hashes fold to ${got.slice(0, 16)}…, the node logged ${tx[0]!.foldRoot.slice(0, 16)}…`;
+    }
+    tx.forEach((g, gi) => {
+      const l = linked[gi]!;
+      for (let k = 0; k < g.count; k++) {
+        const leaves = 'leaves' in l ? l.leaves : null;
+        const h = g.headers?.[k];
+        const problem = 'problem' in l ? l.problem : rootProblem;
+        out.push({
+          gatewayId: g.gatewayId,
+          seq: g.firstSeq + k,
+          root: h ? hexOf(h.root) : null,
+          headerHash: leaves ? hexOf(leaves[k]!) : k === g.count - 1 ? hexOf(g.headHash) : null,
+          prevHeaderHash: k === 0 ? hexOf(g.prevHash) : leaves ? hexOf(leaves[k - 1]!) : null,
+          count: h ? h.count : null,
+          txHash: g.txHash,
+          blockNumber: g.blockNumber,
+          fold: { root: g.foldRoot, index: g.offset + k, size: g.size },
+          ...(problem ? { problem } : {}),
+        });
+      }
+    });
+    i = j;
+  }
+  return out;
 }

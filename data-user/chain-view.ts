@@ -1,9 +1,10 @@
 /**
  * What a data user (or an auditor) reads from the chain to check an answer, with the chain as the
  * only trusted source: the gateways a hospital has registered, each gateway's BLS keys over time,
- * every batch anchored for a gateway (its header hash as the Anchor contract folded it: the Folded
- * events and their transactions' calldata, contracts/clients.ts allAnchored; the header hash binds
- * the root),
+ * every batch anchored for a gateway (the Folded events and their transactions' calldata,
+ * contracts/clients.ts allGroups: in folded mode each group of a gateway's consecutive batches with
+ * its head, the last batch's header hash, which the batches' headers must link to; in trustless
+ * mode every header hash; the header hash binds the root),
  * the head of its chain, and the AccessLog's grants and accesses.
  */
 import { ethers } from 'ethers';
@@ -12,7 +13,11 @@ import type { Deployment } from '../contracts/deploy';
 import { idToBytes32 } from '../contracts/ids';
 
 export interface AnchoredHeader {
-  readonly headerHash: string; // hex, no 0x
+  /** hex, no 0x, where the chain holds it (trustless mode, or the batch is its group's head); null: shown by the group's later headers linking to `head` */
+  readonly headerHash: string | null;
+  /** the last batch of the group the batch was anchored in, and its header hash (hex): the group's head */
+  readonly lastSeq: number;
+  readonly head: string;
   readonly txHash: string;
   readonly blockNumber: number;
 }
@@ -41,10 +46,15 @@ export function chainView(provider: ethers.Provider, d: Deployment): ChainView {
       readAt = all ? readAt : Date.now();
       all ??= (async () => {
         const m = new Map<string, Map<number, AnchoredHeader>>();
-        for (const a of await anchor.allAnchored()) {
-          let per = m.get(a.gatewayId);
-          if (!per) m.set(a.gatewayId, (per = new Map()));
-          per.set(a.seq, { headerHash: Buffer.from(a.headerHash).toString('hex'), txHash: a.txHash, blockNumber: a.blockNumber });
+        const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+        for (const g of await anchor.allGroups()) {
+          let per = m.get(g.gatewayId);
+          if (!per) m.set(g.gatewayId, (per = new Map()));
+          const lastSeq = g.firstSeq + g.count - 1;
+          for (let k = 0; k < g.count; k++) {
+            const known = g.leaves?.[k] ?? (k === g.count - 1 ? g.headHash : null);
+            per.set(g.firstSeq + k, { headerHash: known ? hex(known) : null, lastSeq, head: hex(g.headHash), txHash: g.txHash, blockNumber: g.blockNumber });
+          }
         }
         return m;
       })();

@@ -6,9 +6,12 @@
  * Per gateway of the grant's hospital (the registry lists them):
  *   - the node covered it (or the gateway has anchored nothing);
  *   - the delivered batches are the contiguous run lo..hi it announced; each header decodes, names
- *     the gateway and sequence, hashes to the header hash the Anchor contract holds for it (and its
- *     root to the anchored root), is signed by a key the registry lists for the gateway, and names
- *     the previous batch's header hash (the hash chain);
+ *     the gateway and sequence, hashes to the header hash the Anchor contract holds for it (folded
+ *     mode holds only the head of each group of batches anchored together: the delivered headers
+ *     after it, up to the group's last batch, must each name the one before and the last hash to
+ *     the anchored head, so the node delivers runs up to the end of a group), is signed by a key
+ *     the registry lists for the gateway, and names the previous batch's header hash (the hash
+ *     chain);
  *   - the run bounds the range: lo is batch 1 or was sealed before `from` (no earlier batch can
  *     hold a reading of the range), and hi's watermark lies after `to` or hi is the head the
  *     gateway's chain had at the block that recorded the access (`asOfBlock`: the node answers
@@ -29,12 +32,12 @@ import type { AnchoredHeader, ChainView } from './chain-view';
 
 export interface DeliveredBatch {
   readonly seq: number;
-  /** the encoded header */
-  readonly header: Uint8Array;
-  /** the gateway's signature over its hash */
-  readonly signature: Uint8Array;
-  /** the batch directory */
-  readonly directory: Uint8Array;
+  /** hex */
+  readonly header: string;
+  /** hex */
+  readonly signature: string;
+  /** base64 */
+  readonly directory: string;
 }
 
 export interface DeliveredGateway<B extends DeliveredBatch = DeliveredBatch> {
@@ -109,23 +112,44 @@ export async function checkRange<B extends DeliveredBatch>(input: { hospital: st
     if (missing.length > 0) gaps.push(`gateway ${gw}: batches ${compact(missing)} of the announced run ${d.lo}..${hi} were not delivered`);
     for (const b of list) if (!want.has(b.seq)) problems.push(`gateway ${gw}: batch ${b.seq} lies outside the announced run ${d.lo}..${hi}`);
     const keys = await chain.gatewayKeys(gw);
+    // Every delivered header that decodes, for linking a batch to its group's anchored head.
+    const hashes = new Map<number, { prev: Uint8Array; hh: Uint8Array }>();
+    for (const b of list) {
+      try {
+        const h = decodeHeader(Uint8Array.from(Buffer.from(b.header, 'hex')));
+        if (h.gatewayId === gw && h.seq === b.seq) hashes.set(b.seq, { prev: h.prevHash, hh: headerHash(h) });
+      } catch {
+        // reported below, batch by batch
+      }
+    }
     const checked: Array<CheckedBatch<B>> = [];
     const sigItems: Array<{ i: number; hh: Uint8Array; sig: Uint8Array }> = [];
     for (const b of list) {
       if (!want.has(b.seq)) continue;
       const where = `gateway ${gw} batch ${b.seq}`;
       try {
-        const header = decodeHeader(b.header);
+        const header = decodeHeader(Uint8Array.from(Buffer.from(b.header, 'hex')));
         if (header.gatewayId !== gw || header.seq !== b.seq) throw new Error(`the header is ${header.gatewayId}#${header.seq}'s`);
         const hh = headerHash(header);
         const a = anchored.get(b.seq);
         if (!a) throw new Error('not anchored on chain');
-        if (a.headerHash !== hex(hh)) throw new Error('its header hash is not the one anchored on chain (header altered)');
-        const dirBytes = b.directory;
+        if (a.headerHash !== null && a.headerHash !== hex(hh)) throw new Error('its header hash is not the one anchored on chain (header altered)');
+        if (a.headerHash === null) {
+          // Folded mode: the chain holds the group's head; the later headers link this one to it.
+          let cur = hh;
+          for (let s = b.seq + 1; s <= a.lastSeq; s++) {
+            const next = hashes.get(s);
+            if (!next) throw new Error(`batch ${s}, which links it to the head of the group anchored with it (up to batch ${a.lastSeq}), was not delivered`);
+            if (!equalBytes(next.prev, cur)) throw new Error(`batch ${s} does not name it as previous: its header hash is not the one anchored on chain (header altered)`);
+            cur = next.hh;
+          }
+          if (hex(cur) !== a.head) throw new Error(`the headers up to batch ${a.lastSeq} do not end in the head anchored on chain (header altered)`);
+        }
+        const dirBytes = Uint8Array.from(Buffer.from(b.directory, 'base64'));
         if (!equalBytes(directoryHash(dirBytes), header.directoryHash)) throw new Error('its directory does not hash to the header\'s directory hash (directory altered)');
         const directory = decodeDirectory(dirBytes);
         checkDirectoryAgainstHeader(header, directory);
-        sigItems.push({ i: checked.length, hh, sig: b.signature });
+        sigItems.push({ i: checked.length, hh, sig: Uint8Array.from(Buffer.from(b.signature, 'hex')) });
         checked.push({ gatewayId: gw, delivered: b, header, directory, anchor: a });
       } catch (err) {
         problems.push(`${where}: ${(err as Error).message}`);

@@ -11,10 +11,17 @@
  *                (the RFC 6962 shape, as protocol/merkle.ts)
  *
  * The tree's shape is fixed by its size, which the contract logs beside the root, so an inner node
- * cannot pose as a leaf. Pure: no I/O.
+ * cannot pose as a leaf.
+ *
+ * Folded mode puts only each gateway group's ends on chain (the previous hash its first batch names
+ * and its head, the last batch's header hash), not the hashes in between: `linkGroup` rebuilds a
+ * group's header hashes from the headers themselves (each names its predecessor's hash) and checks
+ * the group starts where the chain says and ends in the anchored head; `rebuildFold` does it for
+ * every group of a transaction and checks the fold root the node logged. Pure: no I/O.
  */
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { ProtocolError } from './errors';
+import { headerHash, type BatchHeader } from './batch';
 import { equalBytes } from './hash';
 
 export interface FoldProof {
@@ -78,32 +85,6 @@ export function foldProof(leaves: readonly Uint8Array[], index: number): FoldPro
   return { root: hex(foldRoot(leaves)), index, size: leaves.length, path: foldPath(leaves, index).map(hex) };
 }
 
-/** Every leaf's proof at once: the tree is built once (O(n log n) hashing instead of O(n²) leaf by leaf). */
-export function foldProofs(leaves: readonly Uint8Array[]): FoldProof[] {
-  checkLeaves(leaves);
-  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-  const levels: string[][] = [leaves.map(hex)];
-  let level = leaves.slice();
-  while (level.length > 1) {
-    const next: Uint8Array[] = [];
-    for (let j = 0; j + 1 < level.length; j += 2) next.push(pair(level[j]!, level[j + 1]!));
-    if (level.length % 2 === 1) next.push(level[level.length - 1]!);
-    level = next;
-    levels.push(level.map(hex));
-  }
-  const root = levels[levels.length - 1]![0]!;
-  return leaves.map((_, index) => {
-    const path: string[] = [];
-    let i = index;
-    for (let d = 0; d + 1 < levels.length; d++) {
-      const sibling = levels[d]![i ^ 1];
-      if (sibling !== undefined) path.push(sibling);
-      i = Math.floor(i / 2);
-    }
-    return { root, index, size: leaves.length, path };
-  });
-}
-
 /** Does `leaf` sit at `index` of a fold of `size` leaves with this root? False for any malformed input; never throws. */
 export function verifyFold(leaf: Uint8Array, p: FoldProof): boolean {
   if (!(leaf instanceof Uint8Array) || leaf.length !== 32 || typeof p !== 'object' || p === null) return false;
@@ -125,4 +106,55 @@ export function verifyFold(leaf: Uint8Array, p: FoldProof): boolean {
     n = Math.ceil(n / 2);
   }
   return used === p.path.length && equalBytes(node, Uint8Array.from(Buffer.from(p.root, 'hex')));
+}
+
+
+/** One gateway's group in a folded anchor transaction, as the chain holds it (contracts/Anchor.sol). */
+export interface FoldGroup {
+  readonly gatewayId: string;
+  readonly firstSeq: number;
+  readonly count: number;
+  /** the header hash the group's first batch names as previous (the gateway's head before it) */
+  readonly prevHash: Uint8Array;
+  /** the header hash of the group's last batch, the gateway's head after it */
+  readonly headHash: Uint8Array;
+}
+
+const short = (b: Uint8Array): string => `${Buffer.from(b).toString('hex').slice(0, 16)}…`;
+
+/**
+ * The header hashes of a group's batches `from` on (default: all), rebuilt from their headers
+ * (`headerOf(seq)`, null where the caller has none): each header is the gateway's, has its sequence
+ * number, names the previous one's hash (the group's first names the group's prevHash), and the
+ * last hashes to the anchored head. A batch's hash is shown by the batches after it: each later
+ * header names the one before, up to the head. Throws a ProtocolError naming the first batch that
+ * does not fit ('fold.missing-header' where a header is not at hand).
+ */
+export function linkGroup(g: FoldGroup, headerOf: (seq: number) => BatchHeader | null | undefined, from = g.firstSeq): Uint8Array[] {
+  const where = (seq: number): string => `${g.gatewayId} batch ${seq} (anchored in a group of ${g.count} from ${g.firstSeq})`;
+  const last = g.firstSeq + g.count - 1;
+  if (!Number.isSafeInteger(from) || from < g.firstSeq || from > last) throw new ProtocolError('fold.bad-index', `${where(from)}: not in the group`);
+  const hashes: Uint8Array[] = [];
+  let prev: Uint8Array | null = from === g.firstSeq ? g.prevHash : null;
+  for (let seq = from; seq <= last; seq++) {
+    const h = headerOf(seq);
+    if (!h) throw new ProtocolError('fold.missing-header', `${where(seq)}: its header is not at hand, so the link to the anchored head cannot be shown`);
+    if (h.gatewayId !== g.gatewayId || h.seq !== seq) throw new ProtocolError('fold.wrong-header', `${where(seq)}: the header is ${h.gatewayId}#${h.seq}'s`);
+    if (prev && !equalBytes(h.prevHash, prev)) throw new ProtocolError('fold.broken-link', `${where(seq)}: names ${short(h.prevHash)} as previous, the chain has ${short(prev)} before it`);
+    prev = headerHash(h);
+    hashes.push(prev);
+  }
+  if (!equalBytes(prev!, g.headHash)) throw new ProtocolError('fold.wrong-head', `${where(last)}: hashes to ${short(prev!)}, the anchored head is ${short(g.headHash)}`);
+  return hashes;
+}
+
+/**
+ * The leaves of a folded transaction (its groups in calldata order), each group rebuilt by
+ * `linkGroup`, checked against the fold root the contract logged (hex, no 0x).
+ */
+export function rebuildFold(groups: readonly FoldGroup[], root: string, headerOf: (gatewayId: string, seq: number) => BatchHeader | null | undefined): Uint8Array[] {
+  const leaves = groups.flatMap((g) => linkGroup(g, (seq) => headerOf(g.gatewayId, seq)));
+  const got = Buffer.from(foldRoot(leaves)).toString('hex');
+  if (got !== root.replace(/^0x/, '').toLowerCase()) throw new ProtocolError('fold.wrong-root', `the ${leaves.length} header hashes of the transaction fold to ${got.slice(0, 16)}…, the contract logged ${root.slice(0, 16)}…`);
+  return leaves;
 }

@@ -26,7 +26,8 @@ export interface ChainWithHospital {
 export async function chainWithHospital(t: { teardown(fn: () => unknown): void }, opts: { trustless?: boolean } = {}): Promise<ChainWithHospital> {
   const anvil = await startAnvil();
   t.teardown(() => anvil.stop());
-  const provider = new ethers.JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, pollingInterval: 50 });
+  // No 250 ms sharing of identical requests: a test reads the chain right after changing it.
+  const provider = new ethers.JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, pollingInterval: 50, cacheTimeout: -1 });
   t.teardown(() => provider.destroy());
   const [admin, hosp] = await Promise.all([0, 1].map((i) => provider.getSigner(i)));
   const d = await deployContracts(admin!, opts);

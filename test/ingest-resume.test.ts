@@ -93,3 +93,59 @@ t.test('failover: a batch another node anchored is stored here as a copy with a 
   const refusal = await node('node-c').ingest.submit(other.submission).then(() => null, (err: unknown) => err);
   t.ok(refusal instanceof IngestError && refusal.status === 409 && /already anchored with another header/.test(refusal.message));
 });
+
+t.test('folded groups: batches inside a group are shown by the headers after them, from the store or as the gateway resends them', async (t) => {
+  const chain = await testChain(t);
+  const gwSk = await chain.addGateway('gw-c', 2);
+  const owner = await generateOwnerKeyPair();
+  const keys = { blsSecretKey: gwSk, ownerPublicKey: owner.publicKey, patientTagKey: new Uint8Array(32).fill(4) };
+  const client = new AnchorClient(chain.operator, chain.deployment.anchor);
+  const node = (name: string) => {
+    const dir = mkdtempSync(join(tmpdir(), `mcps-${name}-`));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const store = new BatchStore(dir);
+    return { store, ingest: new BatchIngest({ nodeId: name, blsSecretKey: chain.nodeSecretKey, registry: { gateway: async () => ({ blsPublicKey: blsPublicKey(gwSk), active: true }) }, anchors: new AnchorBatcher(client), store, log: () => undefined }) };
+  };
+  const batches: Array<Awaited<ReturnType<typeof buildSealedBatch>>> = [];
+  let prev = new Uint8Array(32);
+  for (let seq = 1; seq <= 6; seq++) {
+    const b = await buildSealedBatch({ gatewayId: 'gw-c', seq, prevHash: prev, readings: [reading(seq)], sealedAt: Date.now(), watermark: 0 }, keys);
+    prev = Uint8Array.from(Buffer.from(b.headerHash, 'hex'));
+    batches.push(b);
+  }
+  const request = (b: (typeof batches)[number]) => {
+    const h = decodeHeader(Uint8Array.from(Buffer.from(b.submission.header, 'hex')));
+    return { gatewayId: 'gw-c', seq: h.seq, prevHash: h.prevHash, headerHash: Uint8Array.from(Buffer.from(b.headerHash, 'hex')), root: h.root, count: h.count };
+  };
+  // Node A stored batches 1..3, anchored them in one transaction (one group), and died before answering.
+  const a = node('node-a');
+  for (const b of batches.slice(0, 3)) a.store.put('gw-c', request(b).seq, { submission: b.submission, receipt: null });
+  const mined = await client.anchorFolded(batches.slice(0, 3).map(request));
+  t.equal(await a.ingest.resumePending(), 3);
+  for (let i = 0; i < 3; i++) {
+    const r = a.store.get('gw-c', i + 1)?.receipt?.receipt;
+    t.equal(r?.txHash, mined.txHash, `node A, batch ${i + 1}: resumed with the transaction mined before the crash`);
+    t.same(r?.fold, mined.folds[i], `node A, batch ${i + 1}: its fold proof rebuilt from the stored headers`);
+  }
+
+  // Node A' anchored 4..6 in one group and died; the gateway fails over to node B and resends them in order.
+  const before = (await client.head('gw-c')).seq;
+  const tx2 = await client.anchorFolded(batches.slice(3).map(request));
+  t.equal((await client.head('gw-c')).seq, before + 3);
+  const b = node('node-b');
+  const first = await b.ingest.submit(batches[3]!.submission).then(() => null, (err: unknown) => err);
+  t.ok(first instanceof IngestError && first.status === 503 && /send batches 5..6/.test(first.message), 'batch 4 alone cannot be shown (the chain holds batch 6, the head): retry after 5..6');
+  await b.ingest.submit(batches[4]!.submission).catch(() => undefined);
+  const r6 = await b.ingest.submit(batches[5]!.submission);
+  t.equal(r6.receipt.txHash, tx2.txHash, 'the head is shown by the chain itself');
+  const r4 = await b.ingest.submit(batches[3]!.submission);
+  const r5 = await b.ingest.submit(batches[4]!.submission);
+  t.same([r4.receipt.txHash, r5.receipt.txHash], [tx2.txHash, tx2.txHash], 'resent, batches 4 and 5 link to the head through the stored headers');
+  t.same(r4.receipt.fold, tx2.folds[0], 'with the fold proof of the transaction');
+  // A different batch 5 (a gateway that re-signed another header) does not link: refused.
+  const other = await buildSealedBatch({ gatewayId: 'gw-c', seq: 5, prevHash: Uint8Array.from(Buffer.from(batches[3]!.headerHash, 'hex')), readings: [reading(99)], sealedAt: Date.now(), watermark: 0 }, keys);
+  const c = node('node-c');
+  c.store.put('gw-c', 6, { submission: batches[5]!.submission, receipt: null });
+  const refusal = await c.ingest.submit(other.submission).then(() => null, (err: unknown) => err);
+  t.ok(refusal instanceof IngestError && refusal.status === 409 && /another header/.test(refusal.message), 'another batch 5 is refused: batch 6 does not name it');
+});

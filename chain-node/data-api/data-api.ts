@@ -89,7 +89,6 @@ export class DataApi {
   /** Answers one sealed-session request of a data user (the plaintext in, the plaintext reply out). */
   async handle(peer: { id: string }, plaintext: Uint8Array): Promise<Uint8Array> {
     let reply: UserReply;
-    let binary = false;
     try {
       let req: UserRequest;
       try {
@@ -98,7 +97,6 @@ export class DataApi {
         if (/unknown type "submit-batch"/.test((err as Error).message)) throw new Refused('bad-request', 403, `session peer ${peer.id} (user) may not submit batches`);
         throw new Refused('bad-request', 400, (err as Error).message);
       }
-      binary = req.reply === 'binary';
       reply = req.type === 'user-query' ? await this.#query(peer.id, req) : await this.#page(peer.id, req.access, req.cursor);
       if (req.type === 'user-query') this.opts.counters.served++;
     } catch (err) {
@@ -113,7 +111,7 @@ export class DataApi {
         reply = { ok: false, status: 503, refusal: 'unavailable', error: 'temporarily unable to answer; retry' };
       }
     }
-    return encodeUserReply(reply, binary);
+    return encodeUserReply(reply);
   }
 
   async #checkUser(user: string): Promise<void> {
@@ -163,7 +161,16 @@ export class DataApi {
     const runs = new Map<string, { lo: number; hi: number }>();
     for (const gw of this.#index.gateways().sort()) {
       if ((await this.opts.gatewayHospital(gw)) !== g.hospital) continue;
-      const run = planRun(this.#index.batches(gw), q.from, q.to);
+      const all = this.#index.batches(gw);
+      const run = planRun(all, q.from, q.to);
+      // Folded anchoring holds only the last header hash of each group of batches anchored
+      // together: the run goes on to the end of its last batch's group, whose headers link it to
+      // that head (data-user/verify-range.ts).
+      if (run.length > 0) {
+        const txOf = (seq: number): string | undefined => this.opts.store.meta(gw, seq)?.receipt?.receipt.txHash;
+        const tx = txOf(run[run.length - 1]!.seq);
+        for (let i = all.indexOf(run[run.length - 1]!) + 1; tx !== undefined && i < all.length && all[i]!.seq === run[run.length - 1]!.seq + 1 && txOf(all[i]!.seq) === tx; i++) run.push(all[i]!);
+      }
       runs.set(gw, run.length > 0 ? { lo: run[0]!.seq, hi: run[run.length - 1]!.seq } : { lo: 0, hi: 0 });
       for (const b of run) items.push({ gatewayId: gw, seq: b.seq });
     }
@@ -223,11 +230,11 @@ export class DataApi {
     });
     if (o !== stored.envelopeLength) throw new Error(`batch ${it.gatewayId}#${it.seq}: its directory does not describe its ${stored.envelopeLength}-byte envelope`);
     const cts = ranges.length > 0 ? this.opts.store.readEnvelope(it.gatewayId, it.seq, ranges) : [];
-    const slices = picked.map((index, k) => ({ index, ciphertext: cts[k]! }));
+    const slices = picked.map((index, k) => ({ index, ciphertext: cts[k]!.toString('base64') }));
     const bytes = length + ranges.reduce((n, [, l]) => n + l, 0);
     const r = stored.receipt?.receipt;
     return {
-      batch: { seq: it.seq, header: Buffer.from(stored.submission.header, 'hex'), signature: Buffer.from(stored.submission.headerSignature, 'hex'), directory: dirBytes!, anchor: r ? { txHash: r.txHash, blockNumber: r.blockNumber } : null, slices },
+      batch: { seq: it.seq, header: stored.submission.header, signature: stored.submission.headerSignature, directory: dirBytes!.toString('base64'), anchor: r ? { txHash: r.txHash, blockNumber: r.blockNumber } : null, slices },
       bytes,
     };
   }
