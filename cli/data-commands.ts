@@ -9,6 +9,7 @@ import { Option } from 'commander';
 interface Globals {
   data?: string;
   config?: string;
+  ca?: string;
   json?: boolean;
 }
 
@@ -43,7 +44,11 @@ async function output<T>(g: Globals, fn: () => Promise<T>, human: (r: T) => stri
 }
 
 function where(c: Command): Command {
-  return c.option('--data <dir>', 'the local stack\'s data directory (deployment, node, key service, keys)').option('--config <file>', 'a consortium\'s sharing configuration instead (docs/sharing.md)').option('--json', 'one JSON object on stdout');
+  return c
+    .option('--data <dir>', 'the local stack\'s data directory (deployment, node, key service, keys; with `mcps up --tls` its CA, tls/ca.pem)')
+    .option('--config <file>', 'a consortium\'s sharing configuration instead (docs/sharing.md)')
+    .option('--ca <file>', 'a CA certificate (PEM) to trust for https:// chain node, key service and JSON-RPC, besides the system\'s')
+    .option('--json', 'one JSON object on stdout');
 }
 
 /** The hospital's side: its admin signer, its tag key and id. */
@@ -54,7 +59,7 @@ async function hospitalSide(g: Globals): Promise<{ ctx: import('../data-user/con
   const { readKeyFile } = require('../common/key-file') as typeof import('../common/key-file');
   const { PATIENT_TAG_KEY_KIND } = require('../common/key-kinds') as typeof import('../common/key-kinds');
   const { ownerTagKeyPath } = require('../owner/keys') as typeof import('../owner/keys');
-  const provider = Ctx().provider(ctx.rpcUrl);
+  const provider = Ctx().provider(ctx.rpcUrl, ctx.ca);
   try {
     const signer = loadEvmSigner(ctx.adminKey, provider);
     const tagKey = readKeyFile(ownerTagKeyPath(ctx.ownerDir), PATIENT_TAG_KEY_KIND);
@@ -155,7 +160,7 @@ export function registerDataCommands(program: Command): void {
         if (!ctx.ownerService) throw new Error(`no key service known for ${ctx.hospital}: give ownerService in --config, or --data DIR of a running stack`);
         const { loadUserKeys } = require('../data-user/keys') as typeof import('../data-user/keys');
         const user = loadUserKeys(ctx.userKeys(o.as), o.as);
-        const provider = Ctx().provider(ctx.rpcUrl);
+        const provider = Ctx().provider(ctx.rpcUrl, ctx.ca);
         const bar = !o.json && process.stderr.isTTY === true;
         const started = Date.now();
         try {
@@ -178,6 +183,7 @@ export function registerDataCommands(program: Command): void {
             from,
             to,
             ...(o.grant !== undefined ? { grantId: Number(o.grant) } : {}),
+            ...(ctx.ca ? { ca: ctx.ca } : {}),
             onProgress: bar ? (stage, done, total) => process.stderr.write(`\r${stage.padEnd(8)} ${formatProgress({ done, total, startedAt: started }, Date.now(), true).replace(/ ETA.*/, '')}   `) : undefined,
           });
           if (bar) process.stderr.write('\n');
@@ -202,15 +208,18 @@ export function registerDataCommands(program: Command): void {
     .argument('<file>', 'a file written by mcps data fetch (json, or csv or fhir with FILE.proof.json beside it)')
     .option('--data <dir>', 'the local stack (for its chain endpoint)')
     .option('--rpc <url>', 'the chain\'s JSON-RPC endpoint (default: the --data stack\'s)')
+    .option('--ca <file>', 'a CA certificate (PEM) to trust for an https:// JSON-RPC endpoint, besides the system\'s')
     .option('--json', 'one JSON object on stdout')
     .action(async (file: string, o: Globals & { rpc?: string }) => {
       await output(o, async () => {
         const { detectFormat } = require('../data-user/formats') as typeof import('../data-user/formats');
         const { bundle, mismatch } = detectFormat(file).load(file);
         let rpc = o.rpc;
-        if (!rpc && o.data) rpc = Ctx().shareContext(o).rpcUrl;
+        const ctx = o.data ? Ctx().shareContext(o) : null;
+        if (!rpc && ctx) rpc = ctx.rpcUrl;
         if (!rpc) throw new Error('give --rpc URL (the chain the file was fetched from) or --data DIR');
-        const provider = Ctx().provider(rpc);
+        const { loadCa } = require('../common/tls') as typeof import('../common/tls');
+        const provider = Ctx().provider(rpc, ctx?.ca ?? (o.ca ? loadCa(o.ca, '--ca') : null));
         try {
           const net = await provider.getNetwork();
           if (Number(net.chainId) !== bundle.chain.chainId) throw new Error(`${rpc} is chain ${net.chainId}; the file was fetched from chain ${bundle.chain.chainId}`);
@@ -247,7 +256,7 @@ export function registerDataCommands(program: Command): void {
           const { patientScope } = require('../protocol/sharing/tags') as typeof import('../protocol/sharing/tags');
           scope = '0x' + Buffer.from(patientScope(readKeyFile(ownerTagKeyPath(ctx.ownerDir), PATIENT_TAG_KEY_KIND), o.patient)).toString('hex');
         }
-        const provider = Ctx().provider(ctx.rpcUrl);
+        const provider = Ctx().provider(ctx.rpcUrl, ctx.ca);
         try {
           const { audit } = require('../data-user/audit') as typeof import('../data-user/audit');
           return { ok: true, ...(await audit(provider, ctx.deployment, { scope, user: o.user ?? null })) };

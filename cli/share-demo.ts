@@ -50,6 +50,8 @@ export interface ShareDemoInput {
   readonly sendLogPath: string;
   /** Readings received from here on belong to this run (ms). */
   readonly from: number;
+  /** With `mcps up --tls`: the stack's CA, trusted for the node and the key service. */
+  readonly ca?: Buffer;
 }
 
 export async function shareDemo(i: ShareDemoInput): Promise<ShareSummary> {
@@ -67,11 +69,11 @@ export async function shareDemo(i: ShareDemoInput): Promise<ShareSummary> {
     const chain = chainView(provider, i.deployment);
     const registry = new ChainRegistry(new RegistryClient(provider, i.deployment.registry));
     const pairing = await mclPairing().catch(() => noblePairing);
-    const input = { user, node: i.node, owner: { url: i.ownerServiceUrl, hospital: i.hospital }, deployment: i.deployment, provider, chain, registry, pairing, patient, from: i.from, to };
+    const input = { user, node: i.node, owner: { url: i.ownerServiceUrl, hospital: i.hospital }, deployment: i.deployment, provider, chain, registry, pairing, patient, from: i.from, to, ...(i.ca ? { ca: i.ca } : {}) };
     // Without a grant: refused by the key service (no grant of user-1 on chain) and by the node.
     const keyRefused = await fetchShare(input).then(() => false, (e: unknown) => e instanceof KeyRefused && e.refusal === 'no-grant');
     const al = new AccessLogClient(provider, i.deployment.accessLog);
-    const node = new DataNodeClient({ url: i.node.url, nodeId: i.node.id, userId: i.userId, blsSecretKey: user.blsSecretKey, registry });
+    const node = new DataNodeClient({ url: i.node.url, nodeId: i.node.id, userId: i.userId, blsSecretKey: user.blsSecretKey, registry, ...(i.ca ? { ca: i.ca } : {}) });
     const noGrant = await al.grantCount();
     const nodeRefused = await node.query({ grantId: noGrant, firstDay: Math.floor(i.from / 86_400_000), tags: [randomBytes(32).toString('hex')], from: i.from, to }).then(() => false, (e: unknown) => e instanceof AccessRefused && e.refusal === 'no-grant');
     // The hospital grants; the user fetches, verifies, decrypts; the file re-verifies.

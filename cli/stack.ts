@@ -468,7 +468,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       ownerServiceUrl: keyService.url,
       share: async () => {
         const { shareDemo } = require('./share-demo') as typeof import('./share-demo');
-        return shareDemo({ data, rpcUrl: anvil.url, deployment, hospital: HOSPITAL_ID, node: { id: NODE_ID, url: nodeUrl }, ownerServiceUrl: keyService.url, userId: USER_ID, patientTagKey, sendLogPath, from: runStartedAt });
+        return shareDemo({ data, rpcUrl: anvil.url, deployment, hospital: HOSPITAL_ID, node: { id: NODE_ID, url: nodeUrl }, ownerServiceUrl: keyService.url, userId: USER_ID, patientTagKey, sendLogPath, from: runStartedAt, ...(ca ? { ca } : {}) });
       },
       gatewayPid: () => gateway.proc.pid,
       pauseChain: () => anvil.process.kill('SIGSTOP'),

@@ -23,3 +23,13 @@ export function httpsPost(url: URL, body: Buffer | string, contentType: string, 
     req.end(data);
   });
 }
+
+/**
+ * A POST to an http:// or https:// URL: through `agent` (a CA of its own, caAgent) for https when
+ * given, else the global fetch (the system's CAs and NODE_EXTRA_CA_CERTS).
+ */
+export async function postBody(url: URL, body: Buffer | string, contentType: string, agent: Agent | undefined, timeoutMs: number): Promise<{ status: number; body: Buffer }> {
+  if (agent && url.protocol === 'https:') return httpsPost(url, body, contentType, agent, timeoutMs);
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : Buffer.from(body), signal: AbortSignal.timeout(timeoutMs) });
+  return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
+}

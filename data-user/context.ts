@@ -9,14 +9,21 @@
  *     "node": { "id": "node-1", "url": "https://node-1.example:8545" },
  *     "ownerService": "https://keys.hospital-a.example",
  *     "userKeys": "/home/dr/.mcps/keys",                       (a data user: user-bls.key, user-hpke.key)
+ *     "ca": "consortium-ca.pem",                               (optional: the CA of https:// services)
  *     "ownerDir": "/var/lib/mcps-owner", "adminKey": "hospital-admin.key" }   (the hospital)
  *
  * Relative paths are relative to the config file. Every missing piece is named with what to do.
+ *
+ * The CA trusted for https:// URLs (chain node, key service, JSON-RPC) besides the system's:
+ * `--ca FILE`, else the config's "ca", else with --data DIR the local stack's <data>/tls/ca.pem
+ * when `mcps up --tls` made one.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ethers } from 'ethers';
 import { readDeploymentFile } from '../cli/admin/context';
+import { caAgent } from '../common/https-post';
+import { loadCa } from '../common/tls';
 import type { Deployment } from '../contracts/deploy';
 
 export interface ShareContext {
@@ -29,11 +36,14 @@ export interface ShareContext {
   userKeys(user: string): string;
   readonly ownerDir: string | null;
   readonly adminKey: string | null;
+  /** The CA to trust for https:// services, or null for the system's only. */
+  readonly ca: Buffer | null;
 }
 
 export interface ContextOptions {
   data?: string;
   config?: string;
+  ca?: string;
 }
 
 /** The local stack's hospital (cli/stack.ts HOSPITAL_ID), named here without loading the stack. */
@@ -70,6 +80,7 @@ export function shareContext(o: ContextOptions): ShareContext {
       userKeys: () => rel(c.userKeys, 'userKeys'),
       ownerDir: c.ownerDir !== undefined ? rel(c.ownerDir, 'ownerDir') : null,
       adminKey: c.adminKey !== undefined ? rel(c.adminKey, 'adminKey') : null,
+      ca: o.ca ? loadCa(resolve(o.ca), '--ca') : c.ca !== undefined ? loadCa(rel(c.ca, 'ca'), `config ${path}: "ca"`) : null,
     };
   }
   if (!o.data) throw new Error('give --data DIR (the local stack\'s data directory) or --config FILE (a consortium\'s, see docs/sharing.md)');
@@ -90,9 +101,13 @@ export function shareContext(o: ContextOptions): ShareContext {
     userKeys: (user) => join(data, 'users', user),
     ownerDir: join(data, 'owner'),
     adminKey: join(run, 'hospital-admin.key'),
+    ca: o.ca ? loadCa(resolve(o.ca), '--ca') : existsSync(join(data, 'tls', 'ca.pem')) ? loadCa(join(data, 'tls', 'ca.pem'), 'the stack\'s CA') : null,
   };
 }
 
-export function provider(url: string): ethers.JsonRpcProvider {
-  return new ethers.JsonRpcProvider(url, undefined, { staticNetwork: true, pollingInterval: 250 });
+/** A JSON-RPC provider; an https:// endpoint is also trusted when signed by `ca`. */
+export function provider(url: string, ca: Buffer | null = null): ethers.JsonRpcProvider {
+  const req = new ethers.FetchRequest(url);
+  if (ca && url.startsWith('https:')) req.getUrlFunc = ethers.FetchRequest.createGetUrlFunc({ agent: caAgent(ca) });
+  return new ethers.JsonRpcProvider(req, undefined, { staticNetwork: true, pollingInterval: 250 });
 }

@@ -36,6 +36,8 @@ export interface FetchInput {
   readonly from: number;
   readonly to: number;
   readonly grantId?: number;
+  /** A CA to trust for https:// chain node and key service (`--ca`, or the local stack's <data>/tls/ca.pem). */
+  readonly ca?: Buffer;
   readonly onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -58,7 +60,7 @@ async function candidateGrants(chain: ChainView, deployBlock: number, user: stri
 export async function fetchShare(i: FetchInput): Promise<FetchResult> {
   const ownerKey = await new RegistryClient(i.provider, i.deployment.registry).ownerKey(i.owner.hospital);
   if (!ownerKey) throw new Error(`hospital ${i.owner.hospital} has published no owner key in the registry`);
-  const owner = new OwnerClient({ url: i.owner.url, hospital: i.owner.hospital, ownerPublicKey: ownerKey, userId: i.user.id, blsSecretKey: i.user.blsSecretKey, encryptionSecretKey: i.user.encryptionSecretKey });
+  const owner = new OwnerClient({ url: i.owner.url, hospital: i.owner.hospital, ownerPublicKey: ownerKey, userId: i.user.id, blsSecretKey: i.user.blsSecretKey, encryptionSecretKey: i.user.encryptionSecretKey, ...(i.ca ? { ca: i.ca } : {}) });
   // 1. The grant and the patient's day tags.
   const candidates = i.grantId !== undefined ? [i.grantId] : await candidateGrants(i.chain, i.deployment.deployBlock, i.user.id, i.owner.hospital, i.from, i.to);
   if (candidates.length === 0) throw new KeyRefused('no-grant', 403, `no grant on chain lets ${i.user.id} read ${i.owner.hospital}'s data over ${new Date(i.from).toISOString()} .. ${new Date(i.to).toISOString()} (ask the hospital: mcps data grant)`);
@@ -80,7 +82,7 @@ export async function fetchShare(i: FetchInput): Promise<FetchResult> {
   const tagBytes = tags.tags.map((t) => Uint8Array.from(Buffer.from(t, 'hex')));
   if (Buffer.from(tagsHash(tags.firstDay, tagBytes)).toString('hex') !== grant.tagsHash.slice(2)) throw new Error(`the key service's tags are not grant ${grantId}'s (their hash differs from the grant's tagsHash on chain)`);
   // 2. The chain node: handshake, access recorded on chain, the answer.
-  const node = new DataNodeClient({ url: i.node.url, nodeId: i.node.id, userId: i.user.id, blsSecretKey: i.user.blsSecretKey, registry: i.registry });
+  const node = new DataNodeClient({ url: i.node.url, nodeId: i.node.id, userId: i.user.id, blsSecretKey: i.user.blsSecretKey, registry: i.registry, ...(i.ca ? { ca: i.ca } : {}) });
   const answer = await node.query({ grantId, firstDay: tags.firstDay, tags: tags.tags, from: i.from, to: i.to }, (d, n) => i.onProgress?.('fetch', d, n));
   // 3. Against the chain.
   const patientTags = new Map(tags.tags.map((t, k) => [tags!.firstDay + k, t]));

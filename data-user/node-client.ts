@@ -5,6 +5,8 @@
  * answer comes in pages; `query` fetches them all, reporting progress.
  */
 import { randomBytes } from 'node:crypto';
+import type { Agent } from 'node:https';
+import { caAgent, postBody } from '../common/https-post';
 import type { ChainRegistry } from '../contracts/chain-registry';
 import { InitiatorHandshake, type Session } from '../protocol/handshake';
 import { ProtocolError } from '../protocol/errors';
@@ -29,6 +31,8 @@ export interface NodeClientOptions {
   readonly timeoutMs?: number;
   /** Computes the handshake signature (default: mcl-wasm's, as the gateway does: the same bytes as noble's, several times cheaper; noble if mcl cannot load). */
   readonly signer?: BlsSigner;
+  /** A CA to trust for an https:// node (the consortium's); otherwise the system's. */
+  readonly ca?: Buffer;
 }
 
 export interface QueryAnswer {
@@ -40,11 +44,20 @@ export interface QueryAnswer {
   readonly rawReplies: Uint8Array[];
 }
 
+/** What to do when a certificate was not trusted. */
+export function tlsHint(err: unknown): string {
+  const m = `${(err as Error).message} ${String((err as { cause?: Error }).cause?.message ?? '')}`;
+  return /self[- ]signed|unable to (get|verify)|certificate/i.test(m) ? ' (its TLS certificate is not trusted: give the CA that signed it with --ca FILE; `mcps up --tls` puts it at <data>/tls/ca.pem)' : '';
+}
+
 export class DataNodeClient {
   #session: Session | null = null;
   #signer: Promise<BlsSigner> | null = null;
+  readonly #agent: Agent | undefined;
 
-  constructor(readonly opts: NodeClientOptions) {}
+  constructor(readonly opts: NodeClientOptions) {
+    this.#agent = opts.ca ? caAgent(opts.ca) : undefined;
+  }
 
   /** The signer this client's handshakes use (mcl-wasm unless one was given or mcl cannot load). */
   signer(): Promise<BlsSigner> {
@@ -52,13 +65,11 @@ export class DataNodeClient {
   }
 
   async #post(path: string, body: Uint8Array | string, contentType: string): Promise<{ status: number; body: Buffer }> {
-    let res: Response;
     try {
-      res = await fetch(new URL(path, this.opts.url), { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : Buffer.from(body), signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000) });
+      return await postBody(new URL(path, this.opts.url), typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength), contentType, this.#agent, this.opts.timeoutMs ?? 120_000);
     } catch (err) {
-      throw new Error(`chain node ${this.opts.nodeId} at ${this.opts.url} unreachable: ${(err as Error).message}`);
+      throw new Error(`chain node ${this.opts.nodeId} at ${this.opts.url} unreachable: ${(err as Error).message}${tlsHint(err)}`);
     }
-    return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
   }
 
   async #handshake(): Promise<Session> {

@@ -4,6 +4,9 @@
  * user's encryption key and bound to the request they answer.
  */
 import { randomBytes } from 'node:crypto';
+import type { Agent } from 'node:https';
+import { caAgent, postBody } from '../common/https-post';
+import { tlsHint } from './node-client';
 import { hpkeSeal, HpkeRecipient } from '../common/hpke';
 import { blsSign } from '../protocol/bls';
 import { decodeKeyAnswer, encodeKeyRequest, KEY_REQUEST_INFO, keyReleaseInfo, keyRequestMessage, type KeyAnswer, type KeyRefusal, type SliceKeyRequest } from '../protocol/sharing/key-messages';
@@ -23,26 +26,31 @@ export interface OwnerClientOptions {
   readonly blsSecretKey: Uint8Array;
   readonly encryptionSecretKey: Uint8Array;
   readonly timeoutMs?: number;
+  /** A CA to trust for an https:// key service; otherwise the system's. */
+  readonly ca?: Buffer;
 }
 
 export class OwnerClient {
   readonly #me: HpkeRecipient;
 
+  readonly #agent: Agent | undefined;
+
   constructor(readonly opts: OwnerClientOptions) {
     this.#me = new HpkeRecipient(opts.encryptionSecretKey);
+    this.#agent = opts.ca ? caAgent(opts.ca) : undefined;
   }
 
   async #ask(req: { kind: 'tags' | 'keys'; grantId: number; patient: string; accessTx?: string; slices?: SliceKeyRequest[] }): Promise<Extract<KeyAnswer, { ok: true }>> {
     const inner = encodeKeyRequest({ v: 1, user: this.opts.userId, time: Date.now(), nonce: randomBytes(16).toString('hex'), ...req });
     const signed = { request: Buffer.from(inner).toString('base64'), signature: Buffer.from(blsSign(this.opts.blsSecretKey, keyRequestMessage(inner))).toString('hex') };
     const body = await hpkeSeal(this.opts.ownerPublicKey, KEY_REQUEST_INFO, Buffer.from(JSON.stringify(signed)));
-    let res: Response;
+    let res: { status: number; body: Buffer };
     try {
-      res = await fetch(new URL('/v1/keys', this.opts.url), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from(body), signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000) });
+      res = await postBody(new URL('/v1/keys', this.opts.url), Buffer.from(body), 'application/octet-stream', this.#agent, this.opts.timeoutMs ?? 120_000);
     } catch (err) {
-      throw new Error(`key service of ${this.opts.hospital} at ${this.opts.url} unreachable: ${(err as Error).message}`);
+      throw new Error(`key service of ${this.opts.hospital} at ${this.opts.url} unreachable: ${(err as Error).message}${tlsHint(err)}`);
     }
-    const bytes = Buffer.from(await res.arrayBuffer());
+    const bytes = res.body;
     if (res.status !== 200) {
       let x: { refusal?: KeyRefusal; error?: string } = {};
       try {

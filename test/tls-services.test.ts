@@ -2,7 +2,7 @@
 // trusting the consortium CA submits a batch and gets its receipt; one that does not trust it is
 // refused), the monitoring listener over HTTPS, MLLP over TLS; plaintext off loopback refused.
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,11 @@ import { ethers } from 'ethers';
 import { Registry } from 'prom-client';
 import { ChainRegistry } from '../contracts/chain-registry';
 import { RegistryClient } from '../contracts/clients';
-import { registerGateway, registerNode } from '../contracts/deploy';
+import { registerGateway, registerNode, registerUser } from '../contracts/deploy';
+import { x25519 } from '@noble/curves/ed25519.js';
+import { DataNodeClient } from '../data-user/node-client';
+import { OwnerClient } from '../data-user/owner-client';
+import { shareContext } from '../data-user/context';
 import { loadChainNodeIdentity } from '../chain-node/identity';
 import { runChainNode } from '../chain-node/main';
 import { ChainNodeClient } from '../gateway/chain/chain-client';
@@ -101,6 +105,29 @@ t.test('chain node API over HTTPS: the gateway submits with the consortium CA; u
   t.match(keys.url, /^https:\/\//, 'the key service is https');
   t.equal((await httpsGet(`${keys.url}/v1/health`, readFileSync(hospitalTls.ca))).status, 200, 'key service health over HTTPS with the hospital CA');
   await t.rejects(httpsGet(`${keys.url}/v1/health`), /self[- ]signed|unable to (get|verify)/i, 'refused without it');
+
+  // A data user (mcps data …) reaches both through the CA it is given (--ca, or <data>/tls/ca.pem).
+  const usk = blsKeygen(new Uint8Array(randomBytes(48)));
+  const uenc = x25519.utils.randomSecretKey();
+  await registerUser(hosp, d.registry, { id: 'dr-x', hospital: 'h', blsPublicKey: blsPublicKey(usk), pop: blsPopProve(usk), encryptionPublicKey: x25519.getPublicKey(uenc) });
+  const userNode = (caFile?: Buffer): DataNodeClient => new DataNodeClient({ url: node.url, nodeId: 'node-1', userId: 'dr-x', blsSecretKey: usk, registry: registry(), ...(caFile ? { ca: caFile } : {}) });
+  const query = { grantId: 0, firstDay: 20_000, tags: ['00'.repeat(32)], from: 0, to: 1 };
+  await t.rejects(userNode().query(query), /unreachable: .*give the CA that signed it with --ca FILE/, 'a data user without the consortium CA is told to give it');
+  await t.rejects(userNode(ca).query(query), { name: 'AccessRefused', refusal: 'no-access-log' }, 'with it: handshake and sealed query over HTTPS (this node has no AccessLog configured, so it refuses the query)');
+  const ownerKeys = (caFile?: Buffer): OwnerClient => new OwnerClient({ url: keys.url, hospital: 'h', ownerPublicKey: owner.publicKey, userId: 'dr-x', blsSecretKey: usk, encryptionSecretKey: uenc, ...(caFile ? { ca: caFile } : {}) });
+  await t.rejects(ownerKeys().tags(0, 'p'), /unreachable: .*--ca FILE/, 'the key service without the hospital CA');
+  await t.rejects(ownerKeys(readFileSync(hospitalTls.ca)).tags(0, 'p'), { name: 'KeyRefused' }, 'with it: the sealed request reaches the key service (no grant 0 on chain: refused)');
+  // Where `mcps data` finds the CA: --ca FILE, else the local stack's <data>/tls/ca.pem.
+  const stackData = join(dir, 'stack-data');
+  mkdirSync(join(stackData, 'run'), { recursive: true });
+  writeFileSync(join(stackData, 'run', 'deployment.json'), JSON.stringify({ ...d, rpcUrl: anvil.url }));
+  t.equal(shareContext({ data: stackData }).ca, null, 'no CA for a stack without TLS');
+  mkdirSync(join(stackData, 'tls'));
+  writeFileSync(join(stackData, 'tls', 'ca.pem'), ca);
+  t.same(shareContext({ data: stackData }).ca, ca, '<data>/tls/ca.pem with --data DIR');
+  t.same(shareContext({ data: stackData, ca: hospitalTls.ca }).ca, readFileSync(hospitalTls.ca), '--ca FILE first');
+  t.throws(() => shareContext({ data: stackData, ca: join(dir, 'nope.pem') }), /--ca .*nope\.pem/, 'a missing --ca file is named');
+
   const ownerRefused = await runOwnerService({ hospital: 'h', ownerDir: join(dir, 'owner'), host: '0.0.0.0', port: 0, chain: { rpcUrl: anvil.url, registry: d.registry, accessLog: d.accessLog } }, () => undefined).then(() => null, (e: Error) => e.message);
   t.match(ownerRefused, /the key service \(host\) would listen on 0\.0\.0\.0 without TLS/, 'a plaintext key service on the network is refused');
 });

@@ -52,4 +52,7 @@ t.test('mcps up --tls: every listener TLS, the simulated devices connect with th
   t.equal(report.missing, 0, 'nothing missing');
   t.equal(report.duplicates, 0, 'nothing duplicated');
   t.notOk(childLog.some((l) => /WITHOUT TLS/.test(l)), 'no plaintext listener');
+  const share = await stack.share();
+  t.match(share, { verified: true, foreign: 0, refused_without_grant: true }, 'a data user fetches and verifies over HTTPS (node and key service), trusting <data>/tls/ca.pem');
+  t.equal(share.fetched, share.expected);
 });
