@@ -3,7 +3,8 @@
  * mcl-wasm), behind protocol/handshake's PairingBackend interface.
  *
  * Same answers as the noble backend (the shared test suite runs both): hash-to-G1 is RFC 9380 —
- * noble's hash_to_field under our DST, then mcl's SSWU map (IRTF mode) with cofactor clearing;
+ * noble's expand_message_xmd under our DST, each 64-byte half reduced mod p by mcl
+ * (hash_to_field), then mcl's SSWU map (IRTF mode) with cofactor clearing;
  * points are read in the ZCash compressed encoding (mcl's "ETH serialization") with subgroup checks
  * on, and the identity is refused explicitly. Batch verification weights each signature with a
  * random 64-bit scalar, checks one product of n + 1 Miller loops with one final exponentiation, and
@@ -16,7 +17,7 @@
  */
 import * as mcl from 'mcl-wasm';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { hash_to_field } from '@noble/curves/abstract/hash-to-curve.js';
+import { expand_message_xmd } from '@noble/curves/abstract/hash-to-curve.js';
 import { bls12_381 } from '@noble/curves/bls12-381.js';
 import type { PairingBackend, SignatureCheck, SignatureVerdict } from '../protocol/handshake';
 import { checkSecretKey, type BlsSigner } from '../protocol/bls';
@@ -43,12 +44,14 @@ function load(): Promise<void> {
 }
 
 /** RFC 9380 hash_to_curve to G1: noble's hash_to_field under `dst`, then mcl's SSWU map of each element. */
-function hashToG1(msg: Uint8Array, dst: string): mcl.G1 {
-  const [[u0], [u1]] = hash_to_field(msg, 2, { DST: dst, p: bls12_381.fields.Fp.ORDER, m: 1, k: 128, expand: 'xmd', hash: sha256 }) as [[bigint], [bigint]];
+export function hashToG1(msg: Uint8Array, dst: string): mcl.G1 {
+  // hash_to_field (RFC 9380 §5.2) with m = 1, L = 64: u_i = OS2IP(uniform[64i .. 64i+64]) mod p,
+  // the reduction done by mcl (setBigEndianMod) rather than in JS big integers.
+  const uniform = expand_message_xmd(msg, dst, 128, sha256);
   const f0 = new mcl.Fp();
-  f0.setStr(u0.toString(16), 16);
+  f0.setBigEndianMod(uniform.subarray(0, 64));
   const f1 = new mcl.Fp();
-  f1.setStr(u1.toString(16), 16);
+  f1.setBigEndianMod(uniform.subarray(64, 128));
   // mcl's map clears the cofactor of each point; clear_cofactor is a homomorphism, so the sum equals RFC 9380's.
   return mcl.add(f0.mapToG1(), f1.mapToG1());
 }

@@ -28,10 +28,38 @@ export interface BundleSlice {
   readonly leaves: ReadonlyArray<{ readonly reading: Reading } | { readonly leaf: string }>;
 }
 
-export interface BundleBatch extends DeliveredBatch {
+/** A batch as the file holds it (JSON: hex and base64). */
+export interface BundleBatch {
+  readonly seq: number;
+  /** hex of the encoded header */
+  readonly header: string;
+  /** hex of the gateway's signature */
+  readonly signature: string;
+  /** base64 of the directory */
+  readonly directory: string;
   /** The node's receipt's transaction (informative: the check reads the chain), null if it was still anchoring. */
   readonly anchorTx: string | null;
   readonly slices: readonly BundleSlice[];
+}
+
+export interface BundleGateway {
+  readonly gatewayId: string;
+  readonly lo: number;
+  readonly hi: number;
+  readonly batches: readonly BundleBatch[];
+}
+
+/** A file's batch with its binary fields decoded, as verify-range.ts checks it. */
+export type DecodedBundleBatch = DeliveredBatch & { readonly slices: readonly BundleSlice[] };
+
+export function decodeBundleGateway(g: BundleGateway): DeliveredGateway<DecodedBundleBatch> {
+  const bytes = (v: unknown, e: 'hex' | 'base64'): Uint8Array => typeof v === 'string' ? new Uint8Array(Buffer.from(v, e)) : new Uint8Array(0);
+  return { gatewayId: g.gatewayId, lo: g.lo, hi: g.hi, batches: g.batches.map((b) => ({ seq: b.seq, header: bytes(b.header, 'hex'), signature: bytes(b.signature, 'hex'), directory: bytes(b.directory, 'base64'), slices: b.slices })) };
+}
+
+export function encodeBundleBatch(b: DeliveredBatch, anchorTx: string | null, slices: readonly BundleSlice[]): BundleBatch {
+  const buf = (x: Uint8Array): Buffer => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+  return { seq: b.seq, header: buf(b.header).toString('hex'), signature: buf(b.signature).toString('hex'), directory: buf(b.directory).toString('base64'), anchorTx, slices };
 }
 
 export interface ShareReport {
@@ -59,7 +87,7 @@ export interface ShareBundle {
   readonly tags: { readonly firstDay: number; readonly tags: readonly string[] };
   /** The readings in [from, to], by receive time. */
   readonly readings: readonly Reading[];
-  readonly proof: { readonly gateways: ReadonlyArray<DeliveredGateway<BundleBatch>> };
+  readonly proof: { readonly gateways: readonly BundleGateway[] };
   /** What fetch found (verify recomputes it). */
   readonly report: ShareReport;
 }
@@ -74,7 +102,7 @@ export function bundleSlice(index: number, saltKey: Uint8Array, readings: readon
  * root, their number is the entry's count, every reading is the patient's, inside the entry's span
  * and inside [from, to]. Returns the readings, or throws naming the mismatch.
  */
-export function checkBundleSlice(e: ExpectedSlice<BundleBatch>, s: BundleSlice, patient: string, from: number, to: number): Reading[] {
+export function checkBundleSlice(e: Pick<ExpectedSlice, 'entry'>, s: BundleSlice, patient: string, from: number, to: number): Reading[] {
   if (!/^[0-9a-f]{64}$/.test(s.saltKey)) throw new Error('salt key malformed');
   const saltKey = Uint8Array.from(Buffer.from(s.saltKey, 'hex'));
   if (s.leaves.length !== e.entry.count) throw new Error(`${s.leaves.length} leaves, the directory says ${e.entry.count}`);

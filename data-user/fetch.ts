@@ -16,8 +16,7 @@ import type { PairingBackend } from '../protocol/handshake';
 import type { Reading } from '../protocol/reading';
 import type { SliceKeyRequest } from '../protocol/sharing/key-messages';
 import { dayOf, tagsHash } from '../protocol/sharing/tags';
-import type { ServedBatch } from '../protocol/sharing/data-messages';
-import { BUNDLE_FORMAT, bundleSlice, sortReadings, type BundleBatch, type BundleSlice, type ShareBundle, type ShareReport } from './bundle';
+import { BUNDLE_FORMAT, bundleSlice, encodeBundleBatch, sortReadings, type BundleSlice, type ShareBundle, type ShareReport } from './bundle';
 import type { ChainView } from './chain-view';
 import { DataNodeClient } from './node-client';
 import { KeyRefused, OwnerClient } from './owner-client';
@@ -96,13 +95,13 @@ export async function fetchShare(i: FetchInput): Promise<FetchResult> {
   if (foreign > 0) problems.push(`${foreign} slices delivered that are not the patient's in the range (not opened)`);
   const toOpen: Array<{ e: (typeof range.expected)[number]; ct: Uint8Array }> = [];
   for (const e of range.expected) {
-    const served = (e.batch.delivered as ServedBatch).slices.find((s) => s.index === e.index);
+    const served = e.batch.delivered.slices.find((s) => s.index === e.index);
     const where = `gateway ${e.batch.gatewayId} batch ${e.batch.header.seq} slice ${e.index}`;
     if (!served) {
       gaps.push(`${where}: the patient's slice (${e.entry.count} readings) was not delivered`);
       continue;
     }
-    const ct = Uint8Array.from(Buffer.from(served.ciphertext, 'base64'));
+    const ct = served.ciphertext;
     if (ct.length !== e.entry.ciphertextLength || !Buffer.from(sha256(ct)).equals(Buffer.from(e.entry.ciphertextHash))) {
       problems.push(`${where}: the ciphertext does not hash to its directory entry (slice altered)`);
       continue;
@@ -113,7 +112,8 @@ export async function fetchShare(i: FetchInput): Promise<FetchResult> {
   const reqs: SliceKeyRequest[] = toOpen.map(({ e }) => ({ gatewayId: e.batch.gatewayId, seq: e.batch.header.seq, epochId: e.batch.directory.epochId, wrappedEpochKey: Buffer.from(e.batch.directory.wrappedEpochKey).toString('hex'), tag: Buffer.from(e.entry.tag).toString('hex'), day: e.entry.day, count: e.entry.count, first: e.entry.firstReceivedAt, last: e.entry.lastReceivedAt }));
   i.onProgress?.('keys', 0, reqs.length);
   const keys = reqs.length > 0 ? await owner.keys(grantId, i.patient, answer.access.txHash, reqs) : [];
-  const opened = new Map<string, BundleSlice>();
+  // "gateway#seq" → the batch's opened slices
+  const opened = new Map<string, BundleSlice[]>();
   const readings: Reading[] = [];
   toOpen.forEach(({ e, ct }, k) => {
     const where = `gateway ${e.batch.gatewayId} batch ${e.batch.header.seq} slice ${e.index}`;
@@ -125,7 +125,10 @@ export async function fetchShare(i: FetchInput): Promise<FetchResult> {
         throw new Error(`${other} readings of another patient`);
       }
       if (dayOf(e.entry.firstReceivedAt) !== e.entry.day) throw new Error('slice day mismatch');
-      opened.set(`${e.batch.gatewayId}#${e.batch.header.seq}#${e.index}`, bundleSlice(e.index, s.saltKey, s.readings, s.leaves, i.from, i.to));
+      const bk = `${e.batch.gatewayId}#${e.batch.header.seq}`;
+      let list = opened.get(bk);
+      if (!list) opened.set(bk, (list = []));
+      list.push(bundleSlice(e.index, s.saltKey, s.readings, s.leaves, i.from, i.to));
       for (const r of s.readings) if (r.receivedAt >= i.from && r.receivedAt <= i.to) readings.push(r);
     } catch (err) {
       problems.push(`${where}: ${(err as Error).message}`);
@@ -133,12 +136,12 @@ export async function fetchShare(i: FetchInput): Promise<FetchResult> {
     if (k % 256 === 0) i.onProgress?.('decrypt', k, toOpen.length);
   });
   i.onProgress?.('decrypt', toOpen.length, toOpen.length);
-  const report: ShareReport = { verified: gaps.length === 0 && problems.length === 0, readings: readings.length, batches: range.batches.length, slices: opened.size, foreign, gaps, problems };
+  const report: ShareReport = { verified: gaps.length === 0 && problems.length === 0, readings: readings.length, batches: range.batches.length, slices: [...opened.values()].reduce((n, l) => n + l.length, 0), foreign, gaps, problems };
   const gateways = answer.gateways.map((g) => ({
     gatewayId: g.gatewayId,
     lo: g.lo,
     hi: range.effectiveHi.get(g.gatewayId) ?? g.hi,
-    batches: g.batches.filter((b) => !range.later.has(`${g.gatewayId}#${b.seq}`)).map((b): BundleBatch => ({ seq: b.seq, header: b.header, signature: b.signature, directory: b.directory, anchorTx: b.anchor?.txHash ?? null, slices: [...opened.entries()].filter(([k]) => k.startsWith(`${g.gatewayId}#${b.seq}#`)).map(([, s]) => s) })),
+    batches: g.batches.filter((b) => !range.later.has(`${g.gatewayId}#${b.seq}`)).map((b) => encodeBundleBatch(b, b.anchor?.txHash ?? null, opened.get(`${g.gatewayId}#${b.seq}`) ?? [])),
   }));
   const net = await i.provider.getNetwork();
   const bundle: ShareBundle = {

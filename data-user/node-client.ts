@@ -106,7 +106,7 @@ export class DataNodeClient {
     for (let attempt = 0; ; attempt++) {
       if (!this.#session || this.#session.exhausted) this.#session = await this.#handshake();
       const s = this.#session;
-      const r = await this.#post(`/v1/sessions/${s.sessionIdHex}`, s.seal(encodeUserRequest(req)), 'application/octet-stream');
+      const r = await this.#post(`/v1/sessions/${s.sessionIdHex}`, s.seal(encodeUserRequest({ ...req, reply: 'binary' })), 'application/octet-stream');
       if (r.status === 401 && attempt === 0) {
         this.#session = null;
         continue;

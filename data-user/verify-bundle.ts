@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { PairingBackend } from '../protocol/handshake';
 import { tagsHash } from '../protocol/sharing/tags';
 import { encodeReading } from '../protocol/canonical';
-import { BUNDLE_FORMAT, checkBundleSlice, type BundleBatch, type ShareBundle, type ShareReport } from './bundle';
+import { BUNDLE_FORMAT, checkBundleSlice, decodeBundleGateway, type DecodedBundleBatch, type ShareBundle, type ShareReport } from './bundle';
 import type { ChainView } from './chain-view';
 import { checkRange } from './verify-range';
 
@@ -47,7 +47,7 @@ export async function verifyBundle(b: ShareBundle, chain: ChainView, pairing: Pa
   else if (acc.fromTime > b.from || acc.toTime < b.to) problems.push(`the recorded access covers ${acc.fromTime}..${acc.toTime}, not the file's range`);
   // Runs, headers, anchors, signatures, directories.
   const patientTags = new Map(b.tags.tags.map((t, k) => [b.tags.firstDay + k, t]));
-  const range = await checkRange<BundleBatch>({ hospital: b.hospital, from: b.from, to: b.to, asOfBlock: b.access.blockNumber, patientTags, gateways: b.proof.gateways }, chain, pairing, (n) => new Uint8Array(randomBytes(n)));
+  const range = await checkRange<DecodedBundleBatch>({ hospital: b.hospital, from: b.from, to: b.to, asOfBlock: b.access.blockNumber, patientTags, gateways: b.proof.gateways.map(decodeBundleGateway) }, chain, pairing, (n) => new Uint8Array(randomBytes(n)));
   gaps.push(...range.gaps);
   problems.push(...range.problems);
   // Slices and readings.

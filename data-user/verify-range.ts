@@ -32,12 +32,12 @@ import type { AnchoredHeader, ChainView } from './chain-view';
 
 export interface DeliveredBatch {
   readonly seq: number;
-  /** hex */
-  readonly header: string;
-  /** hex */
-  readonly signature: string;
-  /** base64 */
-  readonly directory: string;
+  /** the encoded header */
+  readonly header: Uint8Array;
+  /** the gateway's signature over its hash */
+  readonly signature: Uint8Array;
+  /** the batch directory */
+  readonly directory: Uint8Array;
 }
 
 export interface DeliveredGateway<B extends DeliveredBatch = DeliveredBatch> {
@@ -116,7 +116,7 @@ export async function checkRange<B extends DeliveredBatch>(input: { hospital: st
     const hashes = new Map<number, { prev: Uint8Array; hh: Uint8Array }>();
     for (const b of list) {
       try {
-        const h = decodeHeader(Uint8Array.from(Buffer.from(b.header, 'hex')));
+        const h = decodeHeader(b.header);
         if (h.gatewayId === gw && h.seq === b.seq) hashes.set(b.seq, { prev: h.prevHash, hh: headerHash(h) });
       } catch {
         // reported below, batch by batch
@@ -128,7 +128,7 @@ export async function checkRange<B extends DeliveredBatch>(input: { hospital: st
       if (!want.has(b.seq)) continue;
       const where = `gateway ${gw} batch ${b.seq}`;
       try {
-        const header = decodeHeader(Uint8Array.from(Buffer.from(b.header, 'hex')));
+        const header = decodeHeader(b.header);
         if (header.gatewayId !== gw || header.seq !== b.seq) throw new Error(`the header is ${header.gatewayId}#${header.seq}'s`);
         const hh = headerHash(header);
         const a = anchored.get(b.seq);
@@ -145,11 +145,11 @@ export async function checkRange<B extends DeliveredBatch>(input: { hospital: st
           }
           if (hex(cur) !== a.head) throw new Error(`the headers up to batch ${a.lastSeq} do not end in the head anchored on chain (header altered)`);
         }
-        const dirBytes = Uint8Array.from(Buffer.from(b.directory, 'base64'));
+        const dirBytes = b.directory;
         if (!equalBytes(directoryHash(dirBytes), header.directoryHash)) throw new Error('its directory does not hash to the header\'s directory hash (directory altered)');
         const directory = decodeDirectory(dirBytes);
         checkDirectoryAgainstHeader(header, directory);
-        sigItems.push({ i: checked.length, hh, sig: Uint8Array.from(Buffer.from(b.signature, 'hex')) });
+        sigItems.push({ i: checked.length, hh, sig: b.signature });
         checked.push({ gatewayId: gw, delivered: b, header, directory, anchor: a });
       } catch (err) {
         problems.push(`${where}: ${(err as Error).message}`);

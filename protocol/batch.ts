@@ -57,6 +57,7 @@ export const DIRECTORY_ENTRY_LENGTH = 124;
 const DIRECTORY_FIXED = 1 + 8 + WRAPPED_EPOCH_KEY_LENGTH + 2;
 const MAX_SLICES = 0xffff;
 const MAX_READING_BYTES = 4096;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface BatchHeader {
   readonly version: 2;
@@ -400,7 +401,7 @@ export function openAndCheckSlice(key: Uint8Array, gatewayId: string, seq: numbe
   readingBytes.forEach((b, i) => {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(b));
+      parsed = JSON.parse(UTF8.decode(b));
     } catch (err) {
       throw new ProtocolError('slice.reading', `reading ${i}: ${(err as Error).message}`);
     }

@@ -11,7 +11,7 @@
  * root does not let anyone confirm a guessed vital sign by hashing candidates.
  */
 import { ProtocolError } from './errors';
-import { hmacSha256, sha256, utf8 } from './hash';
+import { hmacSha256, sha256, sha256Once, utf8 } from './hash';
 
 const LEAF = new Uint8Array([0x00]);
 const NODE = new Uint8Array([0x01]);
@@ -21,18 +21,28 @@ const SALT_LABEL = utf8('mcps/leaf-salt/v1');
 export function leafSalt(saltKey: Uint8Array, index: number): Uint8Array {
   if (saltKey.length !== 32) throw new ProtocolError('merkle.salt-key-length', `salt key of ${saltKey.length} bytes, expected 32`);
   if (!Number.isInteger(index) || index < 0 || index > 0xffffffff) throw new ProtocolError('merkle.bad-index', `leaf index ${index}`);
-  const i = new Uint8Array(4);
-  new DataView(i.buffer).setUint32(0, index);
-  return hmacSha256(saltKey, SALT_LABEL, i);
+  const m = new Uint8Array(SALT_LABEL.length + 4);
+  m.set(SALT_LABEL, 0);
+  new DataView(m.buffer).setUint32(SALT_LABEL.length, index);
+  return hmacSha256(saltKey, m);
 }
 
 export function leafHash(salt: Uint8Array, data: Uint8Array): Uint8Array {
   if (salt.length !== 32) throw new ProtocolError('merkle.salt-length', `salt of ${salt.length} bytes, expected 32`);
-  return sha256(LEAF, salt, data);
+  const m = new Uint8Array(33 + data.length);
+  m[0] = LEAF[0]!;
+  m.set(salt, 1);
+  m.set(data, 33);
+  return sha256Once(m);
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return sha256(NODE, left, right);
+  if (left.length !== 32 || right.length !== 32) return sha256(NODE, left, right);
+  const m = new Uint8Array(65);
+  m[0] = NODE[0]!;
+  m.set(left, 1);
+  m.set(right, 33);
+  return sha256Once(m);
 }
 
 function largestPowerOfTwoBelow(n: number): number {

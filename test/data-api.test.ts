@@ -43,7 +43,7 @@ t.test('data API', async (t) => {
     const aTags = new Set(tagsOf('p-a').tags);
     let slices = 0;
     for (const b of g.batches) {
-      const dir = decodeDirectory(Buffer.from(b.directory, 'base64'));
+      const dir = decodeDirectory(b.directory);
       t.equal(dir.slices.length, 3, 'the directory names three patient-days');
       for (const s of b.slices) {
         t.ok(aTags.has(Buffer.from(dir.slices[s.index]!.tag).toString('hex')), `batch ${b.seq}: only p-a's slice is served`);

@@ -3,7 +3,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { keccak_256 } from '@noble/hashes/sha3.js';
-import { foldPath, foldProof, foldRoot, verifyFold } from '../protocol/fold';
+import { foldPath, foldProof, foldProofs, foldRoot, verifyFold } from '../protocol/fold';
 import { parseSignedReceipt } from '../protocol/submission';
 
 const leaf = (i: number): Uint8Array => keccak_256(new TextEncoder().encode(`leaf ${i}`));
@@ -23,8 +23,10 @@ t.test('shape: pairs level by level, an odd last node carried up', async (t) => 
 t.test('every leaf of every size up to 70 proves, and nothing else does', async (t) => {
   for (let n = 1; n <= 70; n++) {
     const leaves = Array.from({ length: n }, (_, i) => leaf(i));
+    const all = foldProofs(leaves);
     for (let i = 0; i < n; i++) {
       const p = foldProof(leaves, i);
+      if (JSON.stringify(all[i]) !== JSON.stringify(p)) t.fail(`size ${n} leaf ${i}: foldProofs differs from foldProof`);
       if (!verifyFold(leaves[i]!, p)) t.fail(`size ${n} leaf ${i}`);
       if (n > 1 && verifyFold(leaves[(i + 1) % n]!, p)) t.fail(`size ${n} leaf ${i}: another leaf passed`);
       if (n > 1 && verifyFold(leaves[i]!, { ...p, index: (i + 1) % n })) t.fail(`size ${n} leaf ${i}: another index passed`);

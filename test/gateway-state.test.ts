@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { OutboxStore } from '../gateway/outbox/outbox-store';
 import type { OutboxItem } from '../gateway/outbox/outbox';
 import { ReadingJournal, dedupeKey } from '../gateway/journal/journal';
-import { openStateDb } from '../gateway/journal/state-db';
+import { WalSync, openStateDb, walSyncOf } from '../gateway/journal/state-db';
 import { Sealer } from '../gateway/sealing/sealer';
 import { generateOwnerKeyPair } from '../gateway/sealing/envelope';
 import { StorageBudget } from '../gateway/journal/storage-budget';
@@ -71,6 +71,48 @@ t.test('a failed commit acknowledges nobody', async (t) => {
   await t.rejects(j.append(reading(1)), /journal: could not write 1 readings/);
 });
 
+t.test('a reading is acknowledged only once its commit is synced to disk; a failed sync acknowledges nobody, then or later', async (t) => {
+  const db = openStateDb(tempDb(t));
+  t.teardown(() => db.close());
+  const j = new ReadingJournal(db);
+  const ws = walSyncOf(db)!;
+  t.ok(ws, 'fsync on: the write-ahead log is synced by the gateway');
+  const realSync = ws.sync.bind(ws);
+  let release!: () => void;
+  ws.sync = () => new Promise<void>((r) => (release = r));
+  let acked = false;
+  const p = j.append(reading(1)).then((r) => ((acked = true), r));
+  await new Promise((r) => setTimeout(r, 20));
+  t.equal(j.unsealedCount, 1, 'committed');
+  t.notOk(acked, 'but not acknowledged while the sync runs');
+  release();
+  t.type((await p).id, 'number', 'acknowledged after the sync');
+  ws.sync = () => Promise.reject(new Error('EIO'));
+  await t.rejects(j.append(reading(2)), /journal: could not sync 1 readings to disk: EIO/);
+  ws.sync = realSync;
+  const before = ws.syncs;
+  await Promise.all([j.append(reading(3)), j.append(reading(4))]);
+  t.equal(ws.syncs, before + 1, 'one group, one sync');
+
+  // The syncer itself: syncs asked for while one runs share the next one; a failure sticks.
+  const calls: Array<(err: Error | null) => void> = [];
+  const fake = new WalSync(-1, (_fd, cb) => calls.push(cb));
+  const first = fake.sync();
+  const waiting = [fake.sync(), fake.sync(), fake.sync()];
+  t.equal(calls.length, 1, 'one sync runs');
+  calls[0]!(null);
+  await first;
+  await new Promise((r) => setImmediate(r));
+  t.equal(calls.length, 2, 'the three that came while it ran share the next one');
+  calls[1]!(null);
+  await Promise.all(waiting);
+  const failing = fake.sync();
+  calls[2]!(new Error('EIO'));
+  await t.rejects(failing, /syncing the state database to disk failed \(EIO\)/);
+  await t.rejects(fake.sync(), /readings are refused until the gateway restarts/, 'no sync is trusted after a failed one');
+  t.equal(calls.length, 3);
+});
+
 t.test('sealing takes the readings out of the journal in the same transaction; a reading is never sealed twice', async (t) => {
   const path = tempDb(t);
   let db = openStateDb(path);
@@ -98,6 +140,19 @@ t.test('sealing takes the readings out of the journal in the same transaction; a
   t.same(j2.unsealed(10).map((e) => e.id), [late.id], 'the unsealed reading survived the restart');
   t.equal(new OutboxStore(db).head.seq, 2);
   t.same(new OutboxStore(db).pending().map((i) => i.seq), [1, 2]);
+});
+
+t.test('the watermark source: the oldest receive time outside the batch, by index, whatever the arrival order', async (t) => {
+  const db = openStateDb(tempDb(t));
+  t.teardown(() => db.close());
+  const j = new ReadingJournal(db);
+  const at = (i: number, receivedAt: number): Reading => ({ ...reading(i), receivedAt });
+  // A clock stepped back between readings 2 and 3: arrival order is not receive-time order.
+  const ids = (await Promise.all([at(1, 5000), at(2, 6000), at(3, 1000), at(4, 7000)].map((r) => j.append(r)))).map((r) => r.id!);
+  t.equal(j.oldestReceivedAt(new Set()), 1000);
+  t.equal(j.oldestReceivedAt(new Set([ids[2]!])), 5000, 'the batch being sealed is left out');
+  t.equal(j.oldestReceivedAt(new Set(ids)), null, 'nothing else waits');
+  t.same([...j.holding([ids[0]!, 999, ids[3]!])].sort(), [ids[0], ids[3]].sort(), 'which rows are still unsealed, in one query');
 });
 
 t.test('the disk budget warns, then refuses, and recovers', async (t) => {

@@ -4,7 +4,7 @@ import t from 'tap';
 import { bls12_381 } from '@noble/curves/bls12-381.js';
 import { blsKeygen, blsPopProve, blsPublicKey, blsSign, POP_DST, SIG_DST } from '../protocol/bls';
 import { HS_SIG_DST, noblePairing, type PairingBackend, type SignatureCheck } from '../protocol/handshake';
-import { mclPairing, mclSigner } from '../common/mcl-pairing';
+import { hashToG1, mclPairing, mclSigner } from '../common/mcl-pairing';
 import { compressG1Unchecked, makeWorld, orderThreePoint, seeded } from './handshake.helpers';
 import { reasonOf } from './protocol-error.helpers';
 
@@ -68,6 +68,21 @@ t.test('a node on the mcl backend completes handshakes and refuses a bad one', a
   const r = node.onM1(bad.start());
   const { m3: m3bad } = bad.onM2(r.m2);
   t.equal(reasonOf(() => node.onM3(r.handshakeId, m3bad)), 'm3.bad-signature');
+});
+
+t.test('mcl-wasm hashes to G1 as noble does (RFC 9380, BLS12381G1_XMD:SHA-256_SSWU_RO_)', async (t) => {
+  await mclSigner(); // loads the wasm module
+  const r = seeded('hash to curve side by side');
+  const dsts = ['QUUX-V01-CS02-with-BLS12381G1_XMD:SHA-256_SSWU_RO_', SIG_DST, HS_SIG_DST];
+  for (let i = 0; i < 30; i++) {
+    const m = i === 0 ? new Uint8Array(0) : r(i % 5 === 0 ? 300 : 1 + i * 3);
+    const dst = dsts[i % dsts.length]!;
+    t.same(hashToG1(m, dst).serialize(), bls12_381.G1.hashToCurve(m, { DST: dst }).toBytes(true), `${m.length}-byte message, ${dst.slice(0, 24)}`);
+  }
+  // RFC 9380 J.9.1, msg = "abc": P.x (the compressed encoding's flag bits masked off).
+  const abc = Buffer.from(hashToG1(new TextEncoder().encode('abc'), dsts[0]!).serialize());
+  abc[0]! &= 0x1f;
+  t.equal(abc.toString('hex'), '03567bc5ef9c690c2ab2ecdf6a96ef1c139cc0b2f284dca0a9a7943388a49a3aee664ba5379a7655d3c68900be2f6903', 'RFC 9380 J.9.1 vector');
 });
 
 t.test('mcl-wasm signs the same bytes as noble', async (t) => {

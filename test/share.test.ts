@@ -75,11 +75,11 @@ t.test('sharing on the local stack', async (t) => {
       if (!reply.ok) continue;
       for (const g of reply.gateways) {
         for (const b of g.batches) {
-          const dir = decodeDirectory(Buffer.from(b.directory, 'base64'));
+          const dir = decodeDirectory(b.directory);
           for (const s of b.slices) {
             const e = dir.slices[s.index]!;
             const k = sliceKey(await epochKeys.open(g.gatewayId, dir.epochId, dir.wrappedEpochKey), { gatewayId: g.gatewayId, seq: b.seq, tag: e.tag, day: e.day, count: e.count, firstReceivedAt: e.firstReceivedAt, lastReceivedAt: e.lastReceivedAt });
-            for (const rb of decodeSlicePayload(openSlice(k, g.gatewayId, b.seq, e.tag, Buffer.from(s.ciphertext, 'base64')))) {
+            for (const rb of decodeSlicePayload(openSlice(k, g.gatewayId, b.seq, e.tag, s.ciphertext))) {
               const x = JSON.parse(Buffer.from(rb).toString('utf8')) as { patient: string };
               t.equal(x.patient, P);
               readings++;

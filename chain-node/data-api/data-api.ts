@@ -89,6 +89,7 @@ export class DataApi {
   /** Answers one sealed-session request of a data user (the plaintext in, the plaintext reply out). */
   async handle(peer: { id: string }, plaintext: Uint8Array): Promise<Uint8Array> {
     let reply: UserReply;
+    let binary = false;
     try {
       let req: UserRequest;
       try {
@@ -97,6 +98,7 @@ export class DataApi {
         if (/unknown type "submit-batch"/.test((err as Error).message)) throw new Refused('bad-request', 403, `session peer ${peer.id} (user) may not submit batches`);
         throw new Refused('bad-request', 400, (err as Error).message);
       }
+      binary = req.reply === 'binary';
       reply = req.type === 'user-query' ? await this.#query(peer.id, req) : await this.#page(peer.id, req.access, req.cursor);
       if (req.type === 'user-query') this.opts.counters.served++;
     } catch (err) {
@@ -111,7 +113,7 @@ export class DataApi {
         reply = { ok: false, status: 503, refusal: 'unavailable', error: 'temporarily unable to answer; retry' };
       }
     }
-    return encodeUserReply(reply);
+    return encodeUserReply(reply, binary);
   }
 
   async #checkUser(user: string): Promise<void> {
@@ -230,11 +232,11 @@ export class DataApi {
     });
     if (o !== stored.envelopeLength) throw new Error(`batch ${it.gatewayId}#${it.seq}: its directory does not describe its ${stored.envelopeLength}-byte envelope`);
     const cts = ranges.length > 0 ? this.opts.store.readEnvelope(it.gatewayId, it.seq, ranges) : [];
-    const slices = picked.map((index, k) => ({ index, ciphertext: cts[k]!.toString('base64') }));
+    const slices = picked.map((index, k) => ({ index, ciphertext: cts[k]! }));
     const bytes = length + ranges.reduce((n, [, l]) => n + l, 0);
     const r = stored.receipt?.receipt;
     return {
-      batch: { seq: it.seq, header: stored.submission.header, signature: stored.submission.headerSignature, directory: dirBytes!.toString('base64'), anchor: r ? { txHash: r.txHash, blockNumber: r.blockNumber } : null, slices },
+      batch: { seq: it.seq, header: Buffer.from(stored.submission.header, 'hex'), signature: Buffer.from(stored.submission.headerSignature, 'hex'), directory: dirBytes!, anchor: r ? { txHash: r.txHash, blockNumber: r.blockNumber } : null, slices },
       bytes,
     };
   }

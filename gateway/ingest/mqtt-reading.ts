@@ -48,7 +48,8 @@ export function readingFromMqtt(topic: string, payload: Uint8Array, topicDevice:
   if (payload.length > MAX_PAYLOAD_BYTES) throw new RangeError(`${where}: ${payload.length} bytes, limit ${MAX_PAYLOAD_BYTES}`);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(payload).toString('utf8'));
+    // A view on the payload's bytes, not a copy.
+    parsed = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
   } catch (err) {
     throw new RangeError(`${where}: not JSON (${(err as Error).message})`);
   }

@@ -6,9 +6,11 @@
  * never neither.
  *
  * Group commit: appends made in the same turn of the event loop are committed together in one
- * transaction and one fsync, after the turn (setImmediate). Under load a turn carries many messages
- * (a socket read holds many MQTT packets), so the cost of the sync is shared; when idle a reading is
- * committed alone, at once.
+ * transaction, after the turn (setImmediate), and acknowledged once the write-ahead log is synced
+ * (syncCommitted: an fdatasync on the thread pool, shared by every commit made while the previous
+ * one ran). Under load a turn carries many messages (a socket read holds many MQTT packets) and the
+ * event loop keeps committing while the disk syncs, so the cost of the sync is shared; when idle a
+ * reading is committed and synced alone, at once.
  *
  * Duplicates: a device that did not get its PUBACK (the gateway died before sending it) publishes the
  * same message again. Readings appended with a dedupe key (device, kind, sequence number, device
@@ -16,7 +18,7 @@
  * acknowledged but not journaled again.
  */
 import type { Reading } from '../../protocol/reading';
-import type { StateDb } from './state-db';
+import { syncCommitted, type StateDb } from './state-db';
 
 export type AppendResult = { readonly id: number; readonly duplicate?: undefined } | { readonly id?: undefined; readonly duplicate: true };
 
@@ -58,6 +60,8 @@ export class ReadingJournal {
   readonly #dedupeWindowMs: number;
   readonly #commitGroup: (group: PendingAppend[], now: number) => AppendResult[];
   readonly #exists: (id: number) => boolean;
+  readonly #existing: (ids: string) => number[];
+  readonly #oldest: () => Iterable<{ id: number; t: number | null }> & { return?(): unknown };
   readonly #count: () => number;
   readonly #db: StateDb;
 
@@ -70,6 +74,11 @@ export class ReadingJournal {
     const exists = db.prepare<[number], number>('SELECT 1 FROM journal WHERE id = ?').pluck();
     const count = db.prepare<[], number>('SELECT count(*) FROM journal').pluck();
     this.#exists = (id) => exists.get(id) !== undefined;
+    const existing = db.prepare<[string], number>('SELECT id FROM journal WHERE id IN (SELECT value FROM json_each(?))').pluck();
+    this.#existing = (ids) => existing.all(ids);
+    // In receive-time order by the journal_by_received index (gateway/journal/state-db.ts).
+    const oldest = db.prepare<[], { id: number; t: number | null }>("SELECT id, json_extract(reading, '$.receivedAt') AS t FROM journal WHERE json_extract(reading, '$.receivedAt') IS NOT NULL ORDER BY json_extract(reading, '$.receivedAt')");
+    this.#oldest = () => oldest.iterate();
     this.#count = () => count.get() ?? 0;
     this.#commitGroup = db.transaction((group: PendingAppend[], now: number): AppendResult[] =>
       group.map((p) => {
@@ -106,11 +115,20 @@ export class ReadingJournal {
     }
     this.stats.commits++;
     this.stats.maxGroup = Math.max(this.stats.maxGroup, group.length);
-    results.forEach((r, i) => {
-      if (r.duplicate) this.stats.duplicates++;
-      else this.stats.appended++;
-      group[i]!.resolve(r);
-    });
+    // Acknowledged only once on disk; a failed sync acknowledges nobody (the rows are in the
+    // journal all the same and get sealed; the devices resend and are recognised as duplicates).
+    syncCommitted(this.#db).then(
+      () =>
+        results.forEach((r, i) => {
+          if (r.duplicate) this.stats.duplicates++;
+          else this.stats.appended++;
+          group[i]!.resolve(r);
+        }),
+      (err: Error) => {
+        const e = new Error(`journal: could not sync ${group.length} readings to disk: ${err.message}`);
+        for (const p of group) p.reject(e);
+      },
+    );
   }
 
   /** Journaled readings not yet sealed, oldest first; `journaledBefore` limits them by age. */
@@ -125,11 +143,11 @@ export class ReadingJournal {
 
   /**
    * The earliest receive time among unsealed readings other than `exclude` (the batch being
-   * sealed), or null if there are none. Scans the unsealed rows, which are few: the journal only
-   * holds readings still waiting in a batch window.
+   * sealed), or null if there are none. Walks the receive-time index from the oldest entry, so it
+   * reads at most |exclude| + 1 rows, however long the journal is.
    */
   oldestReceivedAt(exclude: ReadonlySet<number>): number | null {
-    const rows = this.#db.prepare<[], { id: number; t: number | null }>("SELECT id, json_extract(reading, '$.receivedAt') AS t FROM journal ORDER BY t").iterate();
+    const rows = this.#oldest();
     for (const r of rows) {
       if (!exclude.has(r.id) && typeof r.t === 'number') {
         rows.return?.();
@@ -142,6 +160,11 @@ export class ReadingJournal {
   /** Whether the row is still in the journal (not yet sealed). */
   holds(id: number): boolean {
     return this.#exists(id);
+  }
+
+  /** Which of the rows are still in the journal (one query for a whole batch). */
+  holding(ids: readonly number[]): Set<number> {
+    return new Set(ids.length === 0 ? [] : this.#existing(JSON.stringify(ids)));
   }
 
   /** Forgets dedupe keys older than the window; returns how many. */

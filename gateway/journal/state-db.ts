@@ -3,13 +3,19 @@
  * journal, the chain head and the outbox, so that sealing a batch (journal rows out, head advanced,
  * batch queued) is one atomic transaction.
  *
- * WAL mode. With `fsync` on (the default, and the only setting for production) every commit is
- * synced to disk before it returns (synchronous=FULL): a reading acknowledged after its commit
- * survives a power cut, not just a process crash. `fsync: false` (synchronous=OFF) exists for the
- * ingest benchmark, to show what durability costs.
+ * WAL mode. With `fsync` on (the default, and the only setting for production) a commit writes its
+ * pages to the write-ahead log, and `syncCommitted(db)` then syncs that log to disk (fdatasync) on
+ * libuv's thread pool, so the event loop goes on taking messages while the disk works; whoever
+ * acknowledges anything (the journal's PUBACK, the sealer's send) waits for it. What is synced is
+ * exactly what synchronous=FULL would sync at the commit: a reading acknowledged after it survives a
+ * power cut, not just a process crash. SQLite itself runs with synchronous=NORMAL, which still syncs
+ * the log before each checkpoint and the database after it, so the log's frames are on disk by one
+ * path or the other. Syncs coalesce: commits made while one sync runs share the next one.
+ * `fsync: false` (synchronous=OFF, no syncs) exists for the ingest benchmark, to show what
+ * durability costs.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type StateDb = Database.Database;
@@ -18,11 +24,101 @@ export interface StateDbOptions {
   fsync?: boolean;
 }
 
+/**
+ * Syncs a database's write-ahead log off the event loop. At most one fdatasync runs at a time;
+ * callers that arrive while it runs share the next one (their commits may have missed the running
+ * one). A failed sync is not retried: after a failed fsync the kernel may have dropped the unwritten
+ * pages, so a later "successful" sync would prove nothing; every later sync fails too, and the
+ * gateway refuses readings until it is restarted.
+ */
+export class WalSync {
+  #running: Promise<void> | null = null;
+  #queued: Promise<void> | null = null;
+  #failed: Error | null = null;
+  /** fdatasync calls made (each shared by every commit before it). */
+  syncs = 0;
+
+  constructor(
+    readonly fd: number,
+    private readonly datasync: (fd: number, cb: (err: Error | null) => void) => void = fdatasync,
+  ) {}
+
+  /** Resolves once everything committed before the call is on disk; rejects if the disk said no. */
+  sync(): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    if (this.#running === null) return this.#start();
+    this.#queued ??= this.#running.then(
+      () => this.#startQueued(),
+      () => this.#startQueued(),
+    );
+    return this.#queued;
+  }
+
+  /** The same, blocking (rare writes: the readiness probe). */
+  syncNow(): void {
+    if (this.#failed) throw this.#failed;
+    fdatasyncSync(this.fd);
+  }
+
+  /** Closes the log's descriptor once no sync is running or waiting (none may start after). */
+  close(): void {
+    const fd = this.fd;
+    this.#failed ??= new Error('the state database is closed');
+    const last = this.#queued ?? this.#running ?? Promise.resolve();
+    last.then(
+      () => closeSync(fd),
+      () => closeSync(fd),
+    );
+  }
+
+  #startQueued(): Promise<void> {
+    this.#queued = null;
+    return this.#start();
+  }
+
+  #start(): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    this.syncs++;
+    const p = new Promise<void>((resolve, reject) =>
+      this.datasync(this.fd, (err) => {
+        if (this.#running === p) this.#running = null;
+        if (err) {
+          this.#failed = new Error(`syncing the state database to disk failed (${err.message}); readings are refused until the gateway restarts`);
+          return reject(this.#failed);
+        }
+        resolve();
+      }),
+    );
+    this.#running = p;
+    return p;
+  }
+}
+
+const walSyncs = new WeakMap<StateDb, WalSync>();
+
+/**
+ * Resolves once every transaction committed on `db` so far is on disk (immediately for a database
+ * opened with fsync off). Anything acknowledged or sent on the strength of a commit waits for this.
+ */
+export function syncCommitted(db: StateDb): Promise<void> {
+  return walSyncs.get(db)?.sync() ?? Promise.resolve();
+}
+
+/** The blocking form of syncCommitted, for rare writes off the hot path. */
+export function syncCommittedNow(db: StateDb): void {
+  walSyncs.get(db)?.syncNow();
+}
+
+/** The database's WAL syncer (undefined with fsync off): its counters, and tests. */
+export function walSyncOf(db: StateDb): WalSync | undefined {
+  return walSyncs.get(db);
+}
+
 export function openStateDb(path: string, opts: StateDbOptions = {}): StateDb {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
-  db.pragma(opts.fsync === false ? 'synchronous = OFF' : 'synchronous = FULL');
+  db.pragma(opts.fsync === false ? 'synchronous = OFF' : 'synchronous = NORMAL');
   // A burst can grow the WAL; after a checkpoint it is truncated back to this size.
   db.pragma('journal_size_limit = 67108864');
   db.exec(`
@@ -32,7 +128,29 @@ export function openStateDb(path: string, opts: StateDbOptions = {}): StateDb {
     CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY AUTOINCREMENT, reading TEXT NOT NULL, journaled_at INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS seen_by_time ON seen (seen_at);
+    CREATE INDEX IF NOT EXISTS journal_by_received ON journal (json_extract(reading, '$.receivedAt'));
   `);
+  if (opts.fsync !== false) {
+    // The write-ahead log exists now (the statements above wrote to it) and stays while the database
+    // is open. Its directory entry is made durable once, as SQLite does on a log's first sync.
+    const fd = openSync(`${path}-wal`, 'r');
+    fdatasyncSync(fd);
+    const dir = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+    const ws = new WalSync(fd);
+    walSyncs.set(db, ws);
+    const close = db.close.bind(db);
+    db.close = () => {
+      const r = close();
+      walSyncs.delete(db);
+      ws.close();
+      return r;
+    };
+  }
   return db;
 }
 
@@ -52,4 +170,5 @@ export function stateDbBytes(db: StateDb, walBytes: number): number {
 export function probeWritable(db: StateDb, now = Date.now()): void {
   db.prepare('CREATE TABLE IF NOT EXISTS write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)').run();
   db.prepare('INSERT OR REPLACE INTO write_probe (id, at) VALUES (1, ?)').run(now);
+  syncCommittedNow(db);
 }

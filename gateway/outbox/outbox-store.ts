@@ -9,7 +9,7 @@
  * only when its receipt is recorded.
  */
 import type { OutboxItem } from './outbox';
-import type { StateDb } from '../journal/state-db';
+import { syncCommitted, type StateDb } from '../journal/state-db';
 
 export interface ChainHead {
   readonly seq: number;
@@ -24,11 +24,13 @@ export class OutboxStore {
     this.#db = db;
     const advance = db.prepare('UPDATE chain_head SET seq = ?, header_hash = ? WHERE id = 1 AND seq = ?');
     const insert = db.prepare('INSERT INTO outbox (seq, count, header_hash, root, submission, sealed_at) VALUES (?, ?, ?, ?, ?, ?)');
-    const consume = db.prepare('DELETE FROM journal WHERE id = ?');
+    // One statement for the whole batch's journal rows (ids as a JSON array).
+    const consume = db.prepare('DELETE FROM journal WHERE id IN (SELECT value FROM json_each(?))');
     this.#commit = db.transaction((item: OutboxItem, journalIds: readonly number[]) => {
       if (advance.run(item.seq, item.headerHash, item.seq - 1).changes !== 1) throw new Error(`batch ${item.seq} does not follow the sealed head ${this.head.seq}`);
-      for (const id of journalIds) {
-        if (consume.run(id).changes !== 1) throw new Error(`batch ${item.seq}: journal entry ${id} is no longer unsealed`);
+      if (journalIds.length > 0) {
+        const gone = journalIds.length - consume.run(JSON.stringify(journalIds)).changes;
+        if (gone !== 0) throw new Error(`batch ${item.seq}: ${gone} of its ${journalIds.length} journal entries are no longer unsealed`);
       }
       insert.run(item.seq, item.count, item.headerHash, item.root, JSON.stringify(item.submission), Date.now());
     });
@@ -39,9 +41,13 @@ export class OutboxStore {
     return { seq: r.seq, headerHash: Uint8Array.from(Buffer.from(r.header_hash, 'hex')) };
   }
 
-  /** Advances the head, takes the readings out of the journal and queues the batch, atomically and durably. */
-  commit(item: OutboxItem, journalIds: readonly number[] = []): void {
+  /**
+   * Advances the head, takes the readings out of the journal and queues the batch, atomically;
+   * throws at once if it cannot, and resolves once the transaction is on disk.
+   */
+  commit(item: OutboxItem, journalIds: readonly number[] = []): Promise<void> {
     this.#commit(item, journalIds);
+    return syncCommitted(this.#db);
   }
 
   /** The batch has its receipt: it leaves the outbox. */

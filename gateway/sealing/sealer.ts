@@ -23,13 +23,16 @@ export interface SealerOptions {
   ownerPublicKey: Uint8Array;
   /** The hospital's patient tag key (docs/protocol.md, "Patient tags"). */
   patientTagKey: Uint8Array;
-  /** Durable batch state: the head to build on, and the atomic seal-and-queue. */
-  state: { readonly head: ChainHead; commit(item: OutboxItem, journalIds: readonly number[]): void };
+  /**
+   * Durable batch state: the head to build on, and the atomic seal-and-queue (resolving once it is
+   * on disk: the batch is not handed on before).
+   */
+  state: { readonly head: ChainHead; commit(item: OutboxItem, journalIds: readonly number[]): void | Promise<void> };
   /**
    * Whether a journal entry is still unsealed, and the earliest receive time among unsealed entries
    * other than `exclude` (null when there are none): the watermark's source.
    */
-  journal: { holds(id: number): boolean; oldestReceivedAt?(exclude: ReadonlySet<number>): number | null };
+  journal: { holds(id: number): boolean; holding?(ids: readonly number[]): ReadonlySet<number>; oldestReceivedAt?(exclude: ReadonlySet<number>): number | null };
   /** Injected for tests (default Date.now). */
   now?: () => number;
   onSealed: (item: OutboxItem) => void;
@@ -76,7 +79,9 @@ export class Sealer {
 
   async #sealNow(entries: readonly SealEntry[]): Promise<OutboxItem | null> {
     const { gatewayId, state } = this.opts;
-    const fresh = entries.filter((e) => e.journalId === undefined || this.opts.journal.holds(e.journalId));
+    const journal = this.opts.journal;
+    const held = journal.holding?.(entries.flatMap((e) => (e.journalId === undefined ? [] : [e.journalId])));
+    const fresh = entries.filter((e) => e.journalId === undefined || (held ? held.has(e.journalId) : journal.holds(e.journalId)));
     this.alreadySealed += entries.length - fresh.length;
     if (fresh.length === 0) return null;
     const readings = fresh.map((e) => e.reading);
@@ -94,7 +99,7 @@ export class Sealer {
     const keys = { blsSecretKey: this.opts.blsSecretKey, ownerPublicKey: this.opts.ownerPublicKey, patientTagKey: this.opts.patientTagKey };
     const worker = this.opts.worker;
     const item = worker && worker.alive ? await worker.build(input) : await buildSealedBatch(input, keys);
-    state.commit(item, journalIds);
+    await state.commit(item, journalIds);
     this.opts.onSealed(item);
     return item;
   }

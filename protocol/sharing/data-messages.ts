@@ -1,14 +1,25 @@
 /**
  * What a data user and a chain node say inside a handshake session (role user): a query for one
  * patient's slices over a time range under an on-chain grant, its continuation pages, and the
- * node's answer or refusal. JSON, parsed strictly; binary fields are hex (hashes, tags, headers,
- * signatures) or base64 (directories, ciphertexts). docs/sharing.md describes the flow.
+ * node's answer or refusal. Requests and refusals are JSON, parsed strictly. docs/sharing.md
+ * describes the flow.
  *
- *   query    {type: "user-query", grantId, firstDay, tags: [hex32…], from, to}
- *   page     {type: "user-query-page", access, cursor}
+ *   query    {type: "user-query", grantId, firstDay, tags: [hex32…], from, to, reply?: "binary"}
+ *   page     {type: "user-query-page", access, cursor, reply?: "binary"}
  *   reply    {ok: true, access: {id, grantId, from, to, txHash, blockNumber}, cursor, next, total,
  *             gateways: [{gatewayId, lo, hi, batches: [{seq, header, signature, directory, anchor, slices}]}]}
  *   refusal  {ok: false, status, refusal, error}
+ *
+ * A reply is binary when the request says `reply: "binary"` (what `mcps data` asks for): the bytes
+ * travel as they are, nothing is re-encoded or parsed per byte:
+ *
+ *   0x00 ‖ 0x01 ‖ u32 m ‖ m bytes of JSON (the reply above, each batch as {seq, anchor, header: n,
+ *   directory: n, slices: [[index, n], …]}: byte counts) ‖ the batches' bytes in order, each header ‖
+ *   signature (48) ‖ directory ‖ its slices' ciphertexts
+ *
+ * and the body is exactly as long as the counts say. Otherwise (an older client) the reply is JSON
+ * with hex headers and signatures and base64 directories and ciphertexts. A JSON document never
+ * starts with 0x00, so a client tells the two apart by the first byte.
  *
  * `tags` are the patient's day tags for every day of the grant, starting at `firstDay` (the node
  * checks their hash against the grant's tagsHash); [from, to] (ms, inclusive) lies inside the
@@ -22,8 +33,8 @@
 import { TAG_LENGTH } from './tags';
 
 export type UserRequest =
-  | { readonly type: 'user-query'; readonly grantId: number; readonly firstDay: number; readonly tags: readonly string[]; readonly from: number; readonly to: number }
-  | { readonly type: 'user-query-page'; readonly access: string; readonly cursor: number };
+  | { readonly type: 'user-query'; readonly grantId: number; readonly firstDay: number; readonly tags: readonly string[]; readonly from: number; readonly to: number; readonly reply?: 'binary' }
+  | { readonly type: 'user-query-page'; readonly access: string; readonly cursor: number; readonly reply?: 'binary' };
 
 /** Why the node refused: a fixed set (they are metric labels too). */
 export const REFUSALS = ['no-grant', 'wrong-user', 'expired', 'revoked', 'unknown-user', 'revoked-user', 'out-of-range', 'bad-tags', 'not-recorded', 'bad-request', 'no-access-log', 'unknown-access', 'unavailable'] as const;
@@ -32,18 +43,18 @@ export type Refusal = (typeof REFUSALS)[number];
 export interface ServedSlice {
   /** Index of the slice in the batch directory. */
   readonly index: number;
-  /** base64 of the slice ciphertext */
-  readonly ciphertext: string;
+  /** the slice ciphertext */
+  readonly ciphertext: Uint8Array;
 }
 
 export interface ServedBatch {
   readonly seq: number;
-  /** hex of the encoded header */
-  readonly header: string;
-  /** hex of the gateway's BLS signature over the header hash */
-  readonly signature: string;
-  /** base64 of the batch directory */
-  readonly directory: string;
+  /** the encoded header */
+  readonly header: Uint8Array;
+  /** the gateway's BLS signature over the header hash (48 bytes) */
+  readonly signature: Uint8Array;
+  /** the batch directory */
+  readonly directory: Uint8Array;
   /** Where the node anchored it (its receipt; null while its anchoring is under way); the user checks the chain itself. */
   readonly anchor: { readonly txHash: string; readonly blockNumber: number } | null;
   readonly slices: readonly ServedSlice[];
@@ -109,12 +120,18 @@ export function encodeUserRequest(r: UserRequest): Uint8Array {
   return enc(r);
 }
 
+function replyMode(o: Record<string, unknown>, w: string): { reply?: 'binary' } {
+  if (o.reply === undefined) return {};
+  if (o.reply !== 'binary') throw new RangeError(`${w}: field "reply" must be "binary"`);
+  return { reply: 'binary' };
+}
+
 /** Strict: unknown types, fields or malformed values are RangeErrors naming the field. */
 export function decodeUserRequest(b: Uint8Array): UserRequest {
   const w = 'user request';
   const o = parseObject(b, w);
   if (o.type === 'user-query') {
-    for (const k of Object.keys(o)) if (!['type', 'grantId', 'firstDay', 'tags', 'from', 'to'].includes(k)) throw new RangeError(`${w}: unknown field "${k}"`);
+    for (const k of Object.keys(o)) if (!['type', 'grantId', 'firstDay', 'tags', 'from', 'to', 'reply'].includes(k)) throw new RangeError(`${w}: unknown field "${k}"`);
     if (!Array.isArray(o.tags) || o.tags.length < 1 || o.tags.length > MAX_QUERY_TAGS) throw new RangeError(`${w}: field "tags" must hold 1..${MAX_QUERY_TAGS} tags`);
     const tags = o.tags.map((t, i) => {
       if (typeof t !== 'string' || !TAG_HEX.test(t)) throw new RangeError(`${w}: tag ${i} must be ${TAG_LENGTH} bytes of lowercase hex`);
@@ -123,42 +140,110 @@ export function decodeUserRequest(b: Uint8Array): UserRequest {
     const from = int(o, 'from', w);
     const to = int(o, 'to', w);
     if (to < from) throw new RangeError(`${w}: "to" is before "from"`);
-    return { type: 'user-query', grantId: int(o, 'grantId', w), firstDay: int(o, 'firstDay', w, 0xffffffff), tags, from, to };
+    return { type: 'user-query', grantId: int(o, 'grantId', w), firstDay: int(o, 'firstDay', w, 0xffffffff), tags, from, to, ...replyMode(o, w) };
   }
   if (o.type === 'user-query-page') {
-    for (const k of Object.keys(o)) if (!['type', 'access', 'cursor'].includes(k)) throw new RangeError(`${w}: unknown field "${k}"`);
-    return { type: 'user-query-page', access: str(o, 'access', w, /^[0-9a-f]{32}$/), cursor: int(o, 'cursor', w) };
+    for (const k of Object.keys(o)) if (!['type', 'access', 'cursor', 'reply'].includes(k)) throw new RangeError(`${w}: unknown field "${k}"`);
+    return { type: 'user-query-page', access: str(o, 'access', w, /^[0-9a-f]{32}$/), cursor: int(o, 'cursor', w), ...replyMode(o, w) };
   }
   throw new RangeError(`${w}: unknown type ${JSON.stringify(o.type)}`);
 }
 
-export function encodeUserReply(r: UserReply): Uint8Array {
-  return enc(r);
+const BINARY_REPLY = 0x01;
+const SIGNATURE_LENGTH = 48;
+
+/** A reply as JSON (binary fields hex and base64), or binary (module comment) when `binary`. */
+export function encodeUserReply(r: UserReply, binary = false): Uint8Array {
+  if (!r.ok) return enc(r);
+  if (!binary) {
+    const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+    const b64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+    return enc({ ...r, gateways: r.gateways.map((g) => ({ ...g, batches: g.batches.map((b) => ({ seq: b.seq, header: hex(b.header), signature: hex(b.signature), directory: b64(b.directory), anchor: b.anchor, slices: b.slices.map((s) => ({ index: s.index, ciphertext: b64(s.ciphertext) })) })) })) });
+  }
+  const parts: Uint8Array[] = [];
+  const meta = {
+    ...r,
+    gateways: r.gateways.map((g) => ({
+      ...g,
+      batches: g.batches.map((b) => {
+        if (b.signature.length !== SIGNATURE_LENGTH) throw new RangeError(`batch ${b.seq}: a signature is ${SIGNATURE_LENGTH} bytes`);
+        parts.push(b.header, b.signature, b.directory, ...b.slices.map((s) => s.ciphertext));
+        return { seq: b.seq, anchor: b.anchor, header: b.header.length, directory: b.directory.length, slices: b.slices.map((s) => [s.index, s.ciphertext.length]) };
+      }),
+    })),
+  };
+  const m = Buffer.from(JSON.stringify(meta));
+  const head = Buffer.alloc(6);
+  head[0] = 0x00;
+  head[1] = BINARY_REPLY;
+  head.writeUInt32BE(m.length, 2);
+  return Buffer.concat([head, m, ...parts]);
+}
+
+function parseAnchor(o: Record<string, unknown>, where: string): ServedBatch['anchor'] {
+  const a = o.anchor as Record<string, unknown> | null | undefined;
+  if (a === undefined || typeof a !== 'object') throw new RangeError(`${where}: field "anchor" missing`);
+  return a === null ? null : { txHash: str(a, 'txHash', `${where} anchor`, TX), blockNumber: int(a, 'blockNumber', `${where} anchor`) };
 }
 
 function parseBatch(x: unknown, where: string): ServedBatch {
   if (typeof x !== 'object' || x === null) throw new RangeError(`${where}: expected an object`);
   const o = x as Record<string, unknown>;
-  const a = o.anchor as Record<string, unknown> | null | undefined;
-  if (a === undefined || typeof a !== 'object') throw new RangeError(`${where}: field "anchor" missing`);
   if (!Array.isArray(o.slices)) throw new RangeError(`${where}: field "slices" must be a list`);
+  const bytes = (v: string, e: 'hex' | 'base64'): Uint8Array => new Uint8Array(Buffer.from(v, e));
   return {
     seq: int(o, 'seq', where),
-    header: str(o, 'header', where, HEX),
-    signature: str(o, 'signature', where, /^[0-9a-f]{96}$/),
-    directory: str(o, 'directory', where, B64),
-    anchor: a === null ? null : { txHash: str(a, 'txHash', `${where} anchor`, TX), blockNumber: int(a, 'blockNumber', `${where} anchor`) },
+    header: bytes(str(o, 'header', where, HEX), 'hex'),
+    signature: bytes(str(o, 'signature', where, /^[0-9a-f]{96}$/), 'hex'),
+    directory: bytes(str(o, 'directory', where, B64), 'base64'),
+    anchor: parseAnchor(o, where),
     slices: o.slices.map((s, i) => {
       if (typeof s !== 'object' || s === null) throw new RangeError(`${where} slice ${i}: expected an object`);
       const so = s as Record<string, unknown>;
-      return { index: int(so, 'index', `${where} slice ${i}`, 0xffff), ciphertext: str(so, 'ciphertext', `${where} slice ${i}`, B64) };
+      return { index: int(so, 'index', `${where} slice ${i}`, 0xffff), ciphertext: bytes(str(so, 'ciphertext', `${where} slice ${i}`, B64), 'base64') };
     }),
   };
 }
 
+/** Reads a binary batch's bytes from `body` at `at.o` (advanced); every count checked against what is left. */
+function parseBinaryBatch(x: unknown, where: string, body: Uint8Array, at: { o: number }): ServedBatch {
+  if (typeof x !== 'object' || x === null) throw new RangeError(`${where}: expected an object`);
+  const o = x as Record<string, unknown>;
+  const take = (n: number, what: string): Uint8Array => {
+    if (at.o + n > body.length) throw new RangeError(`${where}: ${what} (${n} bytes) runs past the end of the reply`);
+    const b = body.subarray(at.o, at.o + n);
+    at.o += n;
+    return b;
+  };
+  const header = take(int(o, 'header', where, 0xffff), 'header');
+  const signature = take(SIGNATURE_LENGTH, 'signature');
+  const directory = take(int(o, 'directory', where, 0xffffffff), 'directory');
+  if (!Array.isArray(o.slices)) throw new RangeError(`${where}: field "slices" must be a list`);
+  const slices = o.slices.map((s, i) => {
+    if (!Array.isArray(s) || s.length !== 2) throw new RangeError(`${where} slice ${i}: expected [index, length]`);
+    const so = { index: s[0] as unknown, length: s[1] as unknown };
+    const index = int(so, 'index', `${where} slice ${i}`, 0xffff);
+    return { index, ciphertext: take(int(so, 'length', `${where} slice ${i}`, 0xffffffff), `slice ${i}`) };
+  });
+  return { seq: int(o, 'seq', where), header, signature, directory, anchor: parseAnchor(o, where), slices };
+}
+
 export function decodeUserReply(b: Uint8Array): UserReply {
   const w = 'user reply';
-  const o = parseObject(b, w);
+  let o: Record<string, unknown>;
+  let batch: (x: unknown, where: string) => ServedBatch = parseBatch;
+  let body: Uint8Array | null = null;
+  const at = { o: 0 };
+  if (b.length > 0 && b[0] === 0x00) {
+    if (b.length < 6 || b[1] !== BINARY_REPLY) throw new RangeError(`${w}: binary reply version ${b[1]}, expected ${BINARY_REPLY}`);
+    const m = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(2);
+    if (6 + m > b.length) throw new RangeError(`${w}: its JSON part runs past the end`);
+    o = parseObject(b.subarray(6, 6 + m), w);
+    if (o.ok !== true) throw new RangeError(`${w}: a binary reply is an answer`);
+    const bytes = b.subarray(6 + m);
+    body = bytes;
+    batch = (x, where) => parseBinaryBatch(x, where, bytes, at);
+  } else o = parseObject(b, w);
   if (o.ok === false) {
     if (!REFUSALS.includes(o.refusal as Refusal)) throw new RangeError(`${w}: unknown refusal ${JSON.stringify(o.refusal)}`);
     if (typeof o.error !== 'string') throw new RangeError(`${w}: field "error" missing`);
@@ -174,8 +259,9 @@ export function decodeUserReply(b: Uint8Array): UserReply {
     const go = g as Record<string, unknown>;
     if (!Array.isArray(go.batches)) throw new RangeError(`${w} gateway ${i}: field "batches" must be a list`);
     const gatewayId = str(go, 'gatewayId', `${w} gateway ${i}`, /^[A-Za-z0-9][A-Za-z0-9._-]{0,30}$/);
-    return { gatewayId, lo: int(go, 'lo', `${w} gateway ${i}`), hi: int(go, 'hi', `${w} gateway ${i}`), batches: go.batches.map((x, j) => parseBatch(x, `${w} ${gatewayId} batch ${j}`)) };
+    return { gatewayId, lo: int(go, 'lo', `${w} gateway ${i}`), hi: int(go, 'hi', `${w} gateway ${i}`), batches: go.batches.map((x, j) => batch(x, `${w} ${gatewayId} batch ${j}`)) };
   });
+  if (body && at.o !== body.length) throw new RangeError(`${w}: ${body.length - at.o} bytes after the last batch`);
   const next = o.next === null ? null : int(o, 'next', w);
   return { ok: true, access, cursor: int(o, 'cursor', w), next, total: int(o, 'total', w), gateways };
 }
