@@ -1,6 +1,7 @@
 // The chain node under attack (issue 12's audit, findings F1–F7), over real HTTP with a real anvil:
 // an anonymous attacker (from its own source address, 127.0.0.2) does what the audit did, and
-// honest gateways (from 127.0.0.1) must still be served. Each case failed on the code before the fix.
+// honest gateways (from 127.0.0.1) must still be served. Each finding's case, ported to the API of the
+// code before the fixes, fails there and passes here: node dist/test/findings-before-after.js.
 import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
