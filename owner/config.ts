@@ -3,7 +3,8 @@
  * start with errors naming the field.
  *
  *   { "hospital": "hospital-a", "ownerDir": "/var/lib/mcps-owner", "host": "127.0.0.1", "port": 8650,
- *     "chain": { "rpcUrl": "http://…", "registry": "0x…", "accessLog": "0x…" } }
+ *     "chain": { "rpcUrl": "http://…", "registry": "0x…", "accessLog": "0x…" },
+ *     "metrics": { "host": "127.0.0.1", "port": 9466 } }            (optional: Prometheus metrics)
  *
  * ownerDir holds the hospital's owner key (hospital-hpke.key) and patient tag key (patient-tag.key),
  * 0600, created there on first use (owner/keys.ts); the owner key's public half must be the one the
@@ -23,6 +24,8 @@ export interface OwnerServiceConfig {
   tls?: { cert: string; key: string; ca?: string };
   /** Plaintext on an address other than loopback only with this set (a warning each start). */
   allowPlaintext?: boolean;
+  /** The monitoring listener (GET /metrics, /healthz, /readyz), HTTPS when tls is set; none without it. */
+  metrics?: { host: string; port: number };
 }
 
 const schema = {
@@ -36,6 +39,12 @@ const schema = {
     port: { type: 'integer', minimum: 0, maximum: 65535 },
     tls: TLS_FILES_SCHEMA,
     allowPlaintext: { type: 'boolean' },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['host', 'port'],
+      properties: { host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 } },
+    },
     chain: {
       type: 'object',
       additionalProperties: false,

@@ -50,6 +50,8 @@ export interface RunningKeyService {
   readonly url: string;
   readonly port: number;
   readonly counters: { released: number; tags: number; refused: number; refusedByReason: Record<KeyRefusal, number> };
+  /** Whether the listener is open (readiness). */
+  listening(): boolean;
   close(): Promise<void>;
 }
 
@@ -204,6 +206,7 @@ export async function startKeyService(o: KeyServiceOptions): Promise<RunningKeyS
   });
   const port = (server.address() as AddressInfo).port;
   return {
+    listening: () => server.listening,
     url: `${o.tls ? 'https' : 'http'}://${o.host}:${port}`,
     port,
     counters,
