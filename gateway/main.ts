@@ -165,6 +165,8 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
   let lastErrorLogged = '';
   const outbox = new Outbox({
     client,
+    // Only the next batches' envelopes stay in memory; the others are read back from the state database.
+    envelopes: { load: (seq) => store.envelope(seq) },
     onError: (item, err, attempt) => {
       runtime.metrics.submitFailures++;
       runtime.metrics.lastError = err.message;
@@ -189,7 +191,7 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
   });
   outbox.on('receipt', (item) => store.remove(item.seq));
   // Batches sealed before a restart and not yet receipted go out first, in order.
-  const carried = store.pending();
+  const carried = store.pending(false);
   for (const item of carried) outbox.enqueue(item);
   if (carried.length > 0) log('info', `outbox: ${carried.length} sealed batches from before the restart (from ${carried[0]!.seq})`, { component: 'outbox', event: 'carried-over', count: carried.length, fromSeq: carried[0]!.seq });
   const recorder = cfg.record ? new Recorder(cfg.record.path, { gatewayId: cfg.gatewayId, maxBytes: (cfg.record.maxMB ?? 512) * 1e6, log }) : null;

@@ -45,6 +45,11 @@ t.test('seal-and-queue is atomic and survives a restart', async (t) => {
   t.equal(Buffer.from(s.head.headerHash).toString('hex'), item(3).headerHash);
   t.same(s.pending().map((i) => i.seq), [2, 3], 'unreceipted batches survive, in order');
   t.same(s.pending()[0], item(2), 'with everything needed to resend them');
+  const light = s.pending(false);
+  t.same(light.map((i) => i.submission.envelope), ['', ''], 'or without their envelopes, for a long backlog');
+  t.same({ ...light[0]!, submission: { ...light[0]!.submission, envelope: 'AAAA' } }, item(2), 'the rest is all there');
+  t.equal(s.envelope(3), 'AAAA', 'an envelope is read back by sequence number');
+  t.equal(s.envelope(1), undefined, 'not one whose batch has its receipt');
 });
 
 t.test('appends in one event-loop turn share one commit; re-sent readings are recognised', async (t) => {

@@ -58,9 +58,22 @@ export class OutboxStore {
     this.#db.prepare('DELETE FROM outbox WHERE seq = ?').run(seq);
   }
 
-  /** Batches still waiting for a receipt, in sequence order. */
-  pending(): OutboxItem[] {
-    const rows = this.#db.prepare('SELECT seq, count, header_hash, root, submission FROM outbox ORDER BY seq').all() as Array<{ seq: number; count: number; header_hash: string; root: string; submission: string }>;
+  /**
+   * Batches still waiting for a receipt, in sequence order. Without envelopes (`withEnvelopes`
+   * false), each item's envelope is empty: read it with envelope(seq) when it is sent, so a long
+   * backlog after a restart is not all read into memory (gateway/outbox/outbox.ts).
+   */
+  pending(withEnvelopes = true): OutboxItem[] {
+    const sql = withEnvelopes
+      ? 'SELECT seq, count, header_hash, root, submission FROM outbox ORDER BY seq'
+      : "SELECT seq, count, header_hash, root, json_set(submission, '$.envelope', '') AS submission FROM outbox ORDER BY seq";
+    const rows = this.#db.prepare(sql).all() as Array<{ seq: number; count: number; header_hash: string; root: string; submission: string }>;
     return rows.map((r) => ({ seq: r.seq, count: r.count, headerHash: r.header_hash, root: r.root, submission: JSON.parse(r.submission) as OutboxItem['submission'] }));
+  }
+
+  /** The envelope (base64) of a batch still in the outbox. */
+  envelope(seq: number): string | undefined {
+    const r = this.#db.prepare("SELECT json_extract(submission, '$.envelope') AS envelope FROM outbox WHERE seq = ?").get(seq) as { envelope: string | null } | undefined;
+    return r?.envelope ?? undefined;
   }
 }
