@@ -4,7 +4,7 @@ import t from 'tap';
 import mqtt from 'mqtt';
 import { startBroker } from '../gateway/ingest/broker';
 import { DeviceCredentials, checkPasswordAsync, hashPassword } from '../gateway/ingest/device-credentials';
-import { DeviceLoginCheck, LoginQueueFullError } from '../gateway/ingest/login-check';
+import { DeviceLoginCheck, LoginAbandonedError, LoginQueueFullError } from '../gateway/ingest/login-check';
 
 const hashA = hashPassword('password-of-a-1');
 const hashB = hashPassword('password-of-b-1');
@@ -82,7 +82,7 @@ t.test('scrypt checks run a bounded number at a time, newest waiting first; too 
   goneThird = true; // its connection closes while it waits
   release.shift()!();
   t.equal(await fourth, undefined);
-  t.equal(await third, undefined, 'a login whose connection went away is refused');
+  await t.rejects(third, LoginAbandonedError, 'a login whose connection went away is dropped (not refused as a wrong password)');
   t.equal(logins.stats.abandoned, 1, '…without its scrypt check');
   await tick();
   release.shift()!();
@@ -99,7 +99,7 @@ t.test('scrypt checks run a bounded number at a time, newest waiting first; too 
   const c = logins.login('dev-a', 'y3');
   goneA = true;
   const d = logins.login('dev-a', 'y4');
-  t.equal(await a, undefined, 'a closed login is dropped to make room');
+  await t.rejects(a, LoginAbandonedError, 'a closed login is dropped to make room');
   t.equal(logins.stats.queueFull, 1, 'the new one was not refused');
   t.equal(logins.stats.abandoned, 2);
   for (const p of [holder, d, c, b]) {

@@ -16,7 +16,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { dirname } from 'node:path';
 import { DeviceCredentials } from './device-credentials';
 import { serverTlsOptions, verifiedClientName, type TlsMaterial } from '../../common/tls';
-import { DeviceLoginCheck, LoginQueueFullError, type LoginCheckStats } from './login-check';
+import { DeviceLoginCheck, LoginAbandonedError, LoginQueueFullError, type LoginCheckStats } from './login-check';
 
 export const READINGS_TOPIC = 'mcps/devices/+/readings';
 
@@ -113,6 +113,8 @@ export async function startBroker(opts: BrokerOptions): Promise<GatewayBroker> {
       logins.login(id, password, () => client.closed).then(
         (entry) => (entry ? done(null, true) : refuse()),
         (err: unknown) => {
+          // The device gave up waiting and closed the connection: nobody to answer, nothing to count.
+          if (err instanceof LoginAbandonedError) return done(authError('connection closed while the login waited', 3), false);
           if (!(err instanceof LoginQueueFullError)) return refuse();
           log('warn', `mqtt: login of "${id}" deferred: ${err.message}`, { component: 'mqtt', event: 'login-deferred', client: id });
           done(authError('server busy', 3), false);

@@ -43,6 +43,14 @@ export class LoginQueueFullError extends Error {
   }
 }
 
+/** The login's connection closed while it waited: it was dropped unchecked (neither right nor wrong). */
+export class LoginAbandonedError extends Error {
+  constructor(readonly id: string) {
+    super(`login of "${id}" dropped unchecked: its connection closed while it waited`);
+    this.name = 'LoginAbandonedError';
+  }
+}
+
 export interface LoginCheckStats {
   /** Logins answered from the cache of verified logins (no scrypt). */
   cacheHits: number;
@@ -90,7 +98,8 @@ export class DeviceLoginCheck {
   /**
    * The device's entry when the password is right, undefined when not; rejects with
    * LoginQueueFullError when too many logins wait. `gone` tells whether the connection closed while
-   * it waited (the device timed out and will come again): its check is then skipped.
+   * it waited (the device timed out and will come again): its check is then skipped and the login
+   * rejects with LoginAbandonedError (not a wrong password: nothing to log or count as one).
    */
   async login(id: string, password: Buffer | string, gone: () => boolean = () => false): Promise<DeviceEntry | undefined> {
     const entry = this.devices.get(id);
@@ -110,6 +119,7 @@ export class DeviceLoginCheck {
       this.stats.scryptChecks++;
       return this.#check(stored ?? dummyPasswordHash(), password);
     });
+    if (ok === null) throw new LoginAbandonedError(id);
     // The entry may have changed while the check waited: only a still-current hash is remembered.
     const now = this.devices.get(id);
     if (!ok || !stored || now?.passwordHash !== stored) return undefined;
@@ -127,8 +137,8 @@ export class DeviceLoginCheck {
     return this.#verified.size;
   }
 
-  /** Runs the check when a slot is free; false without running it when the connection went away first. */
-  async #queued(gone: () => boolean, job: () => Promise<boolean>): Promise<boolean> {
+  /** Runs the check when a slot is free; null without running it when the connection went away first. */
+  async #queued(gone: () => boolean, job: () => Promise<boolean>): Promise<boolean | null> {
     if (this.#running >= this.#concurrency) {
       if (this.#queue.length >= this.#maxWaiting) this.#dropGone();
       if (this.#queue.length >= this.#maxWaiting) {
@@ -140,14 +150,14 @@ export class DeviceLoginCheck {
       // is dropped (run = false) because its connection closed.
       const run = await new Promise<boolean>((start) => this.#queue.push({ start, gone }));
       this.stats.waiting--;
-      if (!run) return false;
+      if (!run) return null;
     } else {
       this.#running++;
     }
     try {
       if (gone()) {
         this.stats.abandoned++;
-        return false;
+        return null;
       }
       return await job();
     } finally {
