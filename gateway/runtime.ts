@@ -53,6 +53,12 @@ export interface GatewayRuntimeEvents {
   /** A submission of batch `item` failed (it stays queued and is retried). */
   failure: [OutboxItem, string, number];
   'mqtt-reading': [MqttReadingEvent];
+  /**
+   * The same readings, grouped: every reading of the embedded broker journaled by one commit (one
+   * fsync) arrives in one event, in arrival order. For nodes that pass readings on in groups (one
+   * Node-RED message per group instead of one per reading).
+   */
+  'mqtt-readings': [MqttReadingEvent[]];
   'mqtt-rejected': [MqttRejectedEvent];
   /** A reading was journaled (accepted); for live views (gateway/ward-view/), which must stay O(1) per reading. */
   reading: [Reading];
@@ -183,8 +189,22 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
   async ingestMqtt(topic: string, device: string, payload: Buffer): Promise<void> {
     const r = await this.acceptMqtt(topic, device, payload);
     if ('rejected' in r) this.emit('mqtt-rejected', { topic, payload, reason: r.rejected });
-    else if ('journalId' in r) this.emit('mqtt-reading', { topic, reading: r.reading, journalId: r.journalId });
+    else if ('journalId' in r) {
+      const ev = { topic, reading: r.reading, journalId: r.journalId };
+      if (this.listenerCount('mqtt-reading') > 0) this.emit('mqtt-reading', ev);
+      // A journal group is acknowledged in one go; its readings are gathered for one event after
+      // this turn (the PUBACKs do not wait for it).
+      this.#delivered.push(ev);
+      if (this.#delivered.length === 1) setImmediate(this.#deliver);
+    }
   }
+
+  #delivered: MqttReadingEvent[] = [];
+  readonly #deliver = (): void => {
+    const group = this.#delivered;
+    this.#delivered = [];
+    if (group.length > 0) this.emit('mqtt-readings', group);
+  };
 
   /**
    * One MQTT reading message, from the embedded broker or from an external one (mcps-mqtt-broker):

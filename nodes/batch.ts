@@ -1,7 +1,8 @@
 /**
  * Node "mcps-batch": groups readings into batches by count or age.
  * Input: msg.payload = a canonical reading (from a device node), with msg.journalId when it was
- * journaled. msg.flush = true closes the window now.
+ * journaled; or an array of readings (a device node's "group" output), with msg.journalIds in the
+ * same order. msg.flush = true closes the window now.
  * Output: msg.payload = the readings of one closed batch, in arrival order; msg.journalIds = their
  * journal ids (the seal node takes them out of the journal when it seals the batch).
  */
@@ -48,12 +49,22 @@ export = function register(RED: NodeAPI): void {
         window.flush();
         return done();
       }
-      const r = msg.payload as Partial<Reading> | undefined;
-      if (!r || typeof r !== 'object' || typeof r.deviceId !== 'string' || typeof r.kind !== 'string' || typeof r.value !== 'number') {
-        return done(new Error(RED._('mcps-batch.errors.not-a-reading')));
+      const isReading = (r: unknown): r is Reading => {
+        const x = r as Partial<Reading> | null;
+        return !!x && typeof x === 'object' && typeof x.deviceId === 'string' && typeof x.kind === 'string' && typeof x.value === 'number';
+      };
+      const asId = (id: unknown): number | undefined => (typeof id === 'number' && Number.isSafeInteger(id) ? id : undefined);
+      if (Array.isArray(msg.payload)) {
+        // A group: taken whole or not at all, so a bad element cannot split it.
+        const group: unknown[] = msg.payload;
+        const ids = Array.isArray(msg.journalIds) && msg.journalIds.length === group.length ? (msg.journalIds as unknown[]) : undefined;
+        if (msg.journalIds !== undefined && ids === undefined) return done(new Error(RED._('mcps-batch.errors.ids-mismatch')));
+        if (!group.every(isReading)) return done(new Error(RED._('mcps-batch.errors.not-a-reading')));
+        group.forEach((r, i) => window.add({ reading: r, journalId: asId(ids?.[i]) }));
+        return done();
       }
-      const journalId = typeof msg.journalId === 'number' && Number.isSafeInteger(msg.journalId) ? msg.journalId : undefined;
-      window.add({ reading: r as Reading, journalId });
+      if (!isReading(msg.payload)) return done(new Error(RED._('mcps-batch.errors.not-a-reading')));
+      window.add({ reading: msg.payload, journalId: asId(msg.journalId) });
       done();
     });
     node.on('close', (_removed: boolean, done: () => void) => {

@@ -1,8 +1,11 @@
 /**
  * Node "mcps-mqtt-device": readings from MQTT devices, on the gateway's embedded broker or on an
  * external one (an mcps-mqtt-broker config node).
- * Output 1: one canonical reading per valid message, already journaled (msg.journalId) and
- * acknowledged to the device. Output 2: refused messages with the reason (kept as dead letters).
+ * Output 1: the valid readings, already journaled and acknowledged to the device: with output
+ * "reading" (the default) one message per reading (msg.payload a reading, msg.journalId); with
+ * output "group" one message per journal commit (msg.payload an array of readings, msg.journalIds,
+ * msg.count), the shape mcps-batch and mcps-seal-forward take, which saves Node-RED's per-message
+ * cost under load (docs/nodes.md). Output 2: refused messages with the reason (kept as dead letters).
  *
  * Embedded broker: the broker journals each reading before its PUBACK (gateway/runtime.ts,
  * ingestMqtt); this node passes on those of the devices whose topic matches its topic filter.
@@ -26,6 +29,8 @@ interface MqttDeviceDef extends NodeDef {
   topic?: string;
   /** An mcps-mqtt-broker config node; empty: the gateway's embedded broker. */
   broker?: string;
+  /** "reading" (default): one message per reading; "group": one message per journal commit. */
+  output?: string;
 }
 
 const DEVICE_TOPIC = /^mcps\/devices\/([A-Za-z0-9._-]+)\/readings$/;
@@ -35,36 +40,40 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const topic = def.topic || 'mcps/devices/+/readings';
+    const grouped = def.output === 'group';
     const rt = gatewayRuntime(RED);
-    if (def.broker) return externalBroker(node, def.broker, topic);
+    if (def.broker) return externalBroker(node, def.broker, topic, grouped);
     if (!rt || !rt.broker) {
       node.status({ fill: 'red', shape: 'ring', text: RED._('mcps-mqtt-device.status.no-broker') });
       return;
     }
     let received = 0;
     const status = throttledStatus(node);
-    const onReading = (ev: MqttReadingEvent): void => {
-      if (!topicMatches(topic, ev.topic)) return;
-      received++;
-      node.send([{ topic: ev.topic, payload: ev.reading, journalId: ev.journalId }, null]);
+    const all = topic === 'mcps/devices/+/readings';
+    const onReadings = (group: MqttReadingEvent[]): void => {
+      const mine = all ? group : group.filter((ev) => topicMatches(topic, ev.topic));
+      if (mine.length === 0) return;
+      received += mine.length;
+      if (grouped) node.send([{ topic, payload: mine.map((ev) => ev.reading), journalIds: mine.map((ev) => ev.journalId), count: mine.length }, null]);
+      else for (const ev of mine) node.send([{ topic: ev.topic, payload: ev.reading, journalId: ev.journalId }, null]);
       status.set(() => ({ fill: 'green', shape: 'dot', text: RED._('mcps-mqtt-device.status.receiving', { count: received }) }));
     };
     const onRejected = (ev: MqttRejectedEvent): void => {
       if (!topicMatches(topic, ev.topic)) return;
       node.send([null, { topic: ev.topic, payload: ev.payload.toString('utf8'), error: ev.reason }]);
     };
-    rt.on('mqtt-reading', onReading);
+    rt.on('mqtt-readings', onReadings);
     rt.on('mqtt-rejected', onRejected);
     node.status({ fill: 'yellow', shape: 'ring', text: RED._('mcps-mqtt-device.status.waiting') });
     node.on('close', (_removed: boolean, done: () => void) => {
-      rt.off('mqtt-reading', onReading);
+      rt.off('mqtt-readings', onReadings);
       rt.off('mqtt-rejected', onRejected);
       status.stop();
       done();
     });
   }
   /** Subscribes to an external broker; acknowledges each message once it is journaled. */
-  function externalBroker(node: NodeInstance, brokerId: string, topic: string): void {
+  function externalBroker(node: NodeInstance, brokerId: string, topic: string, grouped: boolean): void {
     const rt = gatewayRuntime(RED);
     const cfg = RED.nodes.getNode(brokerId) as (NodeInstance & { brokerSettings?: { settings: MqttBrokerSettings } | { problem: string } }) | null;
     const parsed = cfg?.brokerSettings;
@@ -104,7 +113,7 @@ export = function register(RED: NodeAPI): void {
           try {
             const reading = readingFromMqtt(t, payload, device, undefined, Date.now());
             received++;
-            node.send([{ topic: t, payload: reading }, null]);
+            node.send([grouped ? { topic: t, payload: [reading], count: 1 } : { topic: t, payload: reading }, null]);
           } catch (err) {
             refused++;
             node.send([null, { topic: t, payload: payload.toString('utf8'), error: (err as Error).message }]);
@@ -118,7 +127,8 @@ export = function register(RED: NodeAPI): void {
             node.send([null, { topic: t, payload: payload.toString('utf8'), error: r.rejected }]);
           } else if ('journalId' in r) {
             received++;
-            node.send([{ topic: t, payload: r.reading, journalId: r.journalId }, null]);
+            // One message at a time comes from mqtt.js, so a group holds one reading here.
+            node.send([grouped ? { topic: t, payload: [r.reading], journalIds: [r.journalId], count: 1 } : { topic: t, payload: r.reading, journalId: r.journalId }, null]);
           }
           callback();
         } catch (err) {

@@ -109,3 +109,65 @@ t.test('decode → batch → seal & forward in a gateway runtime: journaled, sea
   await helper.unload();
   t.equal(listeners(), 0, 'after the flow is removed, none');
 });
+
+t.test('mqtt device, output "group": one message per journal commit, taken whole by batch, sealed with every journal id', async (t) => {
+  const submitted: BatchSubmission[] = [];
+  const client = {
+    submit: async (sub: BatchSubmission, e: { seq: number; headerHash: string; root: string }): Promise<SignedReceipt> => {
+      submitted.push(sub);
+      return { receipt: { v: 1, nodeId: 'n', gatewayId: sub.gatewayId, seq: e.seq, headerHash: e.headerHash, root: e.root, count: 0, txHash: `0x${'ab'.repeat(32)}`, blockNumber: 1, status: 'anchored' }, signature: '00' };
+    },
+  };
+  const devices = new DeviceCredentials([
+    { id: 'temp-bed1', patient: 'p-1', passwordHash: hashPassword('x') },
+    { id: 'temp-bed2', patient: 'p-2', passwordHash: hashPassword('x') },
+  ]);
+  const T = await testRuntime({ devices, client });
+  t.teardown(() => T.close());
+  const { rt, journal } = T;
+  // The node only needs to know an embedded broker exists; readings are handed to the runtime's
+  // broker hook (ingestMqtt) directly, as the broker does (the broker itself: journal-ingest tests).
+  rt.attachBroker({} as Parameters<typeof rt.attachBroker>[0]);
+  helper.settings({ [RUNTIME_SETTING]: rt });
+  await new Promise<void>((r) => helper.startServer(r));
+  t.teardown(() => new Promise<void>((r) => helper.stopServer(r)));
+  await helper.load(nodes, [
+    { id: 'all', type: 'mcps-mqtt-device', topic: 'mcps/devices/+/readings', output: 'group', wires: [['bat', 'groups'], []] },
+    { id: 'one', type: 'mcps-mqtt-device', topic: 'mcps/devices/temp-bed2/readings', output: 'group', wires: [['groups2'], []] },
+    { id: 'each', type: 'mcps-mqtt-device', topic: 'mcps/devices/+/readings', wires: [['singles'], []] },
+    { id: 'bat', type: 'mcps-batch', maxCount: 4, maxAgeMs: 60000, wires: [['seal']] },
+    { id: 'seal', type: 'mcps-seal-forward', wires: [[]] },
+    { id: 'groups', type: 'helper' },
+    { id: 'groups2', type: 'helper' },
+    { id: 'singles', type: 'helper' },
+  ]);
+  type Group = { payload: Array<{ deviceSeq: number; deviceId: string }>; journalIds: number[]; count: number };
+  const groups: Group[] = [];
+  const groups2: Group[] = [];
+  let singles = 0;
+  helper.getNode('groups').on('input', (m) => groups.push(m as Group));
+  helper.getNode('groups2').on('input', (m) => groups2.push(m as Group));
+  helper.getNode('singles').on('input', () => singles++);
+  const body = (dev: string, seq: number): Buffer => Buffer.from(json(seq, { deviceId: dev, patient: dev === 'temp-bed1' ? 'p-1' : 'p-2' }));
+  // Six readings in one turn: one journal commit.
+  await Promise.all([1, 2, 3, 4, 5, 6].map((seq) => rt.ingestMqtt(`mcps/devices/temp-bed${seq % 2 ? 1 : 2}/readings`, `temp-bed${seq % 2 ? 1 : 2}`, body(`temp-bed${seq % 2 ? 1 : 2}`, seq))));
+  for (let i = 0; i < 100 && (groups.length < 1 || submitted.length < 1); i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(groups.length, 1, 'one message for the commit');
+  t.same(groups[0]!.payload.map((r) => r.deviceSeq), [1, 2, 3, 4, 5, 6], 'every reading, in arrival order');
+  t.equal(groups[0]!.count, 6);
+  t.equal(groups[0]!.journalIds.length, 6, 'with their journal ids');
+  t.same(groups2[0]!.payload.map((r) => r.deviceId), ['temp-bed2', 'temp-bed2', 'temp-bed2'], 'a node for one device gets only its readings');
+  t.equal(singles, 6, 'output "reading" still sends one message each');
+  t.equal(submitted.length, 1, 'batch closed at 4 within the group and sealed');
+  helper.getNode('bat').receive({ flush: true });
+  for (let i = 0; i < 100 && submitted.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(journal.unsealedCount, 0, 'the whole group was sealed, the journal is empty');
+  const bat = helper.getNode('bat');
+  let sent = 0;
+  helper.getNode('seal').on('input', () => sent++);
+  bat.receive({ payload: [{ deviceId: 'x', kind: 'body_temp', value: 1 }, { nope: 1 }] });
+  bat.receive({ payload: [{ deviceId: 'x', kind: 'body_temp', value: 1 }], journalIds: [1, 2] });
+  helper.getNode('bat').receive({ flush: true });
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(sent, 0, 'a group with a bad element or mismatched ids is refused whole');
+});
