@@ -4,7 +4,7 @@ import t from 'tap';
 import { bls12_381 } from '@noble/curves/bls12-381.js';
 import { blsKeygen, blsPopProve, blsPublicKey, blsSign, POP_DST, SIG_DST } from '../protocol/bls';
 import { HS_SIG_DST, noblePairing, type PairingBackend, type SignatureCheck } from '../protocol/handshake';
-import { hashToG1, mclPairing, mclSigner } from '../common/mcl-pairing';
+import { hashToG1, mclHashToG1Path, mclPairing, mclSigner } from '../common/mcl-pairing';
 import { compressG1Unchecked, makeWorld, orderThreePoint, seeded } from './handshake.helpers';
 import { reasonOf } from './protocol-error.helpers';
 
@@ -72,6 +72,7 @@ t.test('a node on the mcl backend completes handshakes and refuses a bad one', a
 
 t.test('mcl-wasm hashes to G1 as noble does (RFC 9380, BLS12381G1_XMD:SHA-256_SSWU_RO_)', async (t) => {
   await mclSigner(); // loads the wasm module
+  t.equal(await mclHashToG1Path(), 'mcl', "mcl's own hash_to_curve passed the load-time check and is the one in use");
   const r = seeded('hash to curve side by side');
   const dsts = ['QUUX-V01-CS02-with-BLS12381G1_XMD:SHA-256_SSWU_RO_', SIG_DST, HS_SIG_DST];
   for (let i = 0; i < 30; i++) {
