@@ -107,10 +107,18 @@ export function macEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export function aeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+export function aeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix = 0): Uint8Array {
   const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
   c.setAAD(aad, { plaintextLength: plaintext.length });
-  return new Uint8Array(Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()]));
+  // One copy into the output (`prefix` bytes left free before it for a caller's record header).
+  const ct = c.update(plaintext);
+  const fin = c.final();
+  const tag = c.getAuthTag();
+  const out = new Uint8Array(prefix + ct.length + fin.length + tag.length);
+  out.set(ct, prefix);
+  out.set(fin, prefix + ct.length);
+  out.set(tag, prefix + ct.length + fin.length);
+  return out;
 }
 
 export function aeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array, reason: string): Uint8Array {
@@ -119,7 +127,11 @@ export function aeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array,
   d.setAAD(aad, { plaintextLength: sealed.length - 16 });
   d.setAuthTag(sealed.subarray(sealed.length - 16));
   try {
-    return new Uint8Array(Buffer.concat([d.update(sealed.subarray(0, sealed.length - 16)), d.final()]));
+    const pt = d.update(sealed.subarray(0, sealed.length - 16));
+    const fin = d.final();
+    // The plaintext as a Uint8Array of its own memory (no copy when the cipher's buffer is exactly it).
+    if (fin.length === 0 && pt.byteOffset === 0 && pt.buffer.byteLength === pt.length) return new Uint8Array(pt.buffer, 0, pt.length);
+    return new Uint8Array(Buffer.concat([pt, fin]));
   } catch {
     throw new ProtocolError(reason, 'authentication failed');
   }

@@ -104,13 +104,11 @@ export class Session {
     if (this.#opts.now() >= this.#opts.expiresAt) throw new ProtocolError('session.expired', 'a new handshake is needed');
     const seq = this.#send.next;
     if (seq >= this.#opts.maxRecords) throw new ProtocolError('session.record-limit', 'a new handshake is needed');
-    const body = aeadSeal(this.#send.keyFor(seq), this.#nonce(this.#send.iv, seq), plaintext, this.#aad(this.#sendDir, seq));
+    const out = aeadSeal(this.#send.keyFor(seq), this.#nonce(this.#send.iv, seq), plaintext, this.#aad(this.#sendDir, seq), 10);
     this.#send.next++;
-    const out = new Uint8Array(10 + body.length);
     out[0] = 1;
     out[1] = this.#sendDir;
-    new DataView(out.buffer).setBigUint64(2, BigInt(seq));
-    out.set(body, 10);
+    new DataView(out.buffer, out.byteOffset, 10).setBigUint64(2, BigInt(seq));
     return out;
   }
 
