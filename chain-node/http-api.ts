@@ -16,7 +16,7 @@ import { httpServer, type TlsMaterial } from '../common/tls';
 import type { AddressInfo, Socket } from 'node:net';
 import { ExpiringTable, SourceBuckets } from './source-limits';
 import { DEFAULT_HTTP_LIMITS, MAX_M1_BYTES, MAX_M3_REQUEST_BYTES, type HttpLimits } from './http-limits';
-import { decodeSessionRequest, encodeSessionReply, type SessionReply } from '../protocol/session-messages';
+import { decodeSessionRequest, encodeSessionReply, type BatchResult, type SessionReply } from '../protocol/session-messages';
 import { IngestError, type BatchIngest } from './ingest';
 import { HandshakeRefused, RecordRefused, SessionUnknown, Throttled, type HandshakeService } from './sessions';
 
@@ -104,21 +104,29 @@ export async function startHttpApi(opts: { host: string; port: number; nodeId: s
   const handleRequest = async (peer: { id: string; role: string }, plaintext: Uint8Array): Promise<Uint8Array> => {
     // Data users' queries (chain-node/data-api/): their own messages, their own checks.
     if (peer.role === 'user' && opts.userRequests) return opts.userRequests(peer, plaintext);
+    const resultOf = (err: unknown): BatchResult => {
+      if (err instanceof IngestError) return { ok: false, status: err.status, error: err.message };
+      if (err instanceof RangeError) return { ok: false, status: 400, error: err.message };
+      opts.log('warn', `internal error on a session request: ${(err as Error).stack ?? String(err)}`);
+      return { ok: false, status: 503, error: 'temporarily unable to process the batch; retry' };
+    };
     let reply: SessionReply;
     try {
       const req = decodeSessionRequest(plaintext);
-      if (peer.role !== 'gateway' || req.submission.gatewayId !== peer.id) {
-        reply = { ok: false, status: 403, error: `session peer ${peer.id} (${peer.role}) may not submit batches for ${req.submission.gatewayId}` };
-      } else {
+      const subs = req.type === 'submit-batch' ? [req.submission] : req.submissions;
+      const foreign = subs.find((s) => s.gatewayId !== peer.id);
+      if (peer.role !== 'gateway' || foreign) {
+        reply = { ok: false, status: 403, error: `session peer ${peer.id} (${peer.role}) may not submit batches for ${(foreign ?? subs[0]!).gatewayId}` };
+      } else if (req.type === 'submit-batch') {
         reply = { ok: true, receipt: await opts.ingest.submit(req.submission) };
+      } else {
+        // Handed to ingest in order (its per-gateway queue keeps them so); each checked and stored
+        // before it is anchored, so consecutive batches fold into one transaction.
+        const settled = await Promise.allSettled(req.submissions.map((x) => opts.ingest.submit(x)));
+        reply = { ok: true, results: settled.map((r) => (r.status === 'fulfilled' ? { ok: true, receipt: r.value } : resultOf(r.reason))) };
       }
     } catch (err) {
-      if (err instanceof IngestError) reply = { ok: false, status: err.status, error: err.message };
-      else if (err instanceof RangeError) reply = { ok: false, status: 400, error: err.message };
-      else {
-        opts.log('warn', `internal error on a session request: ${(err as Error).stack ?? String(err)}`);
-        reply = { ok: false, status: 503, error: 'temporarily unable to process the batch; retry' };
-      }
+      reply = resultOf(err);
     }
     return encodeSessionReply(reply);
   };

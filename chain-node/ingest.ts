@@ -113,7 +113,13 @@ export class BatchIngest {
     },
   ) {}
 
-  /** A gateway's batches are processed one at a time, in order; different gateways concurrently. */
+  /**
+   * A gateway's batches are checked and stored one at a time, in order; different gateways
+   * concurrently. The queue moves on as soon as a batch is stored and handed to the anchor batcher
+   * (not when its transaction is mined), so the gateway's next batches, checked against that
+   * pending tip, can join the same folded transaction. The promise resolves with the receipt, once
+   * mined.
+   */
   submit(sub: BatchSubmission): Promise<SignedReceipt> {
     const prev = this.#queues.get(sub.gatewayId) ?? Promise.resolve();
     const run = prev.then(() => this.#ingest(sub));
@@ -122,7 +128,7 @@ export class BatchIngest {
     void tail.then(() => {
       if (this.#queues.get(sub.gatewayId) === tail) this.#queues.delete(sub.gatewayId);
     });
-    return run.catch((err: unknown) => {
+    return run.then((r) => ('anchoring' in r ? r.anchoring : r)).catch((err: unknown) => {
       if (err instanceof IngestError) {
         this.counters.refused++;
         const reason = refusalReason(err.status);
@@ -133,7 +139,12 @@ export class BatchIngest {
     });
   }
 
-  async #ingest(sub: BatchSubmission): Promise<SignedReceipt> {
+  /** Per gateway, the last batch stored and handed to the anchor batcher whose transaction is not mined yet. */
+  readonly #tips = new Map<string, { seq: number; headerHash: Uint8Array }>();
+  /** Those batches' receipts to come, by "gateway#seq" (a resend while anchoring waits for the same). */
+  readonly #anchoring = new Map<string, { headerHash: string; receipt: Promise<SignedReceipt> }>();
+
+  async #ingest(sub: BatchSubmission): Promise<SignedReceipt | { anchoring: Promise<SignedReceipt> }> {
     const gw = await this.opts.registry.gateway(sub.gatewayId);
     if (!gw) throw new IngestError(403, `gateway ${sub.gatewayId} is not registered`);
     if (!gw.active) throw new IngestError(403, `gateway ${sub.gatewayId} is revoked`);
@@ -156,6 +167,12 @@ export class BatchIngest {
       throw new IngestError(403, `batch ${header.seq}: signature does not verify against ${sub.gatewayId}'s registered key`);
     }
 
+    const pending = this.#anchoring.get(`${sub.gatewayId}#${header.seq}`);
+    if (pending) {
+      if (pending.headerHash !== hex(hh)) throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId} is being anchored with another header`);
+      this.counters.duplicates++;
+      return { anchoring: pending.receipt };
+    }
     const stored = this.opts.store.get(sub.gatewayId, header.seq);
     if (stored?.receipt) {
       if (stored.receipt.receipt.headerHash === hex(hh)) {
@@ -197,13 +214,35 @@ export class BatchIngest {
       this.counters.replicated++;
       return this.#receipt(sub, header, hh, place);
     }
-    if (header.seq !== head.seq + 1) throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId} leaves a gap: next expected ${head.seq + 1}`);
-    if (!eq(header.prevHash, head.headerHash)) throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId}: previous hash ${hex(header.prevHash).slice(0, 16)}… does not match anchored head ${hex(head.headerHash).slice(0, 16)}…`);
+    // The chain's head, or past it the last batch of this gateway still being anchored here.
+    const tip = this.#tips.get(sub.gatewayId);
+    const after = tip && tip.seq > head.seq ? tip : head;
+    const what = after === head ? 'anchored head' : `batch ${after.seq} being anchored`;
+    if (header.seq !== after.seq + 1) throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId} leaves a gap: next expected ${after.seq + 1}`);
+    if (!eq(header.prevHash, after.headerHash)) throw new IngestError(409, `batch ${header.seq} of ${sub.gatewayId}: previous hash ${hex(header.prevHash).slice(0, 16)}… does not match ${what} ${hex(after.headerHash).slice(0, 16)}…`);
 
     // Durable before anchoring: an anchored root must always have its ciphertext.
     this.opts.store.put(sub.gatewayId, header.seq, { submission: sub, receipt: null });
-    const tx = await this.opts.anchors.anchor({ gatewayId: sub.gatewayId, seq: header.seq, prevHash: header.prevHash, headerHash: hh, root: header.root, count: header.count, header: Uint8Array.from(Buffer.from(sub.header, 'hex')), signature: Uint8Array.from(Buffer.from(sub.headerSignature, 'hex')) });
-    return this.#receipt(sub, header, hh, tx);
+    const key = `${sub.gatewayId}#${header.seq}`;
+    this.#tips.set(sub.gatewayId, { seq: header.seq, headerHash: hh });
+    const receipt = this.opts.anchors
+      .anchor({ gatewayId: sub.gatewayId, seq: header.seq, prevHash: header.prevHash, headerHash: hh, root: header.root, count: header.count, header: Uint8Array.from(Buffer.from(sub.header, 'hex')), signature: Uint8Array.from(Buffer.from(sub.headerSignature, 'hex')) })
+      .then(
+        (tx) => {
+          this.#anchoring.delete(key);
+          if (this.#tips.get(sub.gatewayId)?.seq === header.seq) this.#tips.delete(sub.gatewayId);
+          return this.#receipt(sub, header, hh, tx);
+        },
+        (err: unknown) => {
+          // The batches after it, anchored after it, fail too; the gateway resends from this one.
+          this.#anchoring.delete(key);
+          const t = this.#tips.get(sub.gatewayId);
+          if (t && t.seq >= header.seq) this.#tips.delete(sub.gatewayId);
+          throw err;
+        },
+      );
+    this.#anchoring.set(key, { headerHash: hex(hh), receipt });
+    return { anchoring: receipt };
   }
 
   /** The anchor found for (gateway, seq) is this batch's: else 409 (another header) or 503 (its link to the head is not at hand yet). */

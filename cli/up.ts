@@ -11,6 +11,7 @@ import { formatStatus, StatusLine } from './status-line';
 import type { Scenario } from '../device-sim/scenario';
 import type { Recording } from '../device-sim/recording';
 import { formatProgress } from './progress';
+import { anchorGas } from './anchor-gas';
 import { EXIT_NOT_DRAINED } from './shutdown';
 import { resolve } from 'node:path';
 
@@ -117,6 +118,11 @@ export async function runUp(opts: UpOptions): Promise<number> {
       log('warn', `sharing exercise failed: ${(err as Error).message}`);
       return { error: (err as Error).message, verified: false } as const;
     });
+    // What anchoring cost, from the chain (before it stops with the stack).
+    const gas = await anchorGas(s.rpcUrl, s.deployment.anchor, s.deployment.deployBlock).catch((err: unknown) => {
+      log('warn', `could not read the anchor transactions' gas: ${(err as Error).message}`);
+      return null;
+    });
     await s.stop();
     const summary = {
       sent: report.sent,
@@ -130,6 +136,7 @@ export async function runUp(opts: UpOptions): Promise<number> {
       ...(drained.sim.progress ? { replayed: drained.sim.progress.done, of: drained.sim.progress.total } : {}),
       ...(Object.keys(drained.sim.faults).length > 0 ? { refused_as_expected: report.refusedAsExpected, faults_injected: drained.sim.faults } : {}),
       last_tx: drained.gateway.lastTx,
+      ...(gas ? { anchor_txs: gas.txs, batches_per_anchor_tx: gas.batchesPerTx, batches_per_gateway_group: gas.batchesPerGroup, anchor_gas_per_reading: report.anchored > 0 ? Number((gas.gas / report.anchored).toFixed(2)) : null } : {}),
       share,
     };
     process.stdout.write(JSON.stringify({ ...summary, drained: drained.drained }) + '\n');

@@ -112,4 +112,30 @@ t.test('chain node API', async (t) => {
     t.equal(client.counters.sessionsLost, 1, 'the old session was gone');
     t.equal(client.counters.handshakes, 2);
   });
+
+  t.test('several batches in one request are folded into one transaction, one group of the gateway', async (t) => {
+    const items = [await batch(4), await batch(5), await batch(6), await batch(7)];
+    const results = await client.submitMany(items);
+    t.ok(results.every((r) => !(r instanceof Error)), 'a receipt for each batch');
+    const receipts = results.map((r) => (r as Exclude<typeof r, Error>).receipt);
+    t.same(receipts.map((r) => r.seq), [4, 5, 6, 7], 'in order');
+    const txs = [...new Set(receipts.map((r) => r.txHash))];
+    t.ok(txs.length <= 2, `folded into ${txs.length} transaction(s) (the first may go alone while the others are checked)`);
+    receipts.forEach((r, i) => t.ok(r.fold && verifyFold(Buffer.from(items[i]!.expect.headerHash, 'hex'), r.fold), `batch ${r.seq}: its fold proof`));
+    const tx = await provider.getTransaction(txs[txs.length - 1]!);
+    const parsed = new ethers.Interface(['function anchorFolded((bytes32,uint64,uint32,bytes32,bytes32)[] groups, bytes32 foldRoot)']).parseTransaction({ data: tx!.data });
+    const groups = parsed!.args[0] as Array<[string, bigint, bigint, string, string]>;
+    t.equal(groups.length, 1, 'one group');
+    t.equal(groups[0]![4], '0x' + items[3]!.expect.headerHash, "its head is the last batch's header hash: the batches before it are linked by their headers");
+    t.ok(Number(groups[0]![2]) >= 3, `${groups[0]![2]} batches in the group`);
+    // A refused batch in the middle: the ones before it are anchored, it and the rest refused.
+    const good = await batch(8);
+    const bad = await batch(9);
+    bad.sub = { ...bad.sub, headerSignature: hex(blsSign(blsKeygen(new Uint8Array(randomBytes(48))), Buffer.from(bad.expect.headerHash, 'hex'))) };
+    const after = await batch(10);
+    const mixed = await client.submitMany([good, bad, after]);
+    t.notOk(mixed[0] instanceof Error, 'batch 8 anchored');
+    t.match(String(mixed[1]), /403 batch 9: signature does not verify/, 'batch 9 refused, with its reason');
+    t.match(String(mixed[2]), /409 batch 10 of gw-1 leaves a gap: next expected 9/, 'batch 10 refused: it follows a refused batch');
+  });
 });

@@ -43,6 +43,8 @@ export interface ShareWorld {
   addUser(id: string): Promise<TestUser>;
   /** Seals `readings` as the next batch of gw-1 and submits it through the gateway's client. */
   submit(readings: Reading[], o?: { sealedAt?: number; watermark?: number }): Promise<number>;
+  /** Seals each list as the next batches of gw-1 and submits them in one request: the node folds them into one anchor transaction (one group, only its head on chain). */
+  submitTogether(batches: Reading[][]): Promise<number[]>;
   grant(user: string, patient: string, from: number, to: number, expiresInS?: number): Promise<number>;
 }
 
@@ -71,6 +73,14 @@ export async function shareWorld(t: { teardown(fn: () => unknown): void }): Prom
   const epoch = { id: epochId, key: epochKey, wrapped: await wrapEpochKey(owner.publicKey, 'gw-1', epochId, epochKey) };
   let prev: Uint8Array = new Uint8Array(32);
   let seq = 0;
+  const seal = (readings: Reading[], o: { sealedAt?: number; watermark?: number } = {}) => {
+    seq++;
+    const last = Math.max(...readings.map((r) => r.receivedAt));
+    const built = buildBatch({ gatewayId: 'gw-1', seq, prevHash: prev, readings, tagKey, epoch, sealedAt: o.sealedAt ?? last, watermark: o.watermark ?? last });
+    const hh = headerHash(built.header);
+    prev = hh;
+    return { sub: { v: 2 as const, gatewayId: 'gw-1', header: hex(encodeHeader(built.header)), headerSignature: hex(blsSign(gsk, hh)), envelope: Buffer.from(built.envelope).toString('base64') }, expect: { seq, headerHash: hex(hh), root: hex(built.header.root) } };
+  };
   const accessLog = new AccessLogClient(hosp, d.accessLog);
   return {
     dir,
@@ -90,13 +100,15 @@ export async function shareWorld(t: { teardown(fn: () => unknown): void }): Prom
       return { id, blsSecretKey, encryptionSecretKey };
     },
     submit: async (readings, o = {}) => {
-      seq++;
-      const last = Math.max(...readings.map((r) => r.receivedAt));
-      const built = buildBatch({ gatewayId: 'gw-1', seq, prevHash: prev, readings, tagKey, epoch, sealedAt: o.sealedAt ?? last, watermark: o.watermark ?? last });
-      const hh = headerHash(built.header);
-      prev = hh;
-      await gw.submit({ v: 2, gatewayId: 'gw-1', header: hex(encodeHeader(built.header)), headerSignature: hex(blsSign(gsk, hh)), envelope: Buffer.from(built.envelope).toString('base64') }, { seq, headerHash: hex(hh), root: hex(built.header.root) });
-      return seq;
+      const b = seal(readings, o);
+      await gw.submit(b.sub, b.expect);
+      return b.expect.seq;
+    },
+    submitTogether: async (lists) => {
+      const items = lists.map((r) => seal(r));
+      const results = await gw.submitMany(items);
+      for (const r of results) if (r instanceof Error) throw r;
+      return items.map((i) => i.expect.seq);
     },
     grant: async (user, patient, from, to, expiresInS = 3600) => {
       const now = (await provider.getBlock('latest'))!.timestamp;

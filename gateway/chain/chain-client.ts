@@ -14,7 +14,7 @@ import type { ChainRegistry } from '../../contracts/chain-registry';
 import { blsVerify, type BlsSigner } from '../../protocol/bls';
 import { ProtocolError } from '../../protocol/errors';
 import { InitiatorHandshake, type Session } from '../../protocol/handshake';
-import { decodeSessionReply, encodeSessionRequest } from '../../protocol/session-messages';
+import { decodeSessionReply, encodeSessionRequest, type SessionReply, type SessionRequest } from '../../protocol/session-messages';
 import { receiptMessage, type BatchSubmission, type SignedReceipt } from '../../protocol/submission';
 
 export class SubmitError extends Error {
@@ -129,6 +129,34 @@ export class ChainNodeClient {
   }
 
   async submit(sub: BatchSubmission, expect: { seq: number; headerHash: string; root: string }): Promise<SignedReceipt> {
+    const reply = await this.#exchange({ type: 'submit-batch', submission: sub }, `batch ${expect.seq}`);
+    if ('results' in reply) throw new SubmitError(`reply for batch ${expect.seq} refused: a list of results for one batch`, true);
+    if (!reply.ok) throw new SubmitError(`chain node refused batch ${expect.seq}: ${reply.status} ${reply.error}`, true, reply.status);
+    return this.#checkReceipt(reply.receipt, sub, expect);
+  }
+
+  /**
+   * Several consecutive batches in one record (`submit-batches`), so the node can fold them into one
+   * anchor transaction: one result per batch, in order, a receipt (checked as `submit` checks it)
+   * or the SubmitError for that batch.
+   */
+  async submitMany(items: ReadonlyArray<{ sub: BatchSubmission; expect: { seq: number; headerHash: string; root: string } }>): Promise<Array<SignedReceipt | SubmitError>> {
+    if (items.length === 0) return [];
+    const label = `batches ${items[0]!.expect.seq}..${items[items.length - 1]!.expect.seq}`;
+    const reply = await this.#exchange({ type: 'submit-batches', submissions: items.map((i) => i.sub) }, label);
+    if (!reply.ok) throw new SubmitError(`chain node refused ${label}: ${reply.status} ${reply.error}`, true, reply.status);
+    if (!('results' in reply) || reply.results.length !== items.length) throw new SubmitError(`reply for ${label} refused: not one result per batch`, true);
+    const out: Array<SignedReceipt | SubmitError> = [];
+    for (const [k, r] of reply.results.entries()) {
+      const { sub, expect } = items[k]!;
+      if (!r.ok) out.push(new SubmitError(`chain node refused batch ${expect.seq}: ${r.status} ${r.error}`, true, r.status));
+      else out.push(await this.#checkReceipt(r.receipt, sub, expect).catch((err: unknown) => err as SubmitError));
+    }
+    return out;
+  }
+
+  /** One request record and its reply over the session (a handshake first when needed). */
+  async #exchange(request: SessionRequest, label: string): Promise<SessionReply> {
     for (let attempt = 0; ; attempt++) {
       if (!this.#session || this.#session.session.exhausted) {
         this.#session = await this.#handshake().catch((err: unknown) => {
@@ -148,11 +176,11 @@ export class ChainNodeClient {
         if (attempt === 0) continue;
         throw new SubmitError(`chain node ${this.opts.nodeId} changed in the registry during the handshake`, true);
       }
-      const r = await this.#post(`/v1/sessions/${s.id}`, s.session.seal(encodeSessionRequest({ type: 'submit-batch', submission: sub })), 'application/octet-stream');
+      const r = await this.#post(`/v1/sessions/${s.id}`, s.session.seal(encodeSessionRequest(request)), 'application/octet-stream');
       if ((r.status === 401 || r.status === 400) && attempt === 0) {
         // The node no longer knows the session (restart, expiry), or did not open our record (a
         // corrupted record: the sequence numbers no longer agree): one new handshake, then retry.
-        // Only once per batch, so forged 401s cannot make the gateway handshake in a loop.
+        // Only once per request, so forged 401s cannot make the gateway handshake in a loop.
         this.#session = null;
         this.counters.sessionsLost++;
         this.#stats.sessionsLost++;
@@ -162,15 +190,12 @@ export class ChainNodeClient {
         this.#session = null;
         throw new SubmitError(`chain node: HTTP ${r.status} ${r.body.toString('utf8').slice(0, 200)}`, true, r.status);
       }
-      let reply;
       try {
-        reply = decodeSessionReply(s.session.open(r.body));
+        return decodeSessionReply(s.session.open(r.body));
       } catch (err) {
         this.#session = null;
-        throw new SubmitError(`reply for batch ${expect.seq} refused: ${(err as Error).message}`, true);
+        throw new SubmitError(`reply for ${label} refused: ${(err as Error).message}`, true);
       }
-      if (!reply.ok) throw new SubmitError(`chain node refused batch ${expect.seq}: ${reply.status} ${reply.error}`, true, reply.status);
-      return this.#checkReceipt(reply.receipt, sub, expect);
     }
   }
 

@@ -15,6 +15,8 @@ export interface ChainTarget {
 
 export interface TargetClient {
   submit(sub: BatchSubmission, expect: { seq: number; headerHash: string; root: string }): Promise<SignedReceipt>;
+  /** Several consecutive batches in one request (gateway/chain/chain-client.ts). */
+  submitMany?(items: ReadonlyArray<{ sub: BatchSubmission; expect: { seq: number; headerHash: string; root: string } }>): Promise<Array<SignedReceipt | Error>>;
 }
 
 export class FailoverChainClient {
@@ -34,10 +36,24 @@ export class FailoverChainClient {
     return { nodeId: t.nodeId, url: t.url };
   }
 
-  async submit(sub: BatchSubmission, expect: { seq: number; headerHash: string; root: string }): Promise<SignedReceipt> {
+  submit(sub: BatchSubmission, expect: { seq: number; headerHash: string; root: string }): Promise<SignedReceipt> {
+    return this.#through((c) => c.submit(sub, expect));
+  }
+
+  /** Several batches in one request where the current node's client can (else one: the outbox sends the rest next). */
+  submitMany(items: ReadonlyArray<{ sub: BatchSubmission; expect: { seq: number; headerHash: string; root: string } }>): Promise<Array<SignedReceipt | Error>> {
+    return this.#through(async (c) => {
+      const results = c.submitMany ? await c.submitMany(items) : [await c.submit(items[0]!.sub, items[0]!.expect)];
+      // A refused first batch counts as a failure of this node, as a refused `submit` does.
+      if (results[0] instanceof Error) throw results[0];
+      return results;
+    });
+  }
+
+  async #through<T>(call: (c: TargetClient) => Promise<T>): Promise<T> {
     const t = this.targets[this.#i]!;
     try {
-      const r = await t.client.submit(sub, expect);
+      const r = await call(t.client);
       this.#failures = 0;
       return r;
     } catch (err) {

@@ -1,10 +1,17 @@
 /**
  * The outbox: sealed batches wait here until a chain node's verified receipt arrives.
  *
- * Batches are submitted strictly in sequence order (the anchor contract refuses gaps), one at a
- * time, retried with exponential backoff and full jitter. A batch leaves only with its receipt; the
- * gateway keeps accepting and sealing while the node is away. The durable copy of every queued
- * batch is in the state database (OutboxStore); this is the queue that sends them.
+ * Batches are submitted strictly in sequence order (the anchor contract refuses gaps), retried with
+ * exponential backoff and full jitter. A batch leaves only with its receipt; the gateway keeps
+ * accepting and sealing while the node is away. The durable copy of every queued batch is in the
+ * state database (OutboxStore); this is the queue that sends them.
+ *
+ * Window: the batches waiting at the head of the queue (up to `window`, and `windowBytes` of
+ * submissions) go together in one request (`submit-batches`) when the client can, so a chain node
+ * folds several of this gateway's batches into one anchor transaction instead of one per
+ * transaction (docs/contracts.md, "Gas"). Their receipts are taken in order: the first batch the
+ * node refused, and every batch after it, are sent again (a later receipt is not taken before an
+ * earlier one, so the chain of receipts has no hole).
  *
  * Memory stays flat however long the node is away: given `envelopes` (where the store reads them
  * back), the outbox keeps in memory the envelopes of only the next few batches (`keep`, default 2)
@@ -25,7 +32,11 @@ export interface OutboxItem {
 }
 
 export interface OutboxOptions {
-  client: Pick<ChainNodeClient, 'submit'>;
+  client: Pick<ChainNodeClient, 'submit'> & { submitMany?(items: ReadonlyArray<{ sub: BatchSubmission; expect: { seq: number; headerHash: string; root: string } }>): Promise<Array<SignedReceipt | Error>> };
+  /** At most this many batches in one request (default 16; 1 sends one at a time). */
+  window?: number;
+  /** ... and at most this many bytes of submissions, unless one batch alone is larger (default 8 MiB; envelopes read from the store for a request are held only while it is sent). */
+  windowBytes?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
   random?: () => number;
@@ -59,7 +70,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   constructor(opts: OutboxOptions) {
     super();
-    this.#opts = { baseDelayMs: 200, maxDelayMs: 30_000, random: Math.random, ...opts };
+    this.#opts = { baseDelayMs: 200, maxDelayMs: 30_000, random: Math.random, window: 16, windowBytes: 8 * 1024 * 1024, ...opts };
   }
 
   get pending(): number {
@@ -114,29 +125,55 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.emit('idle');
   }
 
+  /** The batches of the next request, envelopes at hand: the head of the queue, up to the window. */
+  #next(): OutboxItem[] {
+    const max = this.#opts.client.submitMany ? Math.max(1, this.#opts.window) : 1;
+    const out: OutboxItem[] = [];
+    let bytes = 0;
+    for (const queued of this.#queue) {
+      if (out.length >= max) break;
+      const item = queued.onDisk ? this.#withEnvelope(queued.item) : queued.item;
+      const size = item.submission.envelope.length + item.submission.header.length;
+      if (out.length > 0 && bytes + size > this.#opts.windowBytes) break;
+      out.push(item);
+      bytes += size;
+    }
+    return out;
+  }
+
+  /** Sends the batches; takes their receipts in order; throws the first batch's error if it got none. */
+  async #send(items: OutboxItem[]): Promise<void> {
+    const expect = (i: OutboxItem) => ({ seq: i.seq, headerHash: i.headerHash, root: i.root });
+    const client = this.#opts.client;
+    const results = items.length > 1 && client.submitMany ? await client.submitMany(items.map((i) => ({ sub: i.submission, expect: expect(i) }))) : [await client.submit(items[0]!.submission, expect(items[0]!))];
+    for (const [k, r] of results.entries()) {
+      if (r instanceof Error) {
+        if (k === 0) throw r;
+        return; // the rest go again, from this one
+      }
+      this.#queue.shift();
+      this.emit('receipt', items[k]!, r);
+    }
+  }
+
   async #run(): Promise<void> {
     this.#running = true;
     try {
+      let attempt = 0;
       while (this.#queue.length > 0 && !this.#stopped) {
-        const queued = this.#queue[0]!;
-        let item = queued.onDisk ? null : queued.item;
-        let attempt = 0;
-        for (;;) {
-          try {
-            item ??= this.#withEnvelope(queued.item);
-            const receipt = await this.#opts.client.submit(item.submission, { seq: item.seq, headerHash: item.headerHash, root: item.root });
-            this.#queue.shift();
-            this.emit('receipt', item, receipt);
-            if (this.#queue.length === 0) this.emit('idle');
-            break;
-          } catch (err) {
-            attempt++;
-            this.#opts.onError?.(item ?? queued.item, err as Error, attempt);
-            if (this.#stopped) return;
-            const cap = Math.min(this.#opts.maxDelayMs, this.#opts.baseDelayMs * 2 ** Math.min(attempt, 20));
-            await this.#sleep(this.#opts.random() * cap);
-            if (this.#stopped) return;
-          }
+        let items: OutboxItem[] = [];
+        try {
+          items = this.#next();
+          await this.#send(items);
+          attempt = 0;
+          if (this.#queue.length === 0) this.emit('idle');
+        } catch (err) {
+          attempt++;
+          this.#opts.onError?.(items[0] ?? this.#queue[0]!.item, err as Error, attempt);
+          if (this.#stopped) return;
+          const cap = Math.min(this.#opts.maxDelayMs, this.#opts.baseDelayMs * 2 ** Math.min(attempt, 20));
+          await this.#sleep(this.#opts.random() * cap);
+          if (this.#stopped) return;
         }
       }
     } finally {
