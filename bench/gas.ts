@@ -1,8 +1,10 @@
 /**
  * bench/gas: gas per anchored reading, on a real anvil chain (Prague, so EIP-7623's calldata floor
  * applies), in one run:
- *   - folded: the Anchor contract the chain node uses (contracts/Anchor.sol), header hashes in
- *     calldata, one head slot and one log per gateway per transaction;
+ *   - folded: the Anchor contract the chain node uses (contracts/Anchor.sol): per gateway group its
+ *     ends in calldata (first seq, count, previous hash, head hash; the batches between are linked
+ *     by their headers off chain), one fold root per transaction, one head slot and one log per
+ *     gateway per transaction;
  *   - per batch: the layout before folding (bench/contracts/PerBatchAnchor.sol: a root slot, a head
  *     and a log per batch), the baseline the folded figures are ratios against;
  *   - trustless: the Anchor contract deployed in trustless mode, the gateways' signed headers in
