@@ -47,10 +47,19 @@ function parseArgs(argv: string[]): Args {
 const CLK_TCK = 100; // Linux's USER_HZ on every architecture we run on (getconf CLK_TCK)
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** CPU seconds (user + system) the process has used so far. */
+/**
+ * CPU seconds (user + system) the process has used so far. Throws when the process has ended (a
+ * gateway that died, e.g. out of heap, is a failed run, not one to wait for until the drain).
+ */
 function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    throw new Error(`the gateway (pid ${pid}) has exited`);
+  }
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (f[0] === 'Z' || f[0] === 'X') throw new Error(`the gateway (pid ${pid}) has exited`);
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;
 }
 
@@ -274,7 +283,10 @@ export async function main(argv: string[]): Promise<void> {
     const cut = stack.cutSimConnections();
     await sleep(200);
     const stormDeadline = Date.now() + 300_000;
-    while (stack.simConnections().connected < cut && Date.now() < stormDeadline) await sleep(100);
+    while (stack.simConnections().connected < cut && Date.now() < stormDeadline) {
+      await sleep(100);
+      cpuSeconds(pid); // throws if the gateway died meanwhile
+    }
     const stormWall = (performance.now() - stormT0) / 1000;
     const reconnected = stack.simConnections().connected;
     const stormCpu = cpuSeconds(pid) - stormCpu0;
