@@ -55,6 +55,14 @@ type LegacyFile = StoredBatch;
 const ENV_FILE = /^\d{12}-[0-9a-f]{16}\.env$/;
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,30}$/;
 
+/** A stored batch held open (BatchStore.open): its record, and reads of its envelope by offset. */
+export interface OpenBatch {
+  readonly meta: StoredBatchMeta;
+  /** Byte ranges of the envelope ([offset, length] each, inside it). */
+  read(ranges: ReadonlyArray<readonly [number, number]>): Buffer[];
+  close(): void;
+}
+
 export class BatchStore {
   constructor(readonly dir: string) {}
 
@@ -100,30 +108,61 @@ export class BatchStore {
    * read by offset from the .env file (a format 2 batch is decoded whole).
    */
   readEnvelope(gatewayId: string, seq: number, ranges: ReadonlyArray<readonly [number, number]>): Buffer[] {
-    const f = this.#readMetaFile(gatewayId, seq);
-    if (!f) throw new Error(`batch ${gatewayId}#${seq}: not stored`);
-    if (!isMeta(f)) {
-      const env = Buffer.from(f.submission.envelope, 'base64');
-      return ranges.map(([o, n]) => {
-        if (o + n > env.length) throw new Error(`batch ${gatewayId}#${seq}: bytes ${o}..${o + n} past its envelope's ${env.length}`);
-        return env.subarray(o, o + n);
-      });
-    }
-    const fd = openSync(this.#envPath(gatewayId, seq, f), 'r');
+    const b = this.open(gatewayId, seq);
+    if (!b) throw new Error(`batch ${gatewayId}#${seq}: not stored`);
     try {
-      return ranges.map(([o, n]) => {
-        const b = Buffer.allocUnsafe(n);
-        let got = 0;
-        while (got < n) {
-          const r = readSync(fd, b, got, n - got, o + got);
-          if (r === 0) throw new Error(`batch ${gatewayId}#${seq}: envelope ends before byte ${o + n}`);
-          got += r;
-        }
-        return b;
-      });
+      return b.read(ranges);
     } finally {
-      closeSync(fd);
+      b.close();
     }
+  }
+
+  /**
+   * One batch held open: its record read once, then any number of byte-range reads of its envelope
+   * through one file descriptor (the data API reads the directory, then the slices it serves).
+   * The caller closes it. undefined when the batch is not stored.
+   */
+  open(gatewayId: string, seq: number): OpenBatch | undefined {
+    const f = this.#readMetaFile(gatewayId, seq);
+    if (!f) return undefined;
+    if (!isMeta(f)) {
+      const { envelope, ...submission } = f.submission;
+      const env = Buffer.from(envelope, 'base64');
+      const meta: StoredBatchMeta = { submission, receipt: f.receipt, envelopeLength: env.length, directoryLength: decodeDirectoryPrefix(env).length };
+      return {
+        meta,
+        read: (ranges) =>
+          ranges.map(([o, n]) => {
+            if (o + n > env.length) throw new Error(`batch ${gatewayId}#${seq}: bytes ${o}..${o + n} past its envelope's ${env.length}`);
+            return env.subarray(o, o + n);
+          }),
+        close: () => undefined,
+      };
+    }
+    const meta: StoredBatchMeta = { submission: f.submission, receipt: f.receipt, envelopeLength: f.envelope.length, directoryLength: f.envelope.directoryLength };
+    const path = this.#envPath(gatewayId, seq, f);
+    let fd: number | null = null;
+    return {
+      meta,
+      read: (ranges) => {
+        if (fd === null) fd = openSync(path, 'r');
+        const d = fd;
+        return ranges.map(([o, n]) => {
+          const b = Buffer.allocUnsafe(n);
+          let got = 0;
+          while (got < n) {
+            const r = readSync(d, b, got, n - got, o + got);
+            if (r === 0) throw new Error(`batch ${gatewayId}#${seq}: envelope ends before byte ${o + n}`);
+            got += r;
+          }
+          return b;
+        });
+      },
+      close: () => {
+        if (fd !== null) closeSync(fd);
+        fd = null;
+      },
+    };
   }
 
   put(gatewayId: string, seq: number, batch: StoredBatch): void {

@@ -40,7 +40,7 @@
 import { encodeReading, checkReading } from './canonical';
 import { ProtocolError } from './errors';
 import { equalBytes, sha256, utf8 } from './hash';
-import { leafHash, leafSalt, merkleRoot } from './merkle';
+import { merkleRoot, saltedLeafHashes } from './merkle';
 import type { Reading } from './reading';
 import { dayOf, patientTag } from './sharing/tags';
 import { openSlice, sealSlice, sliceKey, sliceSaltKey } from './sharing/slice-keys';
@@ -373,7 +373,7 @@ export function decodeSlicePayload(bytes: Uint8Array): Uint8Array[] {
 
 /** Leaf hashes of a slice's readings (their canonical bytes), salted from the slice's salt key. */
 export function sliceLeaves(saltKey: Uint8Array, readingBytes: readonly Uint8Array[]): Uint8Array[] {
-  return readingBytes.map((b, i) => leafHash(leafSalt(saltKey, i), b));
+  return saltedLeafHashes(saltKey, readingBytes);
 }
 
 export interface OpenedSlice {

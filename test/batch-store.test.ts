@@ -54,6 +54,14 @@ t.test('batch store', async (t) => {
   t.ok(d!.equals(a.envelope.subarray(0, length)), 'the directory by offset');
   t.ok(s1!.equals(a.envelope.subarray(second, second + directory.slices[1]!.ciphertextLength)), 'a slice by offset');
   t.throws(() => store.readEnvelope('gw-1', 1, [[a.envelope.length - 2, 10]]), /envelope ends before/);
+  const held = store.open('gw-1', 1)!;
+  t.same(held.meta, m, 'held open: the same record');
+  const [hd] = held.read([[0, length]]);
+  const [hs] = held.read([[second, directory.slices[1]!.ciphertextLength]]);
+  t.ok(hd!.equals(d!) && hs!.equals(s1!), 'held open: reads by offset, one after another');
+  held.close();
+  held.close();
+  t.equal(store.open('gw-1', 99), undefined, 'not stored');
 
   // Replaced before anchoring (stored, never anchored, submitted again with other readings).
   const b = submission(1, 60);
@@ -68,6 +76,7 @@ t.test('batch store', async (t) => {
   t.same(store.get('gw-1', 2), { submission: c.sub, receipt: receipt(2) }, 'format 2 reads as before');
   t.equal(store.meta('gw-1', 2)?.directoryLength, decodeDirectoryPrefix(c.envelope).length);
   t.ok(store.readEnvelope('gw-1', 2, [[5, 20]])[0]!.equals(c.envelope.subarray(5, 25)), 'format 2 by offset');
+  t.ok(store.open('gw-1', 2)!.read([[5, 20]])[0]!.equals(c.envelope.subarray(5, 25)), 'format 2 held open');
   store.put('gw-1', 2, { submission: c.sub, receipt: receipt(2) });
   t.match(readFileSync(join(gw, '000000000002.json'), 'utf8'), /"format":3/, 'rewritten as format 3');
   t.same(store.get('gw-1', 2), { submission: c.sub, receipt: receipt(2) });

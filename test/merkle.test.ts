@@ -1,7 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
-import { inclusionProof, leafHash, leafSalt, merkleRoot, nodeHash, verifyInclusion } from '../protocol/merkle';
+import { inclusionProof, leafHash, leafSalt, merkleRoot, nodeHash, saltedLeafHashes, verifyInclusion } from '../protocol/merkle';
 
 const h = (...parts: Array<Uint8Array | number[]>): Uint8Array => {
   const x = createHash('sha256');
@@ -81,4 +81,15 @@ t.test('leaf salts differ per index and per key, and are deterministic', async (
   t.not(hex(leafSalt(k1, 0)), hex(leafSalt(k1, 1)));
   t.not(hex(leafSalt(k1, 0)), hex(leafSalt(k2, 0)));
   t.throws(() => leafSalt(new Uint8Array(16), 0), /salt-key-length/);
+});
+
+t.test('saltedLeafHashes is leafHash(leafSalt(key, i), data[i]) for every leaf', async (t) => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 40 }), (key, data) => {
+      const want = data.map((d, i) => hex(leafHash(leafSalt(key, i), d)));
+      t.same(saltedLeafHashes(key, data).map(hex), want);
+    }),
+    { numRuns: 60 },
+  );
+  t.throws(() => saltedLeafHashes(new Uint8Array(31), [new Uint8Array(2)]), /salt-key-length/);
 });

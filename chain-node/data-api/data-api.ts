@@ -214,29 +214,38 @@ export class DataApi {
   }
 
   #serve(it: PlannedBatch, live: LiveAccess): { batch: ServedBatch; bytes: number } {
-    const stored = this.opts.store.meta(it.gatewayId, it.seq);
-    if (!stored) throw new Error(`batch ${it.gatewayId}#${it.seq} vanished from the store`);
-    // The directory, then by offset exactly the slices served: nothing else of the batch is read.
-    const [dirBytes] = this.opts.store.readEnvelope(it.gatewayId, it.seq, [[0, stored.directoryLength]]);
-    const { directory, length } = decodeDirectoryPrefix(dirBytes!);
+    const held = this.opts.store.open(it.gatewayId, it.seq);
+    if (!held) throw new Error(`batch ${it.gatewayId}#${it.seq} vanished from the store`);
+    const stored = held.meta;
+    let dirBytes: Buffer;
+    let length: number;
     const picked: number[] = [];
     const ranges: Array<[number, number]> = [];
-    let o = length;
-    directory.slices.forEach((e, index) => {
-      const at = o;
-      o += e.ciphertextLength;
-      if (e.lastReceivedAt < live.from || e.firstReceivedAt > live.to) return;
-      if (!live.tags.has(Buffer.from(e.tag).toString('hex'))) return;
-      picked.push(index);
-      ranges.push([at, e.ciphertextLength]);
-    });
-    if (o !== stored.envelopeLength) throw new Error(`batch ${it.gatewayId}#${it.seq}: its directory does not describe its ${stored.envelopeLength}-byte envelope`);
-    const cts = ranges.length > 0 ? this.opts.store.readEnvelope(it.gatewayId, it.seq, ranges) : [];
+    let cts: Buffer[];
+    try {
+      // The directory, then by offset exactly the slices served: nothing else of the batch is read.
+      dirBytes = held.read([[0, stored.directoryLength]])[0]!;
+      const prefix = decodeDirectoryPrefix(dirBytes);
+      length = prefix.length;
+      let o = length;
+      prefix.directory.slices.forEach((e, index) => {
+        const at = o;
+        o += e.ciphertextLength;
+        if (e.lastReceivedAt < live.from || e.firstReceivedAt > live.to) return;
+        if (!live.tags.has(Buffer.from(e.tag).toString('hex'))) return;
+        picked.push(index);
+        ranges.push([at, e.ciphertextLength]);
+      });
+      if (o !== stored.envelopeLength) throw new Error(`batch ${it.gatewayId}#${it.seq}: its directory does not describe its ${stored.envelopeLength}-byte envelope`);
+      cts = ranges.length > 0 ? held.read(ranges) : [];
+    } finally {
+      held.close();
+    }
     const slices = picked.map((index, k) => ({ index, ciphertext: cts[k]! }));
     const bytes = length + ranges.reduce((n, [, l]) => n + l, 0);
     const r = stored.receipt?.receipt;
     return {
-      batch: { seq: it.seq, header: Buffer.from(stored.submission.header, 'hex'), signature: Buffer.from(stored.submission.headerSignature, 'hex'), directory: dirBytes!, anchor: r ? { txHash: r.txHash, blockNumber: r.blockNumber } : null, slices },
+      batch: { seq: it.seq, header: Buffer.from(stored.submission.header, 'hex'), signature: Buffer.from(stored.submission.headerSignature, 'hex'), directory: dirBytes, anchor: r ? { txHash: r.txHash, blockNumber: r.blockNumber } : null, slices },
       bytes,
     };
   }
