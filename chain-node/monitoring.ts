@@ -10,7 +10,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { processMetrics } from '../common/process-metrics';
+import { processMetrics, scrapedCounter } from '../common/process-metrics';
 import type { ReadinessCheck } from '../common/monitoring-server';
 import type { AnchorBatcher } from './anchor-batcher';
 import { REFUSAL_REASONS, type BatchIngest } from './ingest';
@@ -40,17 +40,7 @@ export function chainNodeRegistry(p: ChainNodeMetricsParts): Registry {
   const reg = new Registry();
   if (p.processMetrics ?? true) processMetrics(reg);
   const registers = [reg];
-  const counter = (name: string, help: string, value: () => number): void => {
-    new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        this.reset();
-        this.inc(value());
-      },
-    });
-  };
+  const counter = (name: string, help: string, value: () => number): void => scrapedCounter(registers, name, help, value);
   new Gauge({ name: 'mcps_chain_node_info', help: 'This chain node: its registry id and the mcps-edge version (always 1).', labelNames: ['node_id', 'version'], registers }).set({ node_id: p.nodeId, version: p.version }, 1);
   const c = p.ingest.counters;
   counter('mcps_chain_node_batches_ingested_total', 'Batches accepted from gateways: checked, stored and anchored (receipt sent).', () => c.accepted);

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, type Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, type Registry } from 'prom-client';
 
 /**
  * prom-client's process and Node.js metrics (CPU, memory, heap, event-loop lag, GC, handles), less
@@ -10,3 +10,19 @@ export function processMetrics(reg: Registry): void {
   for (const n of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) reg.removeSingleMetric(n);
 }
 
+
+/**
+ * A counter read at scrape time from a plain number the process keeps anyway (an increment on the
+ * hot path, nothing from prom-client there): on each scrape it is set to `value()`.
+ */
+export function scrapedCounter(registers: Registry[], name: string, help: string, value: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      this.reset();
+      this.inc(value());
+    },
+  });
+}

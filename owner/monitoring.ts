@@ -5,7 +5,7 @@
  * readiness (listening, the chain reachable).
  */
 import { Counter, Gauge, Registry } from 'prom-client';
-import { processMetrics } from '../common/process-metrics';
+import { processMetrics, scrapedCounter } from '../common/process-metrics';
 import type { ReadinessCheck } from '../common/monitoring-server';
 import { KEY_REFUSALS } from '../protocol/sharing/key-messages';
 import type { RunningKeyService } from './key-service';
@@ -16,17 +16,7 @@ export function keyServiceRegistry(p: { hospital: string; version: string; count
   const registers = [reg];
   const c = p.counters;
   new Gauge({ name: 'mcps_key_service_info', help: 'This key service: its hospital and the mcps-edge version (always 1).', labelNames: ['hospital', 'version'], registers }).set({ hospital: p.hospital, version: p.version }, 1);
-  const counter = (name: string, help: string, value: () => number): void => {
-    new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        this.reset();
-        this.inc(value());
-      },
-    });
-  };
+  const counter = (name: string, help: string, value: () => number): void => scrapedCounter(registers, name, help, value);
   counter('mcps_key_service_slice_keys_released_total', 'Slice keys released to data users (each under a grant and an access recorded on chain).', () => c.released);
   counter('mcps_key_service_tags_released_total', 'Answers with a patient\'s day tags over a grant (a data user starting a fetch).', () => c.tags);
   new Counter({

@@ -2,7 +2,7 @@
 // completed at start — rebuilt from its Anchored event when the transaction was mined before the
 // crash (never anchored twice), anchored now when it was not — and a batch that does not continue
 // the gateway's chain is refused, not anchored.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,14 @@ import { decodeHeader } from '../protocol/batch';
 import { generateOwnerKeyPair } from '../gateway/sealing/envelope';
 import { buildSealedBatch } from '../gateway/sealing/seal-build';
 import type { Reading } from '../protocol/reading';
+
+/** A chain node of the failover tests: its own store in a temporary directory, one registered gateway, the shared chain. */
+function failoverNode(t: Test, name: string, chain: Awaited<ReturnType<typeof testChain>>, gwSk: Uint8Array, client: AnchorClient) {
+  const dir = mkdtempSync(join(tmpdir(), `mcps-${name}-`));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new BatchStore(dir);
+  return { store, ingest: new BatchIngest({ nodeId: name, blsSecretKey: chain.nodeSecretKey, registry: { gateway: async () => ({ blsPublicKey: blsPublicKey(gwSk), active: true }) }, anchors: new AnchorBatcher(client), store, log: () => undefined }) };
+}
 
 const reading = (i: number): Reading => ({ deviceId: 'temp-1', patient: 'p-1', kind: 'body_temp', mdc: '150364', loinc: '8310-5', value: 36.6, unit: 'Cel', deviceTime: 1_764_000_000_000 + i, receivedAt: 1_764_000_000_000 + i, deviceSeq: i, source: 'mqtt' });
 
@@ -71,12 +79,7 @@ t.test('failover: a batch another node anchored is stored here as a copy with a 
   const owner = await generateOwnerKeyPair();
   const keys = { blsSecretKey: gwSk, ownerPublicKey: owner.publicKey, patientTagKey: new Uint8Array(32).fill(4) };
   const client = new AnchorClient(chain.operator, chain.deployment.anchor);
-  const node = (name: string) => {
-    const dir = mkdtempSync(join(tmpdir(), `mcps-${name}-`));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    const store = new BatchStore(dir);
-    return { store, ingest: new BatchIngest({ nodeId: name, blsSecretKey: chain.nodeSecretKey, registry: { gateway: async () => ({ blsPublicKey: blsPublicKey(gwSk), active: true }) }, anchors: new AnchorBatcher(client), store, log: () => undefined }) };
-  };
+  const node = (name: string) => failoverNode(t, name, chain, gwSk, client);
   const a = node('node-a');
   const b = node('node-b');
   const b1 = await buildSealedBatch({ gatewayId: 'gw-b', seq: 1, prevHash: new Uint8Array(32), readings: [reading(1)], sealedAt: Date.now(), watermark: 0 }, keys);
@@ -100,12 +103,7 @@ t.test('folded groups: batches inside a group are shown by the headers after the
   const owner = await generateOwnerKeyPair();
   const keys = { blsSecretKey: gwSk, ownerPublicKey: owner.publicKey, patientTagKey: new Uint8Array(32).fill(4) };
   const client = new AnchorClient(chain.operator, chain.deployment.anchor);
-  const node = (name: string) => {
-    const dir = mkdtempSync(join(tmpdir(), `mcps-${name}-`));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    const store = new BatchStore(dir);
-    return { store, ingest: new BatchIngest({ nodeId: name, blsSecretKey: chain.nodeSecretKey, registry: { gateway: async () => ({ blsPublicKey: blsPublicKey(gwSk), active: true }) }, anchors: new AnchorBatcher(client), store, log: () => undefined }) };
-  };
+  const node = (name: string) => failoverNode(t, name, chain, gwSk, client);
   const batches: Array<Awaited<ReturnType<typeof buildSealedBatch>>> = [];
   let prev = new Uint8Array(32);
   for (let seq = 1; seq <= 6; seq++) {

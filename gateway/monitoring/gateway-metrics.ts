@@ -13,7 +13,7 @@
  * labels (a ward of MQTT devices would be unbounded). docs/operations.md has the reference table.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { processMetrics } from '../../common/process-metrics';
+import { processMetrics, scrapedCounter } from '../../common/process-metrics';
 import { decodeHeader } from '../../protocol/batch';
 import { packageVersion } from '../../common/version';
 import type { GatewayRuntime } from '../runtime';
@@ -56,17 +56,7 @@ export function gatewayRegistry(rt: GatewayRuntime, opts: GatewayMetricsOptions 
   if (opts.processMetrics ?? true) processMetrics(reg);
   const registers = [reg];
   const m = (): GatewayMetrics => rt.metrics;
-  const counter = (name: string, help: string, value: () => number): void => {
-    new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        this.reset();
-        setCounter(this, value());
-      },
-    });
-  };
+  const counter = (name: string, help: string, value: () => number): void => scrapedCounter(registers, name, help, value);
   const gauge = (name: string, help: string, value: () => number): void => {
     new Gauge({
       name,
