@@ -47,13 +47,15 @@ export interface FetchResult {
   readonly rawReplies: Uint8Array[];
 }
 
-/** The grants of `user` at `hospital` that may cover [from, to], newest first (the patient is checked by the owner). */
-async function candidateGrants(chain: ChainView, deployBlock: number, user: string, hospital: string, from: number, to: number): Promise<number[]> {
-  const all = await chain.accessLog.grantEvents(deployBlock);
-  return all
-    .filter((g) => g.user === user && g.hospital === hospital && !g.revokedIn && g.fromTime <= from && g.toTime >= to)
-    .map((g) => g.grantId)
-    .reverse();
+/**
+ * The grants of `user` at `hospital` whose range covers [from, to], newest first: the active ones,
+ * then the revoked ones (the patient is checked by the owner's key service, which alone can link a
+ * grant to a patient). The revoked ones are asked only when no active one is the patient's, so that
+ * a user whose grant was revoked is told so, not that none exists.
+ */
+async function candidateGrants(chain: ChainView, deployBlock: number, user: string, hospital: string, from: number, to: number): Promise<{ active: number[]; revoked: number[] }> {
+  const covering = (await chain.accessLog.grantEvents(deployBlock)).filter((g) => g.user === user && g.hospital === hospital && g.fromTime <= from && g.toTime >= to).reverse();
+  return { active: covering.filter((g) => !g.revokedIn).map((g) => g.grantId), revoked: covering.filter((g) => g.revokedIn).map((g) => g.grantId) };
 }
 
 export async function fetchShare(i: FetchInput): Promise<FetchResult> {
@@ -61,22 +63,28 @@ export async function fetchShare(i: FetchInput): Promise<FetchResult> {
   if (!ownerKey) throw new Error(`hospital ${i.owner.hospital} has published no owner key in the registry`);
   const owner = new OwnerClient({ url: i.owner.url, hospital: i.owner.hospital, ownerPublicKey: ownerKey, userId: i.user.id, blsSecretKey: i.user.blsSecretKey, encryptionSecretKey: i.user.encryptionSecretKey, ...(i.ca ? { ca: i.ca } : {}) });
   // 1. The grant and the patient's day tags.
-  const candidates = i.grantId !== undefined ? [i.grantId] : await candidateGrants(i.chain, i.deployment.deployBlock, i.user.id, i.owner.hospital, i.from, i.to);
-  if (candidates.length === 0) throw new KeyRefused('no-grant', 403, `no grant on chain lets ${i.user.id} read ${i.owner.hospital}'s data over ${new Date(i.from).toISOString()} .. ${new Date(i.to).toISOString()} (ask the hospital: mcps data grant)`);
+  const found = i.grantId !== undefined ? { active: [i.grantId], revoked: [] } : await candidateGrants(i.chain, i.deployment.deployBlock, i.user.id, i.owner.hospital, i.from, i.to);
+  const noGrant = new KeyRefused('no-grant', 403, `no grant on chain lets ${i.user.id} read ${i.owner.hospital}'s data over ${new Date(i.from).toISOString()} .. ${new Date(i.to).toISOString()} (ask the hospital: mcps data grant)`);
   let grantId = -1;
   let tags: { firstDay: number; tags: string[] } | null = null;
-  let lastRefusal: Error | null = null;
-  for (const g of candidates) {
+  // When no grant gives tags, the refusal reported is the first about this patient (expired,
+  // revoked, ...); else "not this patient" when an active grant is another patient's; else "no grant"
+  // (every covering grant was revoked and none was this patient's). Revoked grants are asked only
+  // when no active one answered about this patient.
+  let refusal: KeyRefused | null = null;
+  let otherPatient: KeyRefused | null = null;
+  for (const g of [...found.active, ...found.revoked]) {
+    if (tags || (refusal && !found.active.includes(g))) break;
     try {
       tags = await owner.tags(g, i.patient);
       grantId = g;
-      break;
     } catch (err) {
-      if (!(err instanceof KeyRefused) || (err.refusal !== 'wrong-patient' && candidates.length === 1)) throw err;
-      lastRefusal = err;
+      if (!(err instanceof KeyRefused)) throw err;
+      if (err.refusal !== 'wrong-patient') refusal ??= err;
+      else if (found.active.includes(g)) otherPatient ??= err;
     }
   }
-  if (!tags) throw lastRefusal ?? new Error('no grant');
+  if (!tags) throw refusal ?? otherPatient ?? noGrant;
   const grant = await i.chain.accessLog.getGrant(grantId);
   const tagBytes = tags.tags.map((t) => Uint8Array.from(Buffer.from(t, 'hex')));
   if (Buffer.from(tagsHash(tags.firstDay, tagBytes)).toString('hex') !== grant.tagsHash.slice(2)) throw new Error(`the key service's tags are not grant ${grantId}'s (their hash differs from the grant's tagsHash on chain)`);

@@ -94,9 +94,11 @@ export async function startKeyService(o: KeyServiceOptions): Promise<RunningKeyS
     }
     if (g.hospital !== o.hospital) throw new Refused('no-grant', 403, `grant ${r.grantId} is ${g.hospital}'s, not ${o.hospital}'s`);
     if (g.user !== r.user) throw new Refused('wrong-user', 403, `grant ${r.grantId} is not ${r.user}'s`);
+    // The patient before the grant's state: the user's client asks its revoked grants too, and a
+    // "revoked" must be about this patient's grant (the user knows which patient it was granted).
+    if (!equalBytes(patientScope(o.tagKey, r.patient), ethers.getBytes(g.patientScope))) throw new Refused('wrong-patient', 403, `grant ${r.grantId} is not for patient ${r.patient}`);
     if (g.revoked) throw new Refused('revoked', 403, `grant ${r.grantId} was revoked`);
     if (!g.validNow) throw new Refused('expired', 403, `grant ${r.grantId} expired at ${new Date(g.expiry * 1000).toISOString()}`);
-    if (!equalBytes(patientScope(o.tagKey, r.patient), ethers.getBytes(g.patientScope))) throw new Refused('wrong-patient', 403, `grant ${r.grantId} is not for patient ${r.patient}`);
     return g;
   };
 

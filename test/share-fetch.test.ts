@@ -77,6 +77,16 @@ t.test('fetch, verify, decrypt', async (t) => {
     const g2 = await w.grant('dr-a', 'p-a', from, to);
     await w.accessLog.revoke(g2);
     t.equal(await refusal(fetchShare(input(drA, { grantId: g2 }))), 'revoked');
+    // Without --grant the client finds the grants itself: a user whose only grant for the patient
+    // was revoked is told "revoked", not "no grant"; a revoked grant for another patient is no grant.
+    const drC = await w.addUser('dr-c');
+    const gOther = await w.grant('dr-c', 'p-b', from, to);
+    await w.accessLog.revoke(gOther);
+    t.equal(await refusal(fetchShare(input(drC))), 'no-grant', "only a revoked grant for another patient");
+    const gC = await w.grant('dr-c', 'p-a', from, to);
+    await w.accessLog.revoke(gC);
+    t.equal(await refusal(fetchShare(input(drC))), 'revoked', "the patient's grant was revoked");
+    t.equal(await refusal(fetchShare(input(drC, { patient: 'p-c' }))), 'no-grant', 'no grant at all for p-c');
     t.equal(keys.counters.released, released, 'no slice key released');
     t.equal(keys.counters.tags, tags, 'no tags released');
   });
