@@ -154,7 +154,7 @@ export async function main(args: string[]): Promise<void> {
         directory.slices.forEach((e, i) => {
           if (!Buffer.from(e.tag).equals(Buffer.from(patientTag(tagKey, P, e.day)))) return;
           const k = sliceKey(ek, { gatewayId: 'gw-ward', seq: s, tag: e.tag, day: e.day, count: e.count, firstReceivedAt: e.firstReceivedAt, lastReceivedAt: e.lastReceivedAt });
-          baselineReadings += openAndCheckSlice(k, 'gw-ward', s, e, ciphertexts[i]!).readings.length;
+          baselineReadings += openAndCheckSlice(k, 'gw-ward', s, e, ciphertexts[i]!, directory.version).readings.length;
         });
       }
       const baselineS = (performance.now() - b0) / 1000;

@@ -14,7 +14,8 @@
  * reading (the same as checking each reading's audit path, without the paths).
  */
 import { encodeReading, checkReading } from '../protocol/canonical';
-import { merkleRoot, leafHash, leafSalt } from '../protocol/merkle';
+import { merkleRoot, leafHash, leafSalt, streamLeafSalts } from '../protocol/merkle';
+import { leafSaltScheme, type DirectoryVersion } from '../protocol/batch';
 import type { Reading } from '../protocol/reading';
 import type { DeliveredBatch, DeliveredGateway, ExpectedSlice } from './verify-range';
 
@@ -93,8 +94,8 @@ export interface ShareBundle {
 }
 
 /** The bundle entry of an opened slice: in-range readings in clear, the others as leaf hashes. */
-export function bundleSlice(index: number, saltKey: Uint8Array, readings: readonly Reading[], leaves: readonly Uint8Array[], from: number, to: number): BundleSlice {
-  return { index, saltKey: Buffer.from(saltKey).toString('hex'), leaves: readings.map((r, i) => (r.receivedAt >= from && r.receivedAt <= to ? { reading: r } : { leaf: Buffer.from(leaves[i]!).toString('hex') })) };
+export function bundleSlice(index: number, saltKey: Uint8Array, readings: readonly Reading[], leafAt: (i: number) => Uint8Array, from: number, to: number): BundleSlice {
+  return { index, saltKey: Buffer.from(saltKey).toString('hex'), leaves: readings.map((r, i) => (r.receivedAt >= from && r.receivedAt <= to ? { reading: r } : { leaf: Buffer.from(leafAt(i)).toString('hex') })) };
 }
 
 /**
@@ -102,11 +103,13 @@ export function bundleSlice(index: number, saltKey: Uint8Array, readings: readon
  * root, their number is the entry's count, every reading is the patient's, inside the entry's span
  * and inside [from, to]. Returns the readings, or throws naming the mismatch.
  */
-export function checkBundleSlice(e: Pick<ExpectedSlice, 'entry'>, s: BundleSlice, patient: string, from: number, to: number): Reading[] {
+export function checkBundleSlice(e: Pick<ExpectedSlice, 'entry'> & { readonly batch: { readonly directory: { readonly version: DirectoryVersion } } }, s: BundleSlice, patient: string, from: number, to: number): Reading[] {
   if (!/^[0-9a-f]{64}$/.test(s.saltKey)) throw new Error('salt key malformed');
   const saltKey = Uint8Array.from(Buffer.from(s.saltKey, 'hex'));
   if (s.leaves.length !== e.entry.count) throw new Error(`${s.leaves.length} leaves, the directory says ${e.entry.count}`);
   const out: Reading[] = [];
+  // The salts as the batch's directory version says (v2: one HMAC per leaf, v3: one keystream).
+  const stream = leafSaltScheme(e.batch.directory.version) === 'stream' ? streamLeafSalts(saltKey, s.leaves.length) : null;
   const leaves = s.leaves.map((l, i) => {
     if ('leaf' in l) {
       if (!/^[0-9a-f]{64}$/.test(l.leaf)) throw new Error(`leaf ${i} malformed`);
@@ -116,7 +119,7 @@ export function checkBundleSlice(e: Pick<ExpectedSlice, 'entry'>, s: BundleSlice
     if (r.patient !== patient) throw new Error(`reading ${i} is patient ${r.patient}'s, not ${patient}'s`);
     if (r.receivedAt < e.entry.firstReceivedAt || r.receivedAt > e.entry.lastReceivedAt || r.receivedAt < from || r.receivedAt > to) throw new Error(`reading ${i} lies outside the slice's span or the range`);
     out.push(r);
-    return leafHash(leafSalt(saltKey, i), encodeReading(r));
+    return leafHash(stream ? stream.subarray(32 * i, 32 * i + 32) : leafSalt(saltKey, i), encodeReading(r));
   });
   if (!Buffer.from(merkleRoot(leaves)).equals(Buffer.from(e.entry.sliceRoot))) throw new Error('the readings do not hash to the slice root (a reading was altered, added or removed)');
   return out;

@@ -10,7 +10,7 @@ import { ethers } from 'ethers';
 import type { Deployment } from '../contracts/deploy';
 import { RegistryClient } from '../contracts/clients';
 import type { ChainRegistry } from '../contracts/chain-registry';
-import { openAndCheckSlice } from '../protocol/batch';
+import { decodeDirectory, type Directory, type SliceEntry } from '../protocol/batch';
 import { sha256 } from '../protocol/hash';
 import type { PairingBackend } from '../protocol/handshake';
 import type { Reading } from '../protocol/reading';
@@ -21,6 +21,9 @@ import type { ChainView } from './chain-view';
 import { DataNodeClient } from './node-client';
 import { KeyRefused, OwnerClient } from './owner-client';
 import { checkRange } from './verify-range';
+import type { QueryAnswer } from './node-client';
+import { SlicePool } from './slice-pool';
+import type { SliceResult } from './slice-open';
 
 export interface FetchInput {
   readonly user: { readonly id: string; readonly blsSecretKey: Uint8Array; readonly encryptionSecretKey: Uint8Array };
@@ -58,7 +61,61 @@ async function candidateGrants(chain: ChainView, deployBlock: number, user: stri
   return { active: covering.filter((g) => !g.revokedIn).map((g) => g.grantId), revoked: covering.filter((g) => g.revokedIn).map((g) => g.grantId) };
 }
 
+function keyRequest(gatewayId: string, seq: number, d: Directory, e: SliceEntry): SliceKeyRequest {
+  return { gatewayId, seq, epochId: d.epochId, wrappedEpochKey: Buffer.from(d.wrappedEpochKey).toString('hex'), tag: Buffer.from(e.tag).toString('hex'), day: e.day, count: e.count, first: e.firstReceivedAt, last: e.lastReceivedAt };
+}
+
+/** A slice opened before the chain checks ended: which directory bytes and ciphertext it came from. */
+interface Early {
+  readonly directory: Uint8Array;
+  readonly ciphertext: Uint8Array;
+  readonly result: SliceResult;
+}
+
+/**
+ * The patient's slices as the delivered directories name them (tag of a day of the range, span
+ * meeting the range, ciphertext delivered): their keys released and the slices opened, keyed by
+ * "gateway#seq#index". Nothing here is trusted yet; fetchShare uses a result only for a slice the
+ * chain checks expect, from the same bytes.
+ */
+async function openEarly(i: FetchInput, owner: OwnerClient, pool: SlicePool, grantId: number, answer: QueryAnswer, patientTags: ReadonlyMap<number, string>): Promise<Map<string, Early>> {
+  const cands: Array<{ key: string; gatewayId: string; seq: number; dirBytes: Uint8Array; directory: Directory; entry: SliceEntry; ciphertext: Uint8Array }> = [];
+  for (const g of answer.gateways) {
+    for (const b of g.batches) {
+      if (b.slices.length === 0) continue;
+      let directory: Directory;
+      try {
+        directory = decodeDirectory(b.directory);
+      } catch {
+        continue;
+      }
+      for (const s of b.slices) {
+        const entry = directory.slices[s.index];
+        if (!entry || entry.lastReceivedAt < i.from || entry.firstReceivedAt > i.to || dayOf(entry.firstReceivedAt) !== entry.day) continue;
+        if (patientTags.get(entry.day) !== Buffer.from(entry.tag).toString('hex')) continue;
+        if (s.ciphertext.length !== entry.ciphertextLength) continue;
+        cands.push({ key: `${g.gatewayId}#${b.seq}#${s.index}`, gatewayId: g.gatewayId, seq: b.seq, dirBytes: b.directory, directory, entry, ciphertext: s.ciphertext });
+      }
+    }
+  }
+  const out = new Map<string, Early>();
+  if (cands.length === 0) return out;
+  const keys = await owner.keys(grantId, i.patient, answer.access.txHash, cands.map((c) => keyRequest(c.gatewayId, c.seq, c.directory, c.entry)));
+  const results = await pool.open(cands.map((c, j) => ({ id: j, key: keys[j]!, gatewayId: c.gatewayId, seq: c.seq, entry: c.entry, directoryVersion: c.directory.version, ciphertext: c.ciphertext })));
+  cands.forEach((c, j) => out.set(c.key, { directory: c.dirBytes, ciphertext: c.ciphertext, result: results[j]! }));
+  return out;
+}
+
 export async function fetchShare(i: FetchInput): Promise<FetchResult> {
+  const pool = new SlicePool();
+  try {
+    return await fetchWith(i, pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+async function fetchWith(i: FetchInput, pool: SlicePool): Promise<FetchResult> {
   const ownerKey = await new RegistryClient(i.provider, i.deployment.registry).ownerKey(i.owner.hospital);
   if (!ownerKey) throw new Error(`hospital ${i.owner.hospital} has published no owner key in the registry`);
   const owner = new OwnerClient({ url: i.owner.url, hospital: i.owner.hospital, ownerPublicKey: ownerKey, userId: i.user.id, blsSecretKey: i.user.blsSecretKey, encryptionSecretKey: i.user.encryptionSecretKey, ...(i.ca ? { ca: i.ca } : {}) });
@@ -91,8 +148,12 @@ export async function fetchShare(i: FetchInput): Promise<FetchResult> {
   // 2. The chain node: handshake, access recorded on chain, the answer.
   const node = new DataNodeClient({ url: i.node.url, nodeId: i.node.id, userId: i.user.id, blsSecretKey: i.user.blsSecretKey, registry: i.registry, ...(i.ca ? { ca: i.ca } : {}) });
   const answer = await node.query({ grantId, firstDay: tags.firstDay, tags: tags.tags, from: i.from, to: i.to }, (d, n) => i.onProgress?.('fetch', d, n));
-  // 3. Against the chain.
+  // 3. Against the chain, and meanwhile the patient's slices as the directories name them: their
+  // keys released under the recorded access and the slices opened on the pool's threads. Only
+  // what the chain checks then confirm is used (the same directory bytes and ciphertext as a
+  // checked batch's expected slice); anything else, or a failed release, goes the plain way below.
   const patientTags = new Map(tags.tags.map((t, k) => [tags!.firstDay + k, t]));
+  const early = openEarly(i, owner, pool, grantId, answer, patientTags).catch(() => new Map<string, Early>());
   const range = await checkRange({ hospital: i.owner.hospital, from: i.from, to: i.to, asOfBlock: answer.access.blockNumber, patientTags, gateways: answer.gateways }, i.chain, i.pairing, (n) => new Uint8Array(randomBytes(n)));
   const gaps = [...range.gaps];
   const problems = [...range.problems];
@@ -101,32 +162,44 @@ export async function fetchShare(i: FetchInput): Promise<FetchResult> {
   const expectedKeys = new Set(range.expected.map((e) => `${e.batch.gatewayId}#${e.batch.header.seq}#${e.index}`));
   for (const g of answer.gateways) for (const b of g.batches) for (const s of b.slices) if (!expectedKeys.has(`${g.gatewayId}#${b.seq}#${s.index}`) && !range.later.has(`${g.gatewayId}#${b.seq}`)) foreign++;
   if (foreign > 0) problems.push(`${foreign} slices delivered that are not the patient's in the range (not opened)`);
-  const toOpen: Array<{ e: (typeof range.expected)[number]; ct: Uint8Array }> = [];
-  for (const e of range.expected) {
+  // The chain checks are done: this thread helps open what the workers have not taken yet.
+  await pool.assist();
+  const opened0 = await early;
+  const results = new Array<SliceResult | undefined>(range.expected.length);
+  const rest: Array<{ k: number; e: (typeof range.expected)[number]; ct: Uint8Array }> = [];
+  range.expected.forEach((e, k) => {
     const served = e.batch.delivered.slices.find((s) => s.index === e.index);
-    const where = `gateway ${e.batch.gatewayId} batch ${e.batch.header.seq} slice ${e.index}`;
-    if (!served) {
-      gaps.push(`${where}: the patient's slice (${e.entry.count} readings) was not delivered`);
-      continue;
-    }
-    const ct = served.ciphertext;
-    if (ct.length !== e.entry.ciphertextLength || !Buffer.from(sha256(ct)).equals(Buffer.from(e.entry.ciphertextHash))) {
-      problems.push(`${where}: the ciphertext does not hash to its directory entry (slice altered)`);
-      continue;
-    }
-    toOpen.push({ e, ct });
-  }
-  // 5. Key release for exactly those slices, under the recorded access; decrypt and check.
-  const reqs: SliceKeyRequest[] = toOpen.map(({ e }) => ({ gatewayId: e.batch.gatewayId, seq: e.batch.header.seq, epochId: e.batch.directory.epochId, wrappedEpochKey: Buffer.from(e.batch.directory.wrappedEpochKey).toString('hex'), tag: Buffer.from(e.entry.tag).toString('hex'), day: e.entry.day, count: e.entry.count, first: e.entry.firstReceivedAt, last: e.entry.lastReceivedAt }));
-  i.onProgress?.('keys', 0, reqs.length);
+    if (!served) return;
+    const pre = opened0.get(`${e.batch.gatewayId}#${e.batch.header.seq}#${e.index}`);
+    if (pre && pre.directory === e.batch.delivered.directory && pre.ciphertext === served.ciphertext) results[k] = pre.result;
+    else rest.push({ k, e, ct: served.ciphertext });
+  });
+  // 5. Key release for exactly the slices not yet opened, under the recorded access; decrypt and check.
+  const restOk = rest.filter(({ e, ct }) => ct.length === e.entry.ciphertextLength && Buffer.from(sha256(ct)).equals(Buffer.from(e.entry.ciphertextHash)));
+  const reqs: SliceKeyRequest[] = restOk.map(({ e }) => keyRequest(e.batch.gatewayId, e.batch.header.seq, e.batch.directory, e.entry));
+  i.onProgress?.('keys', 0, range.expected.length);
   const keys = reqs.length > 0 ? await owner.keys(grantId, i.patient, answer.access.txHash, reqs) : [];
+  const late = await pool.open(
+    restOk.map(({ e, ct }, j) => ({ id: j, key: keys[j]!, gatewayId: e.batch.gatewayId, seq: e.batch.header.seq, entry: e.entry, directoryVersion: e.batch.directory.version, ciphertext: ct })),
+    (d) => i.onProgress?.('decrypt', range.expected.length - restOk.length + d, range.expected.length),
+  );
+  restOk.forEach(({ k }, j) => (results[k] = late[j]));
   // "gateway#seq" → the batch's opened slices
   const opened = new Map<string, BundleSlice[]>();
   const readings: Reading[] = [];
-  toOpen.forEach(({ e, ct }, k) => {
+  range.expected.forEach((e, k) => {
     const where = `gateway ${e.batch.gatewayId} batch ${e.batch.header.seq} slice ${e.index}`;
+    if (!e.batch.delivered.slices.some((s) => s.index === e.index)) {
+      gaps.push(`${where}: the patient's slice (${e.entry.count} readings) was not delivered`);
+      return;
+    }
+    const s = results[k];
+    if (!s || (!s.ok && s.altered)) {
+      problems.push(`${where}: the ciphertext does not hash to its directory entry (slice altered)`);
+      return;
+    }
     try {
-      const s = openAndCheckSlice(keys[k]!, e.batch.gatewayId, e.batch.header.seq, e.entry, ct);
+      if (!s.ok) throw new Error(s.error);
       const other = s.readings.filter((r) => r.patient !== i.patient).length;
       if (other > 0) {
         foreign += other;
@@ -136,14 +209,13 @@ export async function fetchShare(i: FetchInput): Promise<FetchResult> {
       const bk = `${e.batch.gatewayId}#${e.batch.header.seq}`;
       let list = opened.get(bk);
       if (!list) opened.set(bk, (list = []));
-      list.push(bundleSlice(e.index, s.saltKey, s.readings, s.leaves, i.from, i.to));
+      list.push(bundleSlice(e.index, s.saltKey, s.readings, (j) => s.leaves.subarray(32 * j, 32 * j + 32), i.from, i.to));
       for (const r of s.readings) if (r.receivedAt >= i.from && r.receivedAt <= i.to) readings.push(r);
     } catch (err) {
       problems.push(`${where}: ${(err as Error).message}`);
     }
-    if (k % 256 === 0) i.onProgress?.('decrypt', k, toOpen.length);
   });
-  i.onProgress?.('decrypt', toOpen.length, toOpen.length);
+  i.onProgress?.('decrypt', range.expected.length, range.expected.length);
   const report: ShareReport = { verified: gaps.length === 0 && problems.length === 0, readings: readings.length, batches: range.batches.length, slices: [...opened.values()].reduce((n, l) => n + l.length, 0), foreign, gaps, problems };
   const gateways = answer.gateways.map((g) => ({
     gatewayId: g.gatewayId,

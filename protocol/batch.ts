@@ -25,28 +25,41 @@
  * headerHash = SHA-256("mcps/batch-header/v2" ‖ header): what the gateway signs, what the next
  * header names as previous, and what the chain anchors.
  *
- * Directory: 0x02 ‖ epoch id (8) ‖ wrapped epoch key (80: HPKE enc ‖ ct) ‖ slice count (2) ‖ one
- * 124-byte entry per slice, strictly ascending by tag: tag (32) ‖ day (4) ‖ count (4) ‖ first (8) ‖
- * last (8) ‖ slice root (32) ‖ ciphertext length (4) ‖ SHA-256(ciphertext) (32).
+ * Directory: version (1: 0x02 or 0x03) ‖ epoch id (8) ‖ wrapped epoch key (80: HPKE enc ‖ ct) ‖ slice
+ * count (2) ‖ one 124-byte entry per slice, strictly ascending by tag: tag (32) ‖ day (4) ‖ count (4)
+ * ‖ first (8) ‖ last (8) ‖ slice root (32) ‖ ciphertext length (4) ‖ SHA-256(ciphertext) (32). The
+ * version names how the leaves of its slices are salted (below); the layouts are otherwise the same,
+ * and a verifier reads both.
  *
  * Envelope (what the chain node stores and serves): directory ‖ ciphertext of slice 1 ‖ … ‖ of slice k.
  *
  * A slice holds the readings of one patient tag (patient and UTC day), in arrival order; its
  * plaintext is 0x02 ‖ u32 n ‖ n × (u32 length ‖ canonical reading bytes). Leaf i of a slice is
- * H(0x00 ‖ salt_i ‖ reading bytes) with salt_i = HMAC(K_salt, "mcps/leaf-salt/v1" ‖ u32(i)); the
- * slice root is MTH of its leaves; the batch root is MTH of the slice roots. Everything here is
+ * H(0x00 ‖ salt_i ‖ reading bytes); in a version 2 directory's slices salt_i = HMAC(K_salt,
+ * "mcps/leaf-salt/v1" ‖ u32(i)), in a version 3 directory's (what buildBatch seals now) salt_i is the
+ * i-th 32 bytes of the ChaCha20 keystream under K_salt (protocol/merkle.ts: one call per slice instead
+ * of one HMAC per reading; K_salt has its own label per version). The slice root is MTH of its
+ * leaves; the batch root is MTH of the slice roots. Everything here is
  * pure: the epoch key (and its wrapping) are inputs, so a batch is a deterministic function of them.
  */
 import { encodeReading, checkReading } from './canonical';
 import { ProtocolError } from './errors';
 import { equalBytes, sha256, utf8 } from './hash';
-import { merkleRoot, saltedLeafHashes } from './merkle';
+import { leafHashesWith, merkleRoot, type LeafSaltScheme } from './merkle';
 import type { Reading } from './reading';
 import { dayOf, patientTag } from './sharing/tags';
 import { openSlice, sealSlice, sliceKey, sliceSaltKey } from './sharing/slice-keys';
 
 export const HEADER_VERSION = 2;
-export const DIRECTORY_VERSION = 2;
+/** The directory version buildBatch writes; decoding reads 2 and 3 (DIRECTORY_VERSIONS). */
+export const DIRECTORY_VERSION = 3;
+export type DirectoryVersion = 2 | 3;
+export const DIRECTORY_VERSIONS: readonly DirectoryVersion[] = [2, 3];
+
+/** How the leaves of a directory version's slices are salted. */
+export function leafSaltScheme(directoryVersion: DirectoryVersion): LeafSaltScheme {
+  return directoryVersion === 2 ? 'hmac' : 'stream';
+}
 export const SLICE_VERSION = 2;
 const HEADER_LABEL = utf8('mcps/batch-header/v2');
 const DIRECTORY_LABEL = utf8('mcps/batch-directory/v2');
@@ -86,7 +99,7 @@ export interface SliceEntry {
 }
 
 export interface Directory {
-  readonly version: 2;
+  readonly version: DirectoryVersion;
   /** The gateway's epoch key this batch's slice keys derive from: its id (ms it was made) and its wrapping to the owner. */
   readonly epochId: number;
   readonly wrappedEpochKey: Uint8Array;
@@ -214,13 +227,13 @@ function checkEntry(e: SliceEntry, i: number): void {
 }
 
 export function encodeDirectory(d: Directory): Uint8Array {
-  if (d.version !== DIRECTORY_VERSION) throw new ProtocolError('directory.version', `version ${String(d.version)}`);
+  if (!DIRECTORY_VERSIONS.includes(d.version)) throw new ProtocolError('directory.version', `version ${String(d.version)}`);
   checkTime('directory', 'epochId', d.epochId);
   if (!(d.wrappedEpochKey instanceof Uint8Array) || d.wrappedEpochKey.length !== WRAPPED_EPOCH_KEY_LENGTH) throw new ProtocolError('directory.epoch-key', `wrapped epoch key must be ${WRAPPED_EPOCH_KEY_LENGTH} bytes`);
   if (d.slices.length < 1 || d.slices.length > MAX_SLICES) throw new ProtocolError('directory.slice-count', `${d.slices.length} slices`);
   const out = new Uint8Array(DIRECTORY_FIXED + d.slices.length * DIRECTORY_ENTRY_LENGTH);
   const dv = new DataView(out.buffer);
-  out[0] = DIRECTORY_VERSION;
+  out[0] = d.version;
   dv.setBigUint64(1, BigInt(d.epochId));
   out.set(d.wrappedEpochKey, 9);
   dv.setUint16(89, d.slices.length);
@@ -243,7 +256,8 @@ export function encodeDirectory(d: Directory): Uint8Array {
 /** Decodes a directory at the start of `bytes`; returns it and its length (the envelope continues after it). */
 export function decodeDirectoryPrefix(bytes: Uint8Array): { directory: Directory; length: number } {
   if (bytes.length < DIRECTORY_FIXED) throw new ProtocolError('directory.truncated', `${bytes.length} bytes`);
-  if (bytes[0] !== DIRECTORY_VERSION) throw new ProtocolError('directory.version', `version ${bytes[0]}, expected ${DIRECTORY_VERSION}`);
+  const version = bytes[0] as DirectoryVersion;
+  if (!DIRECTORY_VERSIONS.includes(version)) throw new ProtocolError('directory.version', `version ${bytes[0]}, expected one of ${DIRECTORY_VERSIONS.join(', ')}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const epoch = dv.getBigUint64(1);
   if (epoch > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError('directory.range', 'epoch id above 2^53');
@@ -273,7 +287,7 @@ export function decodeDirectoryPrefix(bytes: Uint8Array): { directory: Directory
     if (i > 0 && compareBytes(slices[i - 1]!.tag, e.tag) >= 0) throw new ProtocolError('directory.order', `slice ${i}: tags must be strictly ascending`);
     slices.push(e);
   }
-  return { directory: { version: 2, epochId: Number(epoch), wrappedEpochKey: bytes.slice(9, 89), slices }, length };
+  return { directory: { version, epochId: Number(epoch), wrappedEpochKey: bytes.slice(9, 89), slices }, length };
 }
 
 export function decodeDirectory(bytes: Uint8Array): Directory {
@@ -371,9 +385,9 @@ export function decodeSlicePayload(bytes: Uint8Array): Uint8Array[] {
   return out;
 }
 
-/** Leaf hashes of a slice's readings (their canonical bytes), salted from the slice's salt key. */
-export function sliceLeaves(saltKey: Uint8Array, readingBytes: readonly Uint8Array[]): Uint8Array[] {
-  return saltedLeafHashes(saltKey, readingBytes);
+/** Leaf hashes of a slice's readings (their canonical bytes), salted from the slice's salt key as its directory version says. */
+export function sliceLeaves(directoryVersion: DirectoryVersion, saltKey: Uint8Array, readingBytes: readonly Uint8Array[]): Uint8Array[] {
+  return leafHashesWith(leafSaltScheme(directoryVersion), saltKey, readingBytes);
 }
 
 export interface OpenedSlice {
@@ -386,14 +400,15 @@ export interface OpenedSlice {
 /**
  * Decrypts one slice with its key and checks it against its directory entry: it opens (so it is
  * this batch's slice for this tag), holds `count` readings, every one on the entry's day and inside
- * its time span (the first and last exactly), and its leaves hash to the entry's slice root.
+ * its time span (the first and last exactly), and its leaves — salted as the directory's version
+ * says — hash to the entry's slice root.
  */
-export function openAndCheckSlice(key: Uint8Array, gatewayId: string, seq: number, entry: SliceEntry, ciphertext: Uint8Array): OpenedSlice {
+export function openAndCheckSlice(key: Uint8Array, gatewayId: string, seq: number, entry: SliceEntry, ciphertext: Uint8Array, directoryVersion: DirectoryVersion): OpenedSlice {
   const plain = openSlice(key, gatewayId, seq, entry.tag, ciphertext);
   const readingBytes = decodeSlicePayload(plain);
   if (readingBytes.length !== entry.count) throw new ProtocolError('slice.count', `slice holds ${readingBytes.length} readings, directory says ${entry.count}`);
-  const saltKey = sliceSaltKey(key);
-  const leaves = sliceLeaves(saltKey, readingBytes);
+  const saltKey = sliceSaltKey(key, directoryVersion);
+  const leaves = sliceLeaves(directoryVersion, saltKey, readingBytes);
   if (!equalBytes(merkleRoot(leaves), entry.sliceRoot)) throw new ProtocolError('slice.root', 'the readings do not hash to the slice root');
   const readings: Reading[] = [];
   let first = Infinity;
@@ -449,6 +464,8 @@ export interface BuildBatchInput {
   readonly sealedAt: number;
   /** A lower bound of the receive time of every reading a later batch will hold (≤ sealedAt). */
   readonly watermark: number;
+  /** The directory version (how leaves are salted); DIRECTORY_VERSION (3) unless given. */
+  readonly directoryVersion?: DirectoryVersion;
 }
 
 /**
@@ -462,6 +479,8 @@ export function buildBatch(a: BuildBatchInput): BuiltBatch {
   check32('epoch key', a.epoch.key);
   if (a.readings.length === 0) throw new ProtocolError('batch.empty', 'a batch has at least one reading');
   if (a.readings.length > MAX_COUNT) throw new ProtocolError('batch.count', `${a.readings.length} readings`);
+  const version = a.directoryVersion ?? DIRECTORY_VERSION;
+  if (!DIRECTORY_VERSIONS.includes(version)) throw new ProtocolError('directory.version', `version ${String(version)}`);
   const groups = new Map<string, { tag: Uint8Array; day: number; readings: Reading[] }>();
   let first = Infinity;
   let last = -Infinity;
@@ -490,11 +509,11 @@ export function buildBatch(a: BuildBatchInput): BuiltBatch {
     const binding = { gatewayId: a.gatewayId, seq: a.seq, tag: g.tag, day: g.day, count: g.readings.length, firstReceivedAt: f, lastReceivedAt: l };
     const key = sliceKey(a.epoch.key, binding);
     const ct = sealSlice(key, a.gatewayId, a.seq, g.tag, encodeSlicePayload(bytes));
-    const entry: SliceEntry = { tag: g.tag, day: g.day, count: g.readings.length, firstReceivedAt: f, lastReceivedAt: l, sliceRoot: merkleRoot(sliceLeaves(sliceSaltKey(key), bytes)), ciphertextLength: ct.length, ciphertextHash: sha256(ct) };
+    const entry: SliceEntry = { tag: g.tag, day: g.day, count: g.readings.length, firstReceivedAt: f, lastReceivedAt: l, sliceRoot: merkleRoot(sliceLeaves(version, sliceSaltKey(key, version), bytes)), ciphertextLength: ct.length, ciphertextHash: sha256(ct) };
     slices.push({ entry, key, readings: g.readings });
     ciphertexts.push(ct);
   }
-  const directory: Directory = { version: 2, epochId: a.epoch.id, wrappedEpochKey: a.epoch.wrapped, slices: slices.map((s) => s.entry) };
+  const directory: Directory = { version, epochId: a.epoch.id, wrappedEpochKey: a.epoch.wrapped, slices: slices.map((s) => s.entry) };
   const directoryBytes = encodeDirectory(directory);
   const envelope = new Uint8Array(directoryBytes.length + ciphertexts.reduce((n, c) => n + c.length, 0));
   envelope.set(directoryBytes, 0);
@@ -532,7 +551,7 @@ export function openBatchAsOwner(header: BatchHeader, envelope: Uint8Array, epoc
   const out: Reading[] = [];
   directory.slices.forEach((e, i) => {
     const key = sliceKey(epochKey, { gatewayId: header.gatewayId, seq: header.seq, tag: e.tag, day: e.day, count: e.count, firstReceivedAt: e.firstReceivedAt, lastReceivedAt: e.lastReceivedAt });
-    const opened = openAndCheckSlice(key, header.gatewayId, header.seq, e, ciphertexts[i]!);
+    const opened = openAndCheckSlice(key, header.gatewayId, header.seq, e, ciphertexts[i]!, directory.version);
     for (const r of opened.readings) {
       if (!equalBytes(patientTag(tagKey, r.patient, e.day), e.tag)) throw new ProtocolError('slice.tag', `slice ${i}: a reading of another patient (tag mismatch)`);
       out.push(r);

@@ -8,10 +8,17 @@
  * The 0x00/0x01 prefixes separate leaves from inner nodes (no second-preimage by reinterpreting a
  * node as a leaf). Odd counts need no duplicated leaves, so no two different batches share a root.
  * Salts come from a per-batch secret key that travels only inside the encrypted batch: a public
- * root does not let anyone confirm a guessed vital sign by hashing candidates.
+ * root does not let anyone confirm a guessed vital sign by hashing candidates. Two derivations of
+ * the salts from that key, named by the batch directory's version (protocol/batch.ts):
+ *
+ *   'hmac'   (directory v2): salt_i = HMAC-SHA256(K, "mcps/leaf-salt/v1" ‖ u32be(i)), one HMAC per leaf;
+ *   'stream' (directory v3): salt_i = bytes [32·i, 32·i + 32) of the ChaCha20 keystream (RFC 8439,
+ *            key K, nonce 0¹², initial block counter 0), all of a slice's salts in one call.
+ *
+ * Both are pseudorandom functions of the secret key and the leaf index; a key salts one slice only.
  */
 import { ProtocolError } from './errors';
-import { createHmac } from 'node:crypto';
+import { createCipheriv, createHmac } from 'node:crypto';
 import { hmacSha256, sha256, sha256Once, utf8 } from './hash';
 
 const LEAF = new Uint8Array([0x00]);
@@ -53,6 +60,45 @@ export function saltedLeafHashes(saltKey: Uint8Array, data: readonly Uint8Array[
     const d = data[i]!;
     const leaf = new Uint8Array(33 + d.length);
     leaf.set(createHmac('sha256', saltKey).update(m).digest(), 1);
+    leaf.set(d, 33);
+    out[i] = sha256Once(leaf);
+  }
+  return out;
+}
+
+export type LeafSaltScheme = 'hmac' | 'stream';
+
+/** OpenSSL's 16-byte ChaCha20 IV: the 32-bit little-endian block counter (0), then the 96-bit nonce (0). */
+const STREAM_IV = new Uint8Array(16);
+/** At most 2^32 keystream blocks of 64 bytes under one key: 2^33 salts; far above a slice's 10^6 readings. */
+const MAX_STREAM_SALTS = 2 ** 33;
+
+/** Salts 0..count-1 of the 'stream' scheme, concatenated (32·count bytes). */
+export function streamLeafSalts(saltKey: Uint8Array, count: number): Uint8Array {
+  if (saltKey.length !== 32) throw new ProtocolError('merkle.salt-key-length', `salt key of ${saltKey.length} bytes, expected 32`);
+  if (!Number.isSafeInteger(count) || count < 0 || count > MAX_STREAM_SALTS) throw new ProtocolError('merkle.bad-index', `${count} leaves`);
+  const c = createCipheriv('chacha20', saltKey, STREAM_IV);
+  const out = c.update(new Uint8Array(32 * count));
+  c.final();
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** The salt of leaf `index` under either scheme (one leaf: a verifier of a single reading). */
+export function leafSaltOf(scheme: LeafSaltScheme, saltKey: Uint8Array, index: number): Uint8Array {
+  if (scheme === 'hmac') return leafSalt(saltKey, index);
+  if (!Number.isSafeInteger(index) || index < 0 || index >= MAX_STREAM_SALTS) throw new ProtocolError('merkle.bad-index', `leaf index ${index}`);
+  return streamLeafSalts(saltKey, index + 1).slice(32 * index);
+}
+
+/** leafHash(salt_i, data[i]) for every i, with the salts of `scheme`. */
+export function leafHashesWith(scheme: LeafSaltScheme, saltKey: Uint8Array, data: readonly Uint8Array[]): Uint8Array[] {
+  if (scheme === 'hmac') return saltedLeafHashes(saltKey, data);
+  const salts = streamLeafSalts(saltKey, data.length);
+  const out = new Array<Uint8Array>(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const d = data[i]!;
+    const leaf = new Uint8Array(33 + d.length);
+    leaf.set(salts.subarray(32 * i, 32 * i + 32), 1);
     leaf.set(d, 33);
     out[i] = sha256Once(leaf);
   }

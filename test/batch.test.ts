@@ -19,6 +19,7 @@ import {
   openBatchAsOwner,
   type BatchHeader,
   type BuildBatchInput,
+  type DirectoryVersion,
 } from '../protocol/batch';
 import { decodeReading, encodeReading, canonicalJson } from '../protocol/canonical';
 import { dayOf, patientScope, patientTag, rangeTags, tagsHash, DAY_MS } from '../protocol/sharing/tags';
@@ -144,7 +145,8 @@ t.test('slices open only under their derived key, and check against their entry'
   const { ciphertexts } = checkEnvelope(built.header, built.envelope);
   const binding = { gatewayId: 'gw-ward1', seq: 1, tag: e.tag, day: e.day, count: e.count, firstReceivedAt: e.firstReceivedAt, lastReceivedAt: e.lastReceivedAt };
   const key = sliceKey(epoch.key, binding);
-  const opened = openAndCheckSlice(key, 'gw-ward1', 1, e, ciphertexts[0]!);
+  const V = built.directory.version;
+  const opened = openAndCheckSlice(key, 'gw-ward1', 1, e, ciphertexts[0]!, V);
   t.equal(opened.readings.length, e.count);
   t.ok(opened.readings.every((r) => hex(patientTag(tagKey, r.patient, dayOf(r.receivedAt))) === hex(e.tag)), "only the slice's patient");
   for (const [name, wrong] of [
@@ -154,11 +156,13 @@ t.test('slices open only under their derived key, and check against their entry'
     ['another day', { ...binding, day: e.day + 1 }],
     ['another batch', { ...binding, seq: 2 }],
   ] as const) {
-    t.equal(reason(() => openAndCheckSlice(sliceKey(epoch.key, wrong), 'gw-ward1', 1, e, ciphertexts[0]!)), 'slice.decrypt', `a key derived with ${name} opens nothing`);
+    t.equal(reason(() => openAndCheckSlice(sliceKey(epoch.key, wrong), 'gw-ward1', 1, e, ciphertexts[0]!, V)), 'slice.decrypt', `a key derived with ${name} opens nothing`);
   }
-  t.equal(reason(() => openAndCheckSlice(key, 'gw-ward1', 1, built.directory.slices[1]!, ciphertexts[1]!)), 'slice.decrypt', "one slice's key does not open another's");
-  t.equal(reason(() => openAndCheckSlice(key, 'gw-ward1', 1, { ...e, count: e.count + 1 }, ciphertexts[0]!)), 'slice.count', 'a directory that claims more readings');
-  t.equal(reason(() => openAndCheckSlice(key, 'gw-ward1', 1, { ...e, sliceRoot: new Uint8Array(32) }, ciphertexts[0]!)), 'slice.root', 'a wrong slice root');
+  t.equal(reason(() => openAndCheckSlice(key, 'gw-ward1', 1, built.directory.slices[1]!, ciphertexts[1]!, V)), 'slice.decrypt', "one slice's key does not open another's");
+  t.equal(reason(() => openAndCheckSlice(key, 'gw-ward1', 1, { ...e, count: e.count + 1 }, ciphertexts[0]!, V)), 'slice.count', 'a directory that claims more readings');
+  t.equal(reason(() => openAndCheckSlice(key, 'gw-ward1', 1, { ...e, sliceRoot: new Uint8Array(32) }, ciphertexts[0]!, V)), 'slice.root', 'a wrong slice root');
+  t.equal(V, 3, 'buildBatch seals directory version 3 (keystream leaf salts)');
+  t.equal(reason(() => openAndCheckSlice(key, 'gw-ward1', 1, e, ciphertexts[0]!, 2)), 'slice.root', 'a v3 slice checked with v2 salts does not verify: the version in the directory picks the derivation');
   const all = openBatchAsOwner(built.header, built.envelope, epoch.key, tagKey);
   t.equal(all.length, 7, 'the owner opens every slice');
   t.equal(reason(() => openBatchAsOwner(built.header, built.envelope, epoch.key, new Uint8Array(32).fill(1))), 'slice.tag', 'with another tag key the tags do not match');
@@ -191,14 +195,17 @@ interface Vector {
   envelope_sha256: string;
 }
 
-function vectorOf(): Vector {
-  const i = input({ readings: Array.from({ length: 5 }, (_, k) => reading(k, k < 3 ? 'p-0001' : 'p-0002')) });
+function vectorOf(version: DirectoryVersion): Vector {
+  const i = input({ readings: Array.from({ length: 5 }, (_, k) => reading(k, k < 3 ? 'p-0001' : 'p-0002')), directoryVersion: version });
   const b = buildBatch(i);
   return {
-    description: 'mcps-edge batch layout v2 (docs/protocol.md "Batch layout"): one batch of two patients. The wrapped epoch key is an opaque 80-byte value here (HPKE is randomised and covered by its RFC); everything else is derived. All hex.',
+    description:
+      version === 2
+        ? 'mcps-edge batch layout v2 (docs/protocol.md "Batch layout"): one batch of two patients. The wrapped epoch key is an opaque 80-byte value here (HPKE is randomised and covered by its RFC); everything else is derived. All hex.'
+        : 'mcps-edge batch layout v2 with directory version 3 (docs/protocol.md "Batch layout", "Leaf salts"): the same batch as batch-v2.json, its leaves salted from the ChaCha20 keystream under the v3 salt key. The wrapped epoch key is an opaque 80-byte value here (HPKE is randomised and covered by its RFC); everything else is derived. All hex.',
     inputs: { gateway_id: i.gatewayId, seq: i.seq, prev_hash: hex(i.prevHash), tag_key: hex(i.tagKey), epoch_id: i.epoch.id, epoch_key: hex(i.epoch.key), wrapped_epoch_key: hex(i.epoch.wrapped), sealed_at: i.sealedAt, watermark: i.watermark, readings: [...i.readings] },
     reading_bytes: i.readings.map((r) => hex(encodeReading(r))),
-    slices: b.slices.map((s) => ({ tag: hex(s.entry.tag), day: s.entry.day, count: s.entry.count, first: s.entry.firstReceivedAt, last: s.entry.lastReceivedAt, slice_key: hex(s.key), salt_key: hex(sliceSaltKey(s.key)), slice_root: hex(s.entry.sliceRoot), ciphertext_sha256: hex(s.entry.ciphertextHash) })),
+    slices: b.slices.map((s) => ({ tag: hex(s.entry.tag), day: s.entry.day, count: s.entry.count, first: s.entry.firstReceivedAt, last: s.entry.lastReceivedAt, slice_key: hex(s.key), salt_key: hex(sliceSaltKey(s.key, version)), slice_root: hex(s.entry.sliceRoot), ciphertext_sha256: hex(s.entry.ciphertextHash) })),
     directory: hex(encodeDirectory(b.directory)),
     header: hex(encodeHeader(b.header)),
     header_hash: hex(headerHash(b.header)),
@@ -206,16 +213,18 @@ function vectorOf(): Vector {
   };
 }
 
-t.test('vectors: protocol/vectors/batch-v2.json byte for byte', async (t) => {
-  const file = join(resolve(__dirname, '..', '..'), 'protocol', 'vectors', 'batch-v2.json');
-  const fresh = vectorOf();
+for (const version of [2, 3] as const)
+t.test(`vectors: protocol/vectors/batch-v${version}.json byte for byte`, async (t) => {
+  const file = join(resolve(__dirname, '..', '..'), 'protocol', 'vectors', `batch-v${version}.json`);
+  const fresh = vectorOf(version);
   if (process.env.MCPS_WRITE_VECTORS === '1') writeFileSync(file, JSON.stringify(fresh, null, 2) + '\n');
   const stored = JSON.parse(readFileSync(file, 'utf8')) as Vector;
   t.same(fresh, stored, 'every derived value equals the stored vector');
   // And from the stored inputs alone, through the public functions.
   const i = stored.inputs;
-  const b = buildBatch({ gatewayId: i.gateway_id, seq: i.seq, prevHash: unhex(i.prev_hash), tagKey: unhex(i.tag_key), epoch: { id: i.epoch_id, key: unhex(i.epoch_key), wrapped: unhex(i.wrapped_epoch_key) }, sealedAt: i.sealed_at, watermark: i.watermark, readings: i.readings });
+  const b = buildBatch({ gatewayId: i.gateway_id, seq: i.seq, prevHash: unhex(i.prev_hash), tagKey: unhex(i.tag_key), epoch: { id: i.epoch_id, key: unhex(i.epoch_key), wrapped: unhex(i.wrapped_epoch_key) }, sealedAt: i.sealed_at, watermark: i.watermark, readings: i.readings, directoryVersion: version });
   t.equal(hex(headerHash(b.header)), stored.header_hash);
+  t.equal(decodeDirectory(unhex(stored.directory)).version, version, 'the directory names its version');
   t.equal(hex(decodeHeader(unhex(stored.header)).root), hex(b.header.root));
 });
 
@@ -226,16 +235,16 @@ const readingArb = fc.record({
   value: fc.integer({ min: 0, max: 100 }),
 });
 
-t.test('property: every reading lands in its own patient-day slice, each slice opens and checks, the root is MTH of slice roots', async (t) => {
+t.test('property: every reading lands in its own patient-day slice, each slice opens and checks, the root is MTH of slice roots (directory v2 and v3)', async (t) => {
   fc.assert(
-    fc.property(fc.array(readingArb, { minLength: 1, maxLength: 40 }), (rs) => {
+    fc.property(fc.array(readingArb, { minLength: 1, maxLength: 40 }), fc.constantFrom<DirectoryVersion>(2, 3), (rs, version) => {
       const readings = rs.map((r, i) => ({ ...reading(i, r.patient, r.at), value: r.value }));
       const last = Math.max(...readings.map((r) => r.receivedAt));
-      const b = buildBatch(input({ readings, sealedAt: last, watermark: last - 5 }));
+      const b = buildBatch(input({ readings, sealedAt: last, watermark: last - 5, directoryVersion: version }));
       const { ciphertexts } = checkEnvelope(b.header, b.envelope);
       let total = 0;
       b.directory.slices.forEach((e, k) => {
-        const opened = openAndCheckSlice(sliceKey(epoch.key, { gatewayId: 'gw-ward1', seq: 1, tag: e.tag, day: e.day, count: e.count, firstReceivedAt: e.firstReceivedAt, lastReceivedAt: e.lastReceivedAt }), 'gw-ward1', 1, e, ciphertexts[k]!);
+        const opened = openAndCheckSlice(sliceKey(epoch.key, { gatewayId: 'gw-ward1', seq: 1, tag: e.tag, day: e.day, count: e.count, firstReceivedAt: e.firstReceivedAt, lastReceivedAt: e.lastReceivedAt }), 'gw-ward1', 1, e, ciphertexts[k]!, b.directory.version);
         for (const r of opened.readings) if (hex(patientTag(tagKey, r.patient, dayOf(r.receivedAt))) !== hex(e.tag)) throw new Error('a reading in another patient-day slice');
         total += opened.readings.length;
       });

@@ -1,7 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
-import { inclusionProof, leafHash, leafSalt, merkleRoot, nodeHash, saltedLeafHashes, verifyInclusion } from '../protocol/merkle';
+import { inclusionProof, leafHash, leafHashesWith, leafSalt, leafSaltOf, merkleRoot, nodeHash, saltedLeafHashes, streamLeafSalts, verifyInclusion } from '../protocol/merkle';
 
 const h = (...parts: Array<Uint8Array | number[]>): Uint8Array => {
   const x = createHash('sha256');
@@ -92,4 +92,46 @@ t.test('saltedLeafHashes is leafHash(leafSalt(key, i), data[i]) for every leaf',
     { numRuns: 60 },
   );
   t.throws(() => saltedLeafHashes(new Uint8Array(31), [new Uint8Array(2)]), /salt-key-length/);
+});
+
+// Leaf salts v3 (directory version 3): the ChaCha20 keystream under the salt key, 32 bytes a leaf.
+t.test('stream leaf salts: the RFC 8439 ChaCha20 keystream (nonce 0, counter 0), 32 bytes per leaf', async (t) => {
+  // RFC 8439 appendix A.1, test vector #1: key 0^32, nonce 0^12, block counter 0.
+  const ks = streamLeafSalts(new Uint8Array(32), 2);
+  t.equal(hex(ks), '76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586');
+  t.equal(hex(leafSaltOf('stream', new Uint8Array(32), 1)), hex(ks.subarray(32, 64)), 'salt 1 is the second 32 bytes');
+  t.equal(streamLeafSalts(new Uint8Array(32), 0).length, 0);
+  t.throws(() => streamLeafSalts(new Uint8Array(31), 1), /salt-key-length/);
+  t.throws(() => leafSaltOf('stream', new Uint8Array(32), -1), /bad-index/);
+});
+
+t.test('property: stream salts are a prefix-stable keystream, distinct per index and key, and differ from the HMAC salts', async (t) => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.integer({ min: 1, max: 300 }), (k1, k2, n) => {
+      const a = streamLeafSalts(k1, n);
+      const i = n - 1;
+      const salts = new Set(Array.from({ length: n }, (_, j) => hex(a.subarray(32 * j, 32 * j + 32))));
+      return (
+        a.length === 32 * n &&
+        hex(streamLeafSalts(k1, n + 7).subarray(0, 32 * n)) === hex(a) &&
+        hex(leafSaltOf('stream', k1, i)) === hex(a.subarray(32 * i)) &&
+        salts.size === n &&
+        (hex(k1) === hex(k2) || hex(streamLeafSalts(k2, 1)) !== hex(a.subarray(0, 32))) &&
+        hex(leafSaltOf('hmac', k1, 0)) !== hex(a.subarray(0, 32))
+      );
+    }),
+    { numRuns: 100 },
+  );
+  t.pass();
+});
+
+t.test('property: leafHashesWith(scheme) is leafHash(leafSaltOf(scheme, key, i), data[i]) for both schemes', async (t) => {
+  fc.assert(
+    fc.property(fc.constantFrom<'hmac' | 'stream'>('hmac', 'stream'), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 40 }), (scheme, key, data) => {
+      const want = data.map((d, i) => hex(leafHash(leafSaltOf(scheme, key, i), d)));
+      return JSON.stringify(leafHashesWith(scheme, key, data).map(hex)) === JSON.stringify(want);
+    }),
+    { numRuns: 60 },
+  );
+  t.not(hex(leafHashesWith('stream', new Uint8Array(32).fill(5), [new Uint8Array([1, 2])])[0]!), hex(leafHashesWith('hmac', new Uint8Array(32).fill(5), [new Uint8Array([1, 2])])[0]!), 'the two schemes give different leaves');
 });

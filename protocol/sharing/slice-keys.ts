@@ -4,7 +4,8 @@
  *
  *   K_slice = HKDF-Expand(K_epoch, "mcps/slice-key/v2" ‖ len ‖ gatewayId ‖ u64(seq) ‖ tag ‖ u32(day)
  *                         ‖ u32(count) ‖ u64(first) ‖ u64(last), 32)
- *   K_salt  = HKDF-Expand(K_slice, "mcps/leaf-salt-key/v2", 32)      (salts of the slice's leaves)
+ *   K_salt  = HKDF-Expand(K_slice, "mcps/leaf-salt-key/v2", 32)      (salts of the slice's leaves; directory v2)
+ *   K_salt  = HKDF-Expand(K_slice, "mcps/leaf-salt-key/v3", 32)      (directory v3: keystream salts, protocol/merkle.ts)
  *   ct      = ChaCha20-Poly1305(K_slice, nonce = 0¹², aad = "mcps/slice/v2" ‖ len ‖ gatewayId ‖ u64(seq) ‖ tag, slice payload)
  *
  * K_epoch (32 random bytes, a new one every UTC hour and at every gateway start) is wrapped to the
@@ -19,6 +20,7 @@ import { aeadOpen, aeadSeal, hkdfExpand } from '../handshake/primitives';
 
 const SLICE_KEY_LABEL = utf8('mcps/slice-key/v2');
 const SALT_KEY_LABEL = utf8('mcps/leaf-salt-key/v2');
+const SALT_KEY_LABEL_V3 = utf8('mcps/leaf-salt-key/v3');
 const SLICE_AAD_LABEL = utf8('mcps/slice/v2');
 const ZERO_NONCE = new Uint8Array(12);
 
@@ -74,8 +76,9 @@ export function sliceKey(epochKey: Uint8Array, s: SliceBinding): Uint8Array {
   return hkdfExpand(epochKey, info, 32);
 }
 
-export function sliceSaltKey(sliceKeyBytes: Uint8Array): Uint8Array {
-  return hkdfExpand(sliceKeyBytes, SALT_KEY_LABEL, 32);
+/** The slice's leaf-salt key; `directoryVersion` 3 gets its own label (its salts are a keystream, not HMACs). */
+export function sliceSaltKey(sliceKeyBytes: Uint8Array, directoryVersion: 2 | 3 = 2): Uint8Array {
+  return hkdfExpand(sliceKeyBytes, directoryVersion === 3 ? SALT_KEY_LABEL_V3 : SALT_KEY_LABEL, 32);
 }
 
 function sliceAad(gatewayId: string, seq: number, tag: Uint8Array): Uint8Array {

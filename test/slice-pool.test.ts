@@ -1,0 +1,54 @@
+// The data user's slice pool (data-user/slice-pool.ts): worker threads open exactly what the
+// inline path opens (same readings, leaves, salt keys, same refusals), the main thread can take
+// chunks too (assist), and the results come back in the jobs' order.
+import t from 'tap';
+import { buildBatch, checkEnvelope, type DirectoryVersion } from '../protocol/batch';
+import { sliceKey } from '../protocol/sharing/slice-keys';
+import type { Reading } from '../protocol/reading';
+import { openSliceJob, type SliceJob } from '../data-user/slice-open';
+import { SlicePool } from '../data-user/slice-pool';
+
+const T0 = 1_764_000_000_000;
+const epoch = { id: T0 - 5000, key: new Uint8Array(32).fill(0x22), wrapped: new Uint8Array(80).fill(0x33) };
+
+function jobsOf(version: DirectoryVersion, patients: number): SliceJob[] {
+  const readings: Reading[] = [];
+  for (let i = 0; i < patients * 5; i++) readings.push({ deviceId: `mon-${i % patients}`, patient: `p-${i % patients}`, kind: 'heart_rate', mdc: '147842', loinc: '8867-4', value: 60 + (i % 30), unit: '/min', deviceTime: null, receivedAt: T0 + i * 100, deviceSeq: i, source: 'mqtt' });
+  const b = buildBatch({ gatewayId: 'gw-1', seq: 1, prevHash: new Uint8Array(32), readings, tagKey: new Uint8Array(32).fill(1), epoch, sealedAt: T0 + patients * 500, watermark: T0, directoryVersion: version });
+  const { ciphertexts } = checkEnvelope(b.header, b.envelope);
+  return b.directory.slices.map((e, i) => ({ id: i, key: sliceKey(epoch.key, { gatewayId: 'gw-1', seq: 1, tag: e.tag, day: e.day, count: e.count, firstReceivedAt: e.firstReceivedAt, lastReceivedAt: e.lastReceivedAt }), gatewayId: 'gw-1', seq: 1, entry: e, directoryVersion: version, ciphertext: ciphertexts[i]! }));
+}
+
+const plain = (x: unknown): string => JSON.stringify(x, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
+
+for (const version of [2, 3] as const) {
+  t.test(`directory v${version}: the pool opens what the inline path opens, in order`, async (t) => {
+    const jobs = jobsOf(version, 50);
+    // One altered ciphertext and one wrong key among them.
+    const bad = jobs.map((j, i) => (i === 3 ? { ...j, ciphertext: Uint8Array.from(j.ciphertext, (b, k) => (k === 0 ? b ^ 1 : b)) } : i === 7 ? { ...j, key: new Uint8Array(32) } : j));
+    const want = bad.map(openSliceJob);
+    t.equal(want.filter((r) => r.ok).length, 48);
+    t.match(want[3], { ok: false, altered: true });
+    t.match(want[7], { ok: false, altered: false });
+    const pool = new SlicePool(2);
+    try {
+      let last = 0;
+      const got = await pool.open(bad, (d) => (last = d));
+      t.equal(plain(got), plain(want), 'same results, same order');
+      t.equal(last, bad.length, 'progress reaches every job');
+      // The main thread assisting: still every job once, in order.
+      const p = pool.open(jobs);
+      await pool.assist();
+      t.equal(plain(await p), plain(jobs.map(openSliceJob)));
+    } finally {
+      await pool.close();
+    }
+  });
+}
+
+t.test('a pool of no workers opens inline', async (t) => {
+  const jobs = jobsOf(3, 12);
+  const pool = new SlicePool(0);
+  t.equal(plain(await pool.open(jobs)), plain(jobs.map(openSliceJob)));
+  await pool.close();
+});
