@@ -459,6 +459,12 @@ export interface BuildBatchInput {
   readonly readings: readonly Reading[];
   /** The hospital's patient tag key. */
   readonly tagKey: Uint8Array;
+  /**
+   * The patient tag of a pseudonym on a day under `tagKey` (patientTag), when the caller keeps the
+   * tags it computed before (the seal worker: the same patients in every batch); must return
+   * exactly patientTag(tagKey, patient, day).
+   */
+  readonly tagOf?: (patient: string, day: number) => Uint8Array;
   readonly epoch: EpochKey;
   /** The gateway's clock when sealing (raised to the last receive time if the clock is behind it). */
   readonly sealedAt: number;
@@ -481,15 +487,24 @@ export function buildBatch(a: BuildBatchInput): BuiltBatch {
   if (a.readings.length > MAX_COUNT) throw new ProtocolError('batch.count', `${a.readings.length} readings`);
   const version = a.directoryVersion ?? DIRECTORY_VERSION;
   if (!DIRECTORY_VERSIONS.includes(version)) throw new ProtocolError('directory.version', `version ${String(version)}`);
+  // Slices by tag; the tag is computed once per patient and day in the batch (byPatientDay), not
+  // once per reading.
   const groups = new Map<string, { tag: Uint8Array; day: number; readings: Reading[] }>();
+  const byPatientDay = new Map<string, { tag: Uint8Array; day: number; readings: Reading[] }>();
+  const tagOf = a.tagOf ?? ((patient: string, day: number) => patientTag(a.tagKey, patient, day));
   let first = Infinity;
   let last = -Infinity;
   for (const r of a.readings) {
     const day = dayOf(r.receivedAt);
-    const tag = patientTag(a.tagKey, r.patient, day);
-    const k = Buffer.from(tag).toString('hex');
-    let g = groups.get(k);
-    if (!g) groups.set(k, (g = { tag, day, readings: [] }));
+    const pd = `${day}\u0000${r.patient}`;
+    let g = byPatientDay.get(pd);
+    if (!g) {
+      const tag = tagOf(r.patient, day);
+      const k = Buffer.from(tag).toString('hex');
+      g = groups.get(k);
+      if (!g) groups.set(k, (g = { tag, day, readings: [] }));
+      byPatientDay.set(pd, g);
+    }
     g.readings.push(r);
     first = Math.min(first, r.receivedAt);
     last = Math.max(last, r.receivedAt);

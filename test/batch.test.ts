@@ -289,3 +289,17 @@ t.test('canonical reading encoding', async (t) => {
   t.equal(reason(() => decodeReading(new TextEncoder().encode(JSON.stringify({ ...r, kind: 'mood' })))), 'reading.bad-field');
   t.equal(reason(() => decodeReading(new TextEncoder().encode('{'))), 'reading.not-json');
 });
+
+t.test('tagOf: a caller-kept tag table builds the same batch, asked once per patient and day', async (t) => {
+  const asked: string[] = [];
+  const tagOf = (patient: string, day: number): Uint8Array => {
+    asked.push(`${patient}@${day}`);
+    return patientTag(tagKey, patient, day);
+  };
+  const readings = [...Array.from({ length: 7 }, (_, i) => reading(i)), reading(7, 'p-0001', T0 - DAY_MS)];
+  const a = buildBatch(input({ readings }));
+  const b = buildBatch(input({ readings, tagOf }));
+  t.same(hex(b.envelope), hex(a.envelope));
+  t.same(hex(encodeHeader(b.header)), hex(encodeHeader(a.header)));
+  t.same(asked.sort(), ['p-0001@' + (dayOf(T0) - 1), 'p-0001@' + dayOf(T0), 'p-0002@' + dayOf(T0), 'p-0003@' + dayOf(T0)].sort(), 'one tag per patient-day');
+});

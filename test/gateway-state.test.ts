@@ -118,6 +118,44 @@ t.test('a reading is acknowledged only once its commit is synced to disk; a fail
   t.equal(calls.length, 3);
 });
 
+t.test('what arrives while a group is synced waits, unacknowledged, and is committed in one transaction when the sync ends', async (t) => {
+  const db = openStateDb(tempDb(t));
+  t.teardown(() => db.close());
+  const j = new ReadingJournal(db);
+  const ws = walSyncOf(db)!;
+  const realSync = ws.sync.bind(ws);
+  const releases: Array<() => void> = [];
+  ws.sync = () => new Promise<void>((r) => releases.push(r));
+  const acked: number[] = [];
+  const append = (i: number): Promise<unknown> => j.append(reading(i), dedupeKey(reading(i))).then(() => acked.push(i));
+  const p1 = append(1);
+  const turn = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
+  await turn();
+  const later = [append(2)];
+  await turn();
+  later.push(append(3), append(2));
+  await turn();
+  t.equal(j.stats.commits, 1, 'one transaction while its sync runs');
+  t.equal(j.unsealedCount, 1, 'the later readings are not written yet');
+  t.equal(releases.length, 1);
+  releases[0]!();
+  await p1;
+  t.same(acked, [1], 'the first is acknowledged after its sync');
+  t.equal(j.stats.commits, 2, 'the readings that waited are committed at once, together');
+  t.equal(j.stats.maxGroup, 3);
+  t.equal(j.unsealedCount, 3, 'the re-sent one is recognised inside the group');
+  t.same(acked, [1], 'and not acknowledged before their own sync');
+  await turn();
+  t.equal(releases.length, 2);
+  releases[1]!();
+  await Promise.all(later);
+  t.same(acked.sort(), [1, 2, 2, 3]);
+  t.equal(j.stats.duplicates, 1);
+  ws.sync = realSync;
+  await append(4);
+  t.equal(j.stats.commits, 3, 'idle again: a reading is committed and synced at once');
+});
+
 t.test('sealing takes the readings out of the journal in the same transaction; a reading is never sealed twice', async (t) => {
   const path = tempDb(t);
   let db = openStateDb(path);

@@ -7,10 +7,12 @@
  *
  * Group commit: appends made in the same turn of the event loop are committed together in one
  * transaction, after the turn (setImmediate), and acknowledged once the write-ahead log is synced
- * (syncCommitted: an fdatasync on the thread pool, shared by every commit made while the previous
- * one ran). Under load a turn carries many messages (a socket read holds many MQTT packets) and the
- * event loop keeps committing while the disk syncs, so the cost of the sync is shared; when idle a
- * reading is committed and synced alone, at once.
+ * (syncCommitted: an fdatasync on the thread pool). While that sync runs, new appends wait in memory
+ * (unacknowledged) and are committed together, in one transaction, the moment it ends, then synced:
+ * their sync could not have started before the running one ended anyway, so they are acknowledged
+ * no later, and the journal makes one transaction per sync instead of one per turn of the event
+ * loop (at 1000 devices sending once a second, a turn mostly carries one or two readings). When
+ * idle a reading is committed and synced alone, at once.
  *
  * Duplicates: a device that did not get its PUBACK (the gateway died before sending it) publishes the
  * same message again. Readings appended with a dedupe key (device, kind, sequence number, device
@@ -92,15 +94,21 @@ export class ReadingJournal {
   append(reading: Reading, dedupeKey?: string): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ reading, dedupeKey, resolve, reject });
-      if (!this.#scheduled) {
+      if (!this.#scheduled && !this.#syncing) {
         this.#scheduled = true;
         setImmediate(() => this.#commit());
       }
     });
   }
 
+  /** Whether this journal's last commit is still being synced (the next group waits for it). */
+  #syncing = false;
+
   #commit(): void {
     this.#scheduled = false;
+    // While the last group's sync runs, what arrives waits and is committed in one transaction
+    // when it ends (see #afterSync): its own sync could not have started earlier anyway.
+    if (this.#syncing) return;
     const group = this.#pending;
     this.#pending = [];
     if (group.length === 0) return;
@@ -117,18 +125,28 @@ export class ReadingJournal {
     this.stats.maxGroup = Math.max(this.stats.maxGroup, group.length);
     // Acknowledged only once on disk; a failed sync acknowledges nobody (the rows are in the
     // journal all the same and get sealed; the devices resend and are recognised as duplicates).
+    this.#syncing = true;
     syncCommitted(this.#db).then(
-      () =>
+      () => {
+        this.#afterSync();
         results.forEach((r, i) => {
           if (r.duplicate) this.stats.duplicates++;
           else this.stats.appended++;
           group[i]!.resolve(r);
-        }),
+        });
+      },
       (err: Error) => {
+        this.#afterSync();
         const e = new Error(`journal: could not sync ${group.length} readings to disk: ${err.message}`);
         for (const p of group) p.reject(e);
       },
     );
+  }
+
+  /** The last group is on disk (or failed): the readings that came meanwhile are committed now. */
+  #afterSync(): void {
+    this.#syncing = false;
+    if (this.#pending.length > 0 && !this.#scheduled) this.#commit();
   }
 
   /** Journaled readings not yet sealed, oldest first; `journaledBefore` limits them by age. */

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { buildBatch, encodeHeader, headerHash } from '../../protocol/batch';
 import { blsSign } from '../../protocol/bls';
+import { patientTag } from '../../protocol/sharing/tags';
 import type { Reading } from '../../protocol/reading';
 import type { BatchSubmission } from '../../protocol/submission';
 import { EpochKeyRing } from './epoch-keys';
@@ -44,10 +45,34 @@ function ringFor(gatewayId: string, keys: SealKeys): EpochKeyRing {
   return r;
 }
 
+/**
+ * Patient tags computed before in this thread, per tag key: a ward's batches hold the same patients
+ * batch after batch, and a tag (one HMAC) only changes with the day. Bounded: emptied when it
+ * reaches TAG_CACHE_MAX entries (a day's roll-over fills it with the new day's tags).
+ */
+const TAG_CACHE_MAX = 8192;
+const tagCaches = new Map<string, Map<string, Uint8Array>>();
+
+function tagCacheFor(tagKey: Uint8Array): (patient: string, day: number) => Uint8Array {
+  const id = hex(tagKey);
+  let cache = tagCaches.get(id);
+  if (!cache) tagCaches.set(id, (cache = new Map()));
+  const c = cache;
+  return (patient, day) => {
+    const k = `${day}\u0000${patient}`;
+    let t = c.get(k);
+    if (t === undefined) {
+      if (c.size >= TAG_CACHE_MAX) c.clear();
+      c.set(k, (t = patientTag(tagKey, patient, day)));
+    }
+    return t;
+  };
+}
+
 export async function buildSealedBatch(input: SealInput, keys: SealKeys): Promise<OutboxItem> {
   const { gatewayId, seq } = input;
   const epoch = await ringFor(gatewayId, keys).current();
-  const built = buildBatch({ gatewayId, seq, prevHash: input.prevHash, readings: input.readings, tagKey: keys.patientTagKey, epoch, sealedAt: input.sealedAt, watermark: input.watermark });
+  const built = buildBatch({ gatewayId, seq, prevHash: input.prevHash, readings: input.readings, tagKey: keys.patientTagKey, tagOf: tagCacheFor(keys.patientTagKey), epoch, sealedAt: input.sealedAt, watermark: input.watermark });
   const hh = headerHash(built.header);
   const submission: BatchSubmission = {
     v: 2,
