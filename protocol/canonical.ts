@@ -42,11 +42,22 @@ export function canonicalJson(value: unknown): string {
 const READING_FIELDS = ['deviceId', 'patient', 'kind', 'mdc', 'loinc', 'value', 'unit', 'deviceTime', 'receivedAt', 'deviceSeq', 'source'] as const;
 const SOURCES: readonly ReadingSource[] = ['serial', 'mqtt', 'hl7'];
 
-/** The reading's canonical bytes: what a Merkle leaf commits to. */
+const UTF8 = new TextEncoder();
+
+/**
+ * The reading's canonical bytes: what a Merkle leaf commits to. canonicalJson of the checked
+ * reading, written out field by field in canonicalJson's key order (the eleven keys sorted by UTF-16
+ * code unit), numbers and strings as JSON.stringify writes them: the same bytes without sorting
+ * keys or building an object per reading (test/batch.test.ts checks it against canonicalJson).
+ */
 export function encodeReading(r: Reading): Uint8Array {
   const o: Record<string, unknown> = {};
   for (const f of READING_FIELDS) o[f] = r[f];
-  return new TextEncoder().encode(canonicalJson(checkReading(o, 'reading')));
+  const c = checkReading(o, 'reading');
+  const s = JSON.stringify;
+  return UTF8.encode(
+    `{"deviceId":${s(c.deviceId)},"deviceSeq":${s(c.deviceSeq)},"deviceTime":${c.deviceTime === null ? 'null' : s(c.deviceTime)},"kind":${s(c.kind)},"loinc":${s(c.loinc)},"mdc":${s(c.mdc)},"patient":${s(c.patient)},"receivedAt":${s(c.receivedAt)},"source":${s(c.source)},"unit":${s(c.unit)},"value":${s(c.value)}}`,
+  );
 }
 
 export function decodeReading(bytes: Uint8Array): Reading {

@@ -29,8 +29,10 @@ export function hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array 
   return new Uint8Array(h.digest());
 }
 
+const UTF8 = new TextEncoder();
+
 export function utf8(s: string): Uint8Array {
-  return new TextEncoder().encode(s);
+  return UTF8.encode(s);
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -26,7 +26,7 @@ import { dayOf, patientScope, patientTag, rangeTags, tagsHash, DAY_MS } from '..
 import { sliceKey, sliceSaltKey } from '../protocol/sharing/slice-keys';
 import { sha256 } from '../protocol/hash';
 import { reasonOf } from './protocol-error.helpers';
-import type { Reading } from '../protocol/reading';
+import { READING_KINDS, type Reading } from '../protocol/reading';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
@@ -302,4 +302,21 @@ t.test('tagOf: a caller-kept tag table builds the same batch, asked once per pat
   t.same(hex(b.envelope), hex(a.envelope));
   t.same(hex(encodeHeader(b.header)), hex(encodeHeader(a.header)));
   t.same(asked.sort(), ['p-0001@' + (dayOf(T0) - 1), 'p-0001@' + dayOf(T0), 'p-0002@' + dayOf(T0), 'p-0003@' + dayOf(T0)].sort(), 'one tag per patient-day');
+});
+
+t.test('property: encodeReading writes exactly canonicalJson of the reading, for any field values', async (t) => {
+  const kinds = Object.keys(READING_KINDS) as Reading['kind'][];
+  // Any UTF-16 content (lone surrogates, controls, astral characters) within each field's length limit.
+  const str = (max: number): fc.Arbitrary<string> => fc.oneof(fc.string({ maxLength: max }), fc.string({ maxLength: max, unit: 'grapheme' }), fc.string({ maxLength: max, unit: 'binary' })).filter((x) => x.length <= max);
+  const nat = fc.oneof(fc.nat(), fc.maxSafeNat());
+  fc.assert(
+    fc.property(
+      fc.record({ deviceId: str(64), patient: str(64), kind: fc.constantFrom(...kinds), mdc: str(16), loinc: str(16), value: fc.double({ noNaN: true, noDefaultInfinity: true }), unit: str(16), deviceTime: fc.option(nat, { nil: null }), receivedAt: nat, deviceSeq: nat, source: fc.constantFrom('serial' as const, 'mqtt' as const, 'hl7' as const) }),
+      (r) => {
+        return Buffer.compare(Buffer.from(encodeReading(r)), new TextEncoder().encode(canonicalJson({ ...r }))) === 0;
+      },
+    ),
+    { numRuns: 2000 },
+  );
+  t.pass();
 });
