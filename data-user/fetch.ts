@@ -78,9 +78,9 @@ interface Early {
  * "gateway#seq#index". Nothing here is trusted yet; fetchShare uses a result only for a slice the
  * chain checks expect, from the same bytes.
  */
-async function openEarly(i: FetchInput, owner: OwnerClient, pool: SlicePool, grantId: number, answer: QueryAnswer, patientTags: ReadonlyMap<number, string>): Promise<Map<string, Early>> {
+async function openEarly(i: FetchInput, owner: OwnerClient, pool: SlicePool, grantId: number, accessTx: string, gateways: readonly QueryAnswer['gateways'][number][], patientTags: ReadonlyMap<number, string>): Promise<Map<string, Early>> {
   const cands: Array<{ key: string; gatewayId: string; seq: number; dirBytes: Uint8Array; directory: Directory; entry: SliceEntry; ciphertext: Uint8Array }> = [];
-  for (const g of answer.gateways) {
+  for (const g of gateways) {
     for (const b of g.batches) {
       if (b.slices.length === 0) continue;
       let directory: Directory;
@@ -100,7 +100,7 @@ async function openEarly(i: FetchInput, owner: OwnerClient, pool: SlicePool, gra
   }
   const out = new Map<string, Early>();
   if (cands.length === 0) return out;
-  const keys = await owner.keys(grantId, i.patient, answer.access.txHash, cands.map((c) => keyRequest(c.gatewayId, c.seq, c.directory, c.entry)));
+  const keys = await owner.keys(grantId, i.patient, accessTx, cands.map((c) => keyRequest(c.gatewayId, c.seq, c.directory, c.entry)));
   const results = await pool.open(cands.map((c, j) => ({ id: j, key: keys[j]!, gatewayId: c.gatewayId, seq: c.seq, entry: c.entry, directoryVersion: c.directory.version, ciphertext: c.ciphertext })));
   cands.forEach((c, j) => out.set(c.key, { directory: c.dirBytes, ciphertext: c.ciphertext, result: results[j]! }));
   return out;
@@ -147,13 +147,18 @@ async function fetchWith(i: FetchInput, pool: SlicePool): Promise<FetchResult> {
   if (Buffer.from(tagsHash(tags.firstDay, tagBytes)).toString('hex') !== grant.tagsHash.slice(2)) throw new Error(`the key service's tags are not grant ${grantId}'s (their hash differs from the grant's tagsHash on chain)`);
   // 2. The chain node: handshake, access recorded on chain, the answer.
   const node = new DataNodeClient({ url: i.node.url, nodeId: i.node.id, userId: i.user.id, blsSecretKey: i.user.blsSecretKey, registry: i.registry, ...(i.ca ? { ca: i.ca } : {}) });
-  const answer = await node.query({ grantId, firstDay: tags.firstDay, tags: tags.tags, from: i.from, to: i.to }, (d, n) => i.onProgress?.('fetch', d, n));
-  // 3. Against the chain, and meanwhile the patient's slices as the directories name them: their
-  // keys released under the recorded access and the slices opened on the pool's threads. Only
-  // what the chain checks then confirm is used (the same directory bytes and ciphertext as a
-  // checked batch's expected slice); anything else, or a failed release, goes the plain way below.
+  // Each page's slices of the patient get their keys and are opened as the page arrives (step 3 below).
   const patientTags = new Map(tags.tags.map((t, k) => [tags!.firstDay + k, t]));
-  const early = openEarly(i, owner, pool, grantId, answer, patientTags).catch(() => new Map<string, Early>());
+  const earlyParts: Array<Promise<Map<string, Early>>> = [];
+  const answer = await node.query({ grantId, firstDay: tags.firstDay, tags: tags.tags, from: i.from, to: i.to }, (d, n) => i.onProgress?.('fetch', d, n), (page) => {
+    earlyParts.push(openEarly(i, owner, pool, grantId, page.access.txHash, page.gateways, patientTags).catch(() => new Map<string, Early>()));
+  });
+  // 3. Against the chain, and meanwhile the patient's slices as the directories name them: their
+  // keys released under the recorded access and the slices opened on the pool's threads, page by
+  // page as the pages arrived. Only what the chain checks then confirm is used (the same directory
+  // bytes and ciphertext as a checked batch's expected slice); anything else, or a failed release,
+  // goes the plain way below.
+  const early = Promise.all(earlyParts).then((maps) => new Map(maps.flatMap((m) => [...m])));
   const range = await checkRange({ hospital: i.owner.hospital, from: i.from, to: i.to, asOfBlock: answer.access.blockNumber, patientTags, gateways: answer.gateways }, i.chain, i.pairing, (n) => new Uint8Array(randomBytes(n)));
   const gaps = [...range.gaps];
   const problems = [...range.problems];

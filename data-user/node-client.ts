@@ -127,7 +127,7 @@ export class DataNodeClient {
   }
 
   /** A whole query: the first page, then every continuation page; `onProgress(done, total)` batches. */
-  async query(q: Omit<Extract<UserRequest, { type: 'user-query' }>, 'type'>, onProgress?: (done: number, total: number) => void): Promise<QueryAnswer> {
+  async query(q: Omit<Extract<UserRequest, { type: 'user-query' }>, 'type'>, onProgress?: (done: number, total: number) => void, onPage?: (page: Extract<UserReply, { ok: true }>) => void): Promise<QueryAnswer> {
     const rawReplies: Uint8Array[] = [];
     let bytesReceived = 0;
     const take = (x: { reply: UserReply; raw: Uint8Array; bytes: number }): Extract<UserReply, { ok: true }> => {
@@ -149,6 +149,7 @@ export class DataNodeClient {
         done += g.batches.length;
       }
       onProgress?.(done, page.total);
+      onPage?.(page);
       if (page.next === null) break;
       if (page.next <= page.cursor) throw new Error(`chain node ${this.opts.nodeId} sent a page that does not advance`);
       page = take(await this.request({ type: 'user-query-page', access: access.id, cursor: page.next }));

@@ -34,33 +34,58 @@ interface Run {
   next: number;
   done: number;
   readonly onProgress: ((done: number) => void) | undefined;
-  /** Called when the last chunk's results are in. */
-  readonly finished: () => void;
+  readonly resolve: (out: SliceResult[]) => void;
+}
+
+interface Slot {
+  readonly w: Worker;
+  inFlight: { readonly r: Run; readonly c: [number, number] } | null;
 }
 
 export class SlicePool {
-  readonly #workers: Worker[] = [];
-  #failed = false;
-  #run: Run | null = null;
+  #slots: Slot[] = [];
+  /** Runs not yet complete, oldest first (their chunks are taken in that order). */
+  readonly #runs: Run[] = [];
   #assisting = false;
   #closed = false;
 
   /** `size` workers (default: one per core but one, at least one, at most 3); 0 opens everything inline. */
   constructor(size = Math.max(1, Math.min(3, availableParallelism() - 1))) {
     for (let i = 0; i < size; i++) {
+      let w: Worker;
       try {
-        const w = new Worker(join(__dirname, 'slice-pool.js'), { workerData: { mcpsSliceWorker: true } });
-        w.unref();
-        this.#workers.push(w);
+        w = new Worker(join(__dirname, 'slice-pool.js'), { workerData: { mcpsSliceWorker: true } });
       } catch {
-        this.#failed = true;
         break;
       }
+      w.unref();
+      const slot: Slot = { w, inFlight: null };
+      this.#slots.push(slot);
+      w.on('message', (m: Reply) => {
+        const f = slot.inFlight;
+        slot.inFlight = null;
+        if (!f) return;
+        m.results.forEach((x, k) => (f.r.out[f.c[0] + k] = x));
+        this.#completed(f.r, m.results.length);
+        this.#pump();
+      });
+      const fail = (): void => {
+        // A dead worker: its chunk opened here, the others (or this thread) take the rest.
+        if (this.#closed || !this.#slots.includes(slot)) return;
+        this.#slots = this.#slots.filter((x) => x !== slot);
+        const f = slot.inFlight;
+        slot.inFlight = null;
+        if (f) this.#inline(f.r, f.c);
+        if (this.#slots.length === 0) for (let t = this.#take(); t; t = this.#take()) this.#inline(t.r, t.c);
+      };
+      w.on('error', fail);
+      w.on('exit', fail);
     }
   }
 
-  #take(r: Run): [number, number] | null {
-    return r.next < r.chunks.length ? r.chunks[r.next++]! : null;
+  #take(): { r: Run; c: [number, number] } | null {
+    for (const r of this.#runs) if (r.next < r.chunks.length) return { r, c: r.chunks[r.next++]! };
+    return null;
   }
 
   #inline(r: Run, [a, b]: [number, number]): void {
@@ -71,76 +96,58 @@ export class SlicePool {
   #completed(r: Run, n: number): void {
     r.done += n;
     r.onProgress?.(r.done);
-    if (r.done === r.jobs.length) r.finished();
+    if (r.done < r.jobs.length) return;
+    this.#runs.splice(this.#runs.indexOf(r), 1);
+    if (this.#runs.length === 0) for (const s of this.#slots) s.w.unref();
+    r.resolve(r.out);
   }
 
-  /** Opens every job; results in the jobs' order. `onProgress(done)` after each chunk. One run at a time. */
+  /** Gives every idle worker a chunk. */
+  #pump(): void {
+    for (const slot of this.#slots) {
+      if (slot.inFlight) continue;
+      const t = this.#take();
+      if (!t) return;
+      slot.inFlight = t;
+      const [a, b] = t.c;
+      // Each ciphertext copied out of its reply page: posting a view would copy the whole page.
+      const part = t.r.jobs.slice(a, b).map((j) => ({ ...j, ciphertext: j.ciphertext.slice() }));
+      slot.w.postMessage({ n: a, jobs: part } satisfies Chunk, part.map((j) => j.ciphertext.buffer as ArrayBuffer));
+    }
+  }
+
+  /** Opens every job; results in the jobs' order. `onProgress(done)` after each chunk. Runs may overlap (taken in order). */
   open(jobs: readonly SliceJob[], onProgress?: (done: number) => void): Promise<SliceResult[]> {
-    if (this.#run) return Promise.reject(new Error('slice pool: one run at a time'));
     const out = new Array<SliceResult>(jobs.length);
     if (jobs.length === 0) return Promise.resolve(out);
+    if (this.#closed) return Promise.reject(new Error('slice pool closed'));
     return new Promise<SliceResult[]>((resolve) => {
       const chunks: Array<[number, number]> = [];
       for (let k = 0; k < jobs.length; k += CHUNK) chunks.push([k, Math.min(jobs.length, k + CHUNK)]);
-      const r: Run = { jobs, out, chunks, next: 0, done: 0, onProgress, finished: () => {
-        this.#run = null;
-        for (const w of this.#workers) {
-          w.removeAllListeners('message').removeAllListeners('error').removeAllListeners('exit');
-          w.unref();
+      const r: Run = { jobs, out, chunks, next: 0, done: 0, onProgress, resolve };
+      this.#runs.push(r);
+      if (this.#slots.length === 0 || jobs.length <= CHUNK) {
+        for (let c = r.chunks[r.next]; c; c = r.chunks[r.next]) {
+          r.next++;
+          this.#inline(r, c);
         }
-        resolve(out);
-      } };
-      this.#run = r;
-      if (this.#failed || this.#workers.length === 0 || jobs.length <= CHUNK) {
-        for (let c = this.#take(r); c; c = this.#take(r)) this.#inline(r, c);
         return;
       }
-      for (const w of this.#workers) {
-        let inFlight: [number, number] | null = null;
-        const send = (): void => {
-          inFlight = this.#failed ? null : this.#take(r);
-          if (!inFlight) return;
-          const [a, b] = inFlight;
-          // Each ciphertext copied out of its reply page: posting a view would copy the whole page.
-          const part = jobs.slice(a, b).map((j) => ({ ...j, ciphertext: j.ciphertext.slice() }));
-          w.postMessage({ n: a, jobs: part } satisfies Chunk, part.map((j) => j.ciphertext.buffer as ArrayBuffer));
-        };
-        w.on('message', (m: Reply) => {
-          m.results.forEach((x, i) => (out[m.n + i] = x));
-          inFlight = null;
-          this.#completed(r, m.results.length);
-          send();
-        });
-        const fail = (): void => {
-          // A dead worker: its chunk, and whatever is left, opened here (unless the pool was closed).
-          if (this.#closed || (this.#failed && inFlight === null)) return;
-          this.#failed = true;
-          const mine = inFlight;
-          inFlight = null;
-          if (mine) this.#inline(r, mine);
-          for (let c = this.#take(r); c; c = this.#take(r)) this.#inline(r, c);
-        };
-        w.on('error', fail);
-        w.on('exit', fail);
-        w.ref();
-        send();
-      }
+      for (const s of this.#slots) s.w.ref();
+      this.#pump();
     });
   }
 
   /**
-   * The main thread takes chunks of the current run too, until none is left (yielding to the event
-   * loop between chunks, so the workers' results are taken in). For when it has nothing else to do.
+   * The main thread takes chunks too, until none is left untaken (yielding to the event loop
+   * between chunks, so the workers' results are taken in). For when it has nothing else to do.
    */
   async assist(): Promise<void> {
     if (this.#assisting) return;
     this.#assisting = true;
     try {
-      for (;;) {
-        const r = this.#run;
-        const c = r ? this.#take(r) : null;
-        if (!r || !c) return;
-        this.#inline(r, c);
+      for (let t = this.#take(); t; t = this.#take()) {
+        this.#inline(t.r, t.c);
         await yieldToLoop();
       }
     } finally {
@@ -150,7 +157,6 @@ export class SlicePool {
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.#failed = true;
-    await Promise.all(this.#workers.map((w) => w.terminate()));
+    await Promise.all(this.#slots.map((s) => s.w.terminate()));
   }
 }

@@ -94,13 +94,18 @@ export function leafSaltOf(scheme: LeafSaltScheme, saltKey: Uint8Array, index: n
 export function leafHashesWith(scheme: LeafSaltScheme, saltKey: Uint8Array, data: readonly Uint8Array[]): Uint8Array[] {
   if (scheme === 'hmac') return saltedLeafHashes(saltKey, data);
   const salts = streamLeafSalts(saltKey, data.length);
+  // Every leaf's input written into one buffer (0x00 ‖ salt ‖ data, back to back) and hashed in place.
+  let total = 0;
+  for (const d of data) total += 33 + d.length;
+  const buf = new Uint8Array(total);
   const out = new Array<Uint8Array>(data.length);
+  let o = 0;
   for (let i = 0; i < data.length; i++) {
     const d = data[i]!;
-    const leaf = new Uint8Array(33 + d.length);
-    leaf.set(salts.subarray(32 * i, 32 * i + 32), 1);
-    leaf.set(d, 33);
-    out[i] = sha256Once(leaf);
+    buf.set(salts.subarray(32 * i, 32 * i + 32), o + 1);
+    buf.set(d, o + 33);
+    out[i] = sha256Once(buf.subarray(o, o + 33 + d.length));
+    o += 33 + d.length;
   }
   return out;
 }
@@ -127,9 +132,18 @@ function largestPowerOfTwoBelow(n: number): number {
 export function merkleRoot(leaves: readonly Uint8Array[]): Uint8Array {
   if (leaves.length === 0) throw new ProtocolError('merkle.empty', 'a batch has at least one reading');
   let level: Uint8Array[] = leaves.slice();
+  // One 65-byte input reused for every inner node (the hash reads it before the next is written).
+  const m = new Uint8Array(65);
+  m[0] = NODE[0]!;
+  const join = (l: Uint8Array, r: Uint8Array): Uint8Array => {
+    if (l.length !== 32 || r.length !== 32) return nodeHash(l, r);
+    m.set(l, 1);
+    m.set(r, 33);
+    return sha256Once(m);
+  };
   while (level.length > 1) {
     const next: Uint8Array[] = [];
-    for (let i = 0; i + 1 < level.length; i += 2) next.push(nodeHash(level[i]!, level[i + 1]!));
+    for (let i = 0; i + 1 < level.length; i += 2) next.push(join(level[i]!, level[i + 1]!));
     if (level.length % 2 === 1) next.push(level[level.length - 1]!);
     level = next;
   }

@@ -40,6 +40,10 @@ for (const version of [2, 3] as const) {
       const p = pool.open(jobs);
       await pool.assist();
       t.equal(plain(await p), plain(jobs.map(openSliceJob)));
+      // Overlapping runs (a fetch opens each page's slices as the page arrives): each gets its own, in order.
+      const [x, y] = await Promise.all([pool.open(jobs.slice(0, 30)), pool.open(bad.slice(10))]);
+      t.equal(plain(x), plain(want.slice(0, 30).map((r, k) => (k === 3 || k === 7 ? openSliceJob(jobs[k]!) : r))));
+      t.equal(plain(y), plain(want.slice(10)));
     } finally {
       await pool.close();
     }
