@@ -39,8 +39,16 @@ interface Run {
 
 interface Slot {
   readonly w: Worker;
-  inFlight: { readonly r: Run; readonly c: [number, number] } | null;
+  /** Chunks posted and not yet answered, in order (a worker answers its messages in order). */
+  readonly inFlight: Array<{ readonly r: Run; readonly c: [number, number] }>;
 }
+
+/**
+ * Chunks a worker may hold at once. The main thread may be busy for a second at a stretch (the
+ * signature checks are one synchronous call), so a worker gets work well ahead instead of one chunk
+ * at a time, or it would wait for the main thread to hand it the next.
+ */
+const AHEAD = 64;
 
 export class SlicePool {
   #slots: Slot[] = [];
@@ -59,11 +67,10 @@ export class SlicePool {
         break;
       }
       w.unref();
-      const slot: Slot = { w, inFlight: null };
+      const slot: Slot = { w, inFlight: [] };
       this.#slots.push(slot);
       w.on('message', (m: Reply) => {
-        const f = slot.inFlight;
-        slot.inFlight = null;
+        const f = slot.inFlight.shift();
         if (!f) return;
         m.results.forEach((x, k) => (f.r.out[f.c[0] + k] = x));
         this.#completed(f.r, m.results.length);
@@ -73,9 +80,7 @@ export class SlicePool {
         // A dead worker: its chunk opened here, the others (or this thread) take the rest.
         if (this.#closed || !this.#slots.includes(slot)) return;
         this.#slots = this.#slots.filter((x) => x !== slot);
-        const f = slot.inFlight;
-        slot.inFlight = null;
-        if (f) this.#inline(f.r, f.c);
+        for (const f of slot.inFlight.splice(0)) this.#inline(f.r, f.c);
         if (this.#slots.length === 0) for (let t = this.#take(); t; t = this.#take()) this.#inline(t.r, t.c);
       };
       w.on('error', fail);
@@ -104,15 +109,20 @@ export class SlicePool {
 
   /** Gives every idle worker a chunk. */
   #pump(): void {
-    for (const slot of this.#slots) {
-      if (slot.inFlight) continue;
-      const t = this.#take();
-      if (!t) return;
-      slot.inFlight = t;
-      const [a, b] = t.c;
-      // Each ciphertext copied out of its reply page: posting a view would copy the whole page.
-      const part = t.r.jobs.slice(a, b).map((j) => ({ ...j, ciphertext: j.ciphertext.slice() }));
-      slot.w.postMessage({ n: a, jobs: part } satisfies Chunk, part.map((j) => j.ciphertext.buffer as ArrayBuffer));
+    // Round robin, so that the workers share what there is.
+    for (let more = true; more; ) {
+      more = false;
+      for (const slot of this.#slots) {
+        if (slot.inFlight.length >= AHEAD) continue;
+        const t = this.#take();
+        if (!t) return;
+        slot.inFlight.push(t);
+        more = true;
+        const [a, b] = t.c;
+        // Each ciphertext copied out of its reply page: posting a view would copy the whole page.
+        const part = t.r.jobs.slice(a, b).map((j) => ({ ...j, ciphertext: j.ciphertext.slice() }));
+        slot.w.postMessage({ n: a, jobs: part } satisfies Chunk, part.map((j) => j.ciphertext.buffer as ArrayBuffer));
+      }
     }
   }
 
