@@ -11,8 +11,14 @@ export interface GatewayConfig {
   dataDir: string;
   /** This gateway's registry id (1..31 characters). */
   gatewayId: string;
-  /** `tls`: HTTPS for the editor and admin API (default: on when the config has `tls`). */
-  editor: { host: string; port: number; tls?: boolean };
+  /**
+   * `tls`: HTTPS for the editor and admin API (default: on when the config has `tls`).
+   * `coreNodes`: which of Node-RED's own core nodes are loaded (and shown in the editor's palette):
+   * `"all"`, or a list of set names or node types ("function", "http request", "json"); by default
+   * the everyday ones (gateway/host/core-nodes.ts DEFAULT_CORE_NODES), and always every core node
+   * the flow file uses at start (docs/operations.md, "Node-RED core nodes").
+   */
+  editor: { host: string; port: number; tls?: boolean; coreNodes?: 'all' | string[] };
   /**
    * The embedded broker. `tls`: MQTT over TLS (default: on when the config has `tls`); the port
    * defaults to 8883 with TLS, 1883 without. `clientCertificates`: devices may log in with a client
@@ -83,7 +89,14 @@ const schema = {
   properties: {
     dataDir: { type: 'string', minLength: 1 },
     gatewayId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,30}$' },
-    editor: { ...hostPort, properties: { ...hostPort.properties, tls: tlsSwitch } },
+    editor: {
+      ...hostPort,
+      properties: {
+        ...hostPort.properties,
+        tls: tlsSwitch,
+        coreNodes: { anyOf: [{ const: 'all' }, { type: 'array', items: { type: 'string', minLength: 1 } }] },
+      },
+    },
     mqtt: { ...hostPort, required: ['host'], properties: { ...hostPort.properties, tls: tlsSwitch, clientCertificates: { type: 'boolean' } } },
     chainNode: {
       type: 'object',

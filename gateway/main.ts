@@ -254,6 +254,7 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
       listenerTls: { material: tls.material ?? undefined, allowPlaintext: cfg.allowPlaintext === true },
       runtime,
       log,
+      coreNodes: cfg.editor.coreNodes,
       logLevel: cfg.logLevel === 'debug' ? 'debug' : cfg.logLevel === 'info' ? 'info' : 'warn',
     });
   } catch (err) {

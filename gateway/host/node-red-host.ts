@@ -15,6 +15,7 @@ import { adminAuthFor, type EditorCredentials } from './editor-credentials';
 import { RUNTIME_SETTING, type GatewayRuntime } from '../runtime';
 import type { Level, LogFn } from '../../common/log';
 import { mountWardView } from '../ward-view/ward-view';
+import { coreNodesDir, coreNodesExcludes, DEFAULT_CORE_NODES, flowNodeTypes, listCoreNodeSets, unknownCoreNodes, type CoreNodesSetting } from './core-nodes';
 
 /** A log message as Node-RED hands it to a logging handler (@node-red/util log.js). */
 interface NodeRedLogMessage {
@@ -71,6 +72,8 @@ export interface NodeRedHostOptions {
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug';
   /** Where Node-RED's log goes (as JSON lines); Node-RED's console logger when absent. */
   log?: LogFn;
+  /** Which of Node-RED's core nodes to load (config editor.coreNodes; default DEFAULT_CORE_NODES); those the flow uses always are. */
+  coreNodes?: CoreNodesSetting;
 }
 
 export interface NodeRedHost {
@@ -95,6 +98,13 @@ export async function startNodeRed(opts: NodeRedHostOptions): Promise<NodeRedHos
   mkdirSync(opts.userDir, { recursive: true, mode: 0o700 });
   const flowPath = join(opts.userDir, 'flows.json');
   if (!existsSync(flowPath)) copyFileSync(opts.initialFlow ?? DEFAULT_FLOW, flowPath);
+  const coreDir = coreNodesDir();
+  const coreSets = listCoreNodeSets(coreDir);
+  const coreNodes = opts.coreNodes ?? DEFAULT_CORE_NODES;
+  if (coreNodes !== 'all') {
+    const unknown = unknownCoreNodes(coreNodes, coreSets);
+    if (unknown.length > 0) throw new Error(`editor.coreNodes: no Node-RED core node named ${unknown.map((u) => `"${u}"`).join(', ')} (known: ${coreSets.map((c) => c.set).join(', ')}; or "all")`);
+  }
 
   // node-red is CommonJS with no bundled types for its embedding API.
   const RED = require('node-red') as RedModule;
@@ -106,6 +116,9 @@ export async function startNodeRed(opts: NodeRedHostOptions): Promise<NodeRedHos
     flowFile: 'flows.json',
     credentialSecret: opts.credentialSecret,
     nodesDir: [PACKAGE_ROOT],
+    coreNodesDir: coreDir,
+    // Core nodes left out of the runtime and the palette (gateway/host/core-nodes.ts).
+    nodesExcludes: coreNodesExcludes(coreNodes, coreSets, flowNodeTypes(flowPath)),
     httpAdminRoot: '/',
     httpNodeRoot: '/api',
     uiHost: opts.host,
