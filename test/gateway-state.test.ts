@@ -13,7 +13,9 @@ import { Sealer } from '../gateway/sealing/sealer';
 import { generateOwnerKeyPair } from '../gateway/sealing/envelope';
 import { StorageBudget } from '../gateway/journal/storage-budget';
 import type { Reading } from '../protocol/reading';
-import { blsKeygen } from '../protocol/bls';
+import { blsKeygen, blsPublicKey, blsSign, blsVerify } from '../protocol/bls';
+import { buildSealedBatch, type SealInput } from '../gateway/sealing/seal-build';
+import { mclSigner } from '../common/mcl-pairing';
 import { randomBytes } from 'node:crypto';
 
 const item = (seq: number): OutboxItem => ({ seq, count: 10, headerHash: String(seq).padStart(64, '0'), root: 'ab'.repeat(32), submission: { v: 2, gatewayId: 'gw-1', header: '01', headerSignature: '00'.repeat(48), envelope: 'AAAA' } });
@@ -183,6 +185,33 @@ t.test('sealing takes the readings out of the journal in the same transaction; a
   t.same(j2.unsealed(10).map((e) => e.id), [late.id], 'the unsealed reading survived the restart');
   t.equal(new OutboxStore(db).head.seq, 2);
   t.same(new OutboxStore(db).pending().map((i) => i.seq), [1, 2]);
+});
+
+t.test('a worker that leaves the header unsigned: the sealer signs it (mcl-wasm), the same bytes as noble in the worker', async (t) => {
+  const db = openStateDb(tempDb(t));
+  t.teardown(() => db.close());
+  const j = new ReadingJournal(db);
+  const owner = await generateOwnerKeyPair();
+  const sk = blsKeygen(randomBytes(48));
+  const tagKey = new Uint8Array(randomBytes(32));
+  const keys = { blsSecretKey: sk, ownerPublicKey: owner.publicKey, patientTagKey: tagKey };
+  const asked: Array<boolean | undefined> = [];
+  // The worker's work, in this thread (the real worker runs the same function on its own).
+  const worker = { alive: true, build: (input: SealInput) => (asked.push(input.unsigned), buildSealedBatch(input, keys)) };
+  const queued: OutboxItem[] = [];
+  const sealer = new Sealer({ gatewayId: 'gw-1', ...keys, state: new OutboxStore(db), journal: j, worker, signer: await mclSigner(), onSealed: (i) => queued.push(i) });
+  const id = (await j.append(reading(1))).id!;
+  const item = (await sealer.seal([{ reading: reading(1), journalId: id }]))!;
+  t.same(asked, [true], 'the worker was asked for an unsigned batch');
+  const hh = Uint8Array.from(Buffer.from(item.headerHash, 'hex'));
+  t.equal(item.submission.headerSignature, Buffer.from(blsSign(sk, hh)).toString('hex'), "noble's signature, byte for byte");
+  t.ok(blsVerify(blsPublicKey(sk), hh, Uint8Array.from(Buffer.from(item.submission.headerSignature, 'hex'))));
+  t.equal(queued[0], item, 'queued signed');
+  // A worker that returns an unsigned batch to a sealer without a signer: refused, nothing committed.
+  const bad = new Sealer({ gatewayId: 'gw-1', ...keys, state: new OutboxStore(db), journal: j, worker: { alive: true, build: (input: SealInput) => buildSealedBatch({ ...input, unsigned: true }, keys) }, onSealed: () => t.fail('not queued') });
+  const id2 = (await j.append(reading(2))).id!;
+  await t.rejects(bad.seal([{ reading: reading(2), journalId: id2 }]), /came back unsigned/);
+  t.equal(j.unsealedCount, 1, 'the reading stays in the journal');
 });
 
 t.test('the watermark source: the oldest receive time outside the batch, by index, whatever the arrival order', async (t) => {

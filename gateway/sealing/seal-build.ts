@@ -23,6 +23,11 @@ export interface SealInput {
   readonly sealedAt: number;
   /** No reading sealed after this batch was received before this time (see Sealer). */
   readonly watermark: number;
+  /**
+   * Leave the header signature empty: the caller signs the header hash itself (the sealer, with
+   * mcl-wasm on the main thread, instead of noble here) before the batch is committed or sent.
+   */
+  readonly unsigned?: boolean;
 }
 
 export interface SealKeys {
@@ -78,7 +83,7 @@ export async function buildSealedBatch(input: SealInput, keys: SealKeys): Promis
     v: 2,
     gatewayId,
     header: hex(encodeHeader(built.header)),
-    headerSignature: hex(blsSign(keys.blsSecretKey, hh)),
+    headerSignature: input.unsigned ? '' : hex(blsSign(keys.blsSecretKey, hh)),
     envelope: Buffer.from(built.envelope).toString('base64'),
   };
   return { seq, count: built.header.count, headerHash: hex(hh), root: hex(built.header.root), submission };

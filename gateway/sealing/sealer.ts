@@ -15,6 +15,7 @@ import type { Reading } from '../../protocol/reading';
 import type { OutboxItem } from '../outbox/outbox';
 import { buildSealedBatch } from './seal-build';
 import type { SealWorker } from './seal-worker';
+import { SIG_DST, type BlsSigner } from '../../protocol/bls';
 import type { ChainHead } from '../outbox/outbox-store';
 
 export interface SealerOptions {
@@ -38,6 +39,11 @@ export interface SealerOptions {
   onSealed: (item: OutboxItem) => void;
   /** Builds batches on another thread when given (the gateway does); inline otherwise. */
   worker?: Pick<SealWorker, 'build' | 'alive'>;
+  /**
+   * Signs the headers of the worker's batches here instead of in the worker (the gateway passes
+   * mcl-wasm's signer, loaded on the main thread anyway: a fraction of noble's cost, same bytes).
+   */
+  signer?: BlsSigner;
 }
 
 /** A reading to seal and, when it was journaled, its journal entry. */
@@ -98,7 +104,16 @@ export class Sealer {
     const input = { gatewayId, seq: head.seq + 1, prevHash: head.headerHash, readings, sealedAt, watermark };
     const keys = { blsSecretKey: this.opts.blsSecretKey, ownerPublicKey: this.opts.ownerPublicKey, patientTagKey: this.opts.patientTagKey };
     const worker = this.opts.worker;
-    const item = worker && worker.alive ? await worker.build(input) : await buildSealedBatch(input, keys);
+    const signer = this.opts.signer;
+    let item: OutboxItem;
+    if (worker && worker.alive) {
+      item = await worker.build(signer ? { ...input, unsigned: true } : input);
+      if (signer) {
+        const hh = Uint8Array.from(Buffer.from(item.headerHash, 'hex'));
+        item = { ...item, submission: { ...item.submission, headerSignature: Buffer.from(signer.sign(this.opts.blsSecretKey, hh, SIG_DST)).toString('hex') } };
+      }
+    } else item = await buildSealedBatch(input, keys);
+    if (item.submission.headerSignature === '') throw new Error(`batch ${item.seq} came back unsigned`);
     await state.commit(item, journalIds);
     this.opts.onSealed(item);
     return item;
