@@ -10,7 +10,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { serverTlsOptions, type TlsMaterial } from '../../common/tls';
 import { LISTENER_TLS_SETTING, type ListenerTls } from '../ingest/hl7/mllp-listener';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { adminAuthFor, type EditorCredentials } from './editor-credentials';
 import { RUNTIME_SETTING, type GatewayRuntime } from '../runtime';
 import type { Level, LogFn } from '../../common/log';
@@ -94,6 +94,30 @@ interface RedModule {
   auth: { needsPermission(permission: string): express.RequestHandler };
 }
 
+/**
+ * Drops from require's cache the package.json files loaded since `before` (returns how many).
+ * Node-RED's registry looks for node modules by `require`-ing the package.json of every package in
+ * the node_modules trees it scans (@node-red/registry localfilesystem.js getPackageDetails), and
+ * require keeps each one for the life of the process: about 600 manifests, 3.5 MB of heap, for
+ * the few node modules it found (it keeps those itself). A later scan reads them again.
+ */
+export function forgetPackageManifests(before: ReadonlySet<string>): number {
+  const drop = new Set<NodeJS.Module>();
+  for (const [k, m] of Object.entries(require.cache)) {
+    if (m && !before.has(k) && k.endsWith(`${sep}package.json`)) {
+      drop.add(m);
+      delete require.cache[k];
+    }
+  }
+  if (drop.size === 0) return 0;
+  // The module that required them lists them as its children too.
+  for (const m of Object.values(require.cache)) {
+    // (A JSON module read through import has no children array.)
+    if (Array.isArray(m?.children) && m.children.some((c) => drop.has(c))) m.children = m.children.filter((c) => !drop.has(c));
+  }
+  return drop.size;
+}
+
 export async function startNodeRed(opts: NodeRedHostOptions): Promise<NodeRedHost> {
   mkdirSync(opts.userDir, { recursive: true, mode: 0o700 });
   const flowPath = join(opts.userDir, 'flows.json');
@@ -106,6 +130,7 @@ export async function startNodeRed(opts: NodeRedHostOptions): Promise<NodeRedHos
     if (unknown.length > 0) throw new Error(`editor.coreNodes: no Node-RED core node named ${unknown.map((u) => `"${u}"`).join(', ')} (known: ${coreSets.map((c) => c.set).join(', ')}; or "all")`);
   }
 
+  const cachedBefore = new Set(Object.keys(require.cache));
   // node-red is CommonJS with no bundled types for its embedding API.
   const RED = require('node-red') as RedModule;
   const app = express();
@@ -159,6 +184,7 @@ export async function startNodeRed(opts: NodeRedHostOptions): Promise<NodeRedHos
   await RED.start();
   await flowsStarted;
   running = true;
+  forgetPackageManifests(cachedBefore);
   const port = (server.address() as AddressInfo).port;
   return {
     url: `${opts.tls ? 'https' : 'http'}://${opts.host}:${port}/`,
