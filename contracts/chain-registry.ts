@@ -12,7 +12,7 @@
  */
 import { isPartyId } from '../protocol/party-id';
 import type { Registry, RegistryRecord } from '../protocol/handshake/registry';
-import type { RegistryClient } from './clients';
+import type { RegistryEntrySource } from './registry-reader';
 
 interface Entry {
   rec: RegistryRecord | undefined;
@@ -58,7 +58,7 @@ export class ChainRegistry implements Registry {
   /** JSON-RPC lookups made (cache misses), for the metrics and tests. */
   chainLookups = 0;
 
-  constructor(readonly client: Pick<RegistryClient, 'getEntry'>, readonly ttlMs = 10_000, readonly now: () => number = Date.now, limits: ChainRegistryLimits = {}) {
+  constructor(readonly client: RegistryEntrySource, readonly ttlMs = 10_000, readonly now: () => number = Date.now, limits: ChainRegistryLimits = {}) {
     this.#records = new Lru(limits.maxRecords ?? 4096);
     this.#negative = new Lru(limits.maxNegative ?? 1024);
   }

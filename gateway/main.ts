@@ -10,9 +10,8 @@ import { join } from 'node:path';
 import { loadOrCreateKey, readKeyFile } from '../common/key-file';
 import { PATIENT_TAG_KEY_KIND } from '../common/key-kinds';
 import { startBroker, type GatewayBroker } from './ingest/broker';
-import { ethers } from 'ethers';
 import { ChainRegistry } from '../contracts/chain-registry';
-import { RegistryClient } from '../contracts/clients';
+import { registryReaderFor } from '../contracts/registry-reader';
 import { ChainNodeClient } from './chain/chain-client';
 import { listenerTls, mqttPort, type GatewayConfig } from './config';
 import { checkPlaintextListener, loadCa, loadTlsMaterial, type TlsMaterial } from '../common/tls';
@@ -86,14 +85,14 @@ export function loadPatientTagKey(path: string): Uint8Array {
 /** When a rotated key waits to be promoted: the key the registry lists for this gateway now (null if unknown). */
 async function rotatedKeyInRegistry(cfg: GatewayConfig): Promise<Uint8Array | null> {
   if (!existsSync(nextKeyPath(gatewayKeyPath(cfg.dataDir)))) return null;
-  const provider = new ethers.JsonRpcProvider(cfg.chain.rpcUrl, undefined, { staticNetwork: true });
+  const reader = registryReaderFor(cfg.chain.rpcUrl, cfg.chain.registry);
   try {
-    const e = await new RegistryClient(provider, cfg.chain.registry).getEntry(cfg.gatewayId);
+    const e = await reader.getEntry(cfg.gatewayId);
     return e?.role === 'gateway' && e.active ? e.blsPublicKey : null;
   } catch {
     return null;
   } finally {
-    provider.destroy();
+    reader.destroy();
   }
 }
 
@@ -145,8 +144,9 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
     }
   };
   const budget = new StorageBudget({ budgetBytes: (cfg.storage?.budgetMB ?? 1024) * 1048576, measure: () => stateDbBytes(db, walBytes()), log });
-  const provider = new ethers.JsonRpcProvider(cfg.chain.rpcUrl, undefined, { staticNetwork: true });
-  const registry = new ChainRegistry(new RegistryClient(provider, cfg.chain.registry), 30_000);
+  // The gateway only reads the registry (getEntry): one eth_call, no ethers (contracts/registry-reader.ts).
+  const registryReader = registryReaderFor(cfg.chain.rpcUrl, cfg.chain.registry);
+  const registry = new ChainRegistry(registryReader, 30_000);
   // Receipts are checked with mcl-wasm (several times faster than noble, same answers); noble if it cannot load.
   const pairing = await mclPairing().catch((err: unknown) => {
     log('warn', `mcl-wasm unavailable (${String(err)}); verifying receipts with noble`, { component: 'chain' });
@@ -312,7 +312,7 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
     outbox.stop();
     await sealer.idle();
     await sealWorker.close();
-    provider.destroy();
+    registryReader.destroy();
     db.close();
     await recorder?.close();
     lock.release();
