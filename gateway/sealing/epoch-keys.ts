@@ -3,7 +3,8 @@
  * (protocol/sharing/slice-keys.ts). A new random key at the first seal after start and at every
  * change of UTC hour; it is wrapped to the data owner once (HPKE) and the previous key is dropped,
  * so a gateway captured today cannot decrypt the slices it sealed in earlier hours. Kept only in
- * memory (in the seal worker): a restart simply starts a new epoch.
+ * memory (the sealer's, which hands the current one to the seal worker with each batch): a restart
+ * simply starts a new epoch.
  */
 import type { EpochKey } from '../../protocol/batch';
 import { wrapEpochKey } from './envelope';

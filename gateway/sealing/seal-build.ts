@@ -1,17 +1,22 @@
 /**
  * The CPU-heavy half of sealing, as one function: patient tags, slices and their encryption, the
  * directory, the Merkle root, the header and its BLS signature (protocol/batch.ts). Its randomness
- * is the epoch key (gateway/sealing/epoch-keys.ts). Runs in the seal worker
- * (gateway/sealing/seal-worker.ts) so ingest never waits behind it, or inline where no worker is
- * available.
+ * is the epoch key (gateway/sealing/epoch-keys.ts), given with the input by the sealer. Runs in the
+ * seal worker (gateway/sealing/seal-worker.ts) so ingest never waits behind it, or inline where no
+ * worker is available.
+ *
+ * The worker's isolate loads this module and what it imports, so it imports little: protocol/batch
+ * and node:crypto. HPKE (the epoch key's wrapping) and noble's BLS (a header signature made here
+ * rather than by the sealer's signer) are required only when used; the gateway never uses them in
+ * the worker (the sealer brings the wrapped epoch key and signs with mcl-wasm), about 10 MB of
+ * resident memory it does not load (docs/raspberry-pi.md).
  */
 import { randomBytes } from 'node:crypto';
-import { buildBatch, encodeHeader, headerHash } from '../../protocol/batch';
-import { blsSign } from '../../protocol/bls';
+import { buildBatch, encodeHeader, headerHash, type EpochKey } from '../../protocol/batch';
 import { patientTag } from '../../protocol/sharing/tags';
 import type { Reading } from '../../protocol/reading';
 import type { BatchSubmission } from '../../protocol/submission';
-import { EpochKeyRing } from './epoch-keys';
+import type { EpochKeyRing } from './epoch-keys';
 import type { OutboxItem } from '../outbox/outbox';
 
 export interface SealInput {
@@ -28,6 +33,8 @@ export interface SealInput {
    * mcl-wasm on the main thread, instead of noble here) before the batch is committed or sent.
    */
   readonly unsigned?: boolean;
+  /** The epoch key to seal under (the sealer's ring); absent: this thread's own ring for the gateway. */
+  readonly epoch?: EpochKey;
 }
 
 export interface SealKeys {
@@ -46,7 +53,9 @@ const rings = new Map<string, EpochKeyRing>();
 function ringFor(gatewayId: string, keys: SealKeys): EpochKeyRing {
   const k = `${gatewayId}\u0000${hex(keys.ownerPublicKey)}`;
   let r = rings.get(k);
-  if (!r) rings.set(k, (r = new EpochKeyRing({ gatewayId, ownerPublicKey: keys.ownerPublicKey, now: Date.now, random: (n) => new Uint8Array(randomBytes(n)) })));
+  // Required here, not at the top: the seal worker is given its epoch keys and never loads HPKE.
+  const { EpochKeyRing: Ring } = require('./epoch-keys') as typeof import('./epoch-keys');
+  if (!r) rings.set(k, (r = new Ring({ gatewayId, ownerPublicKey: keys.ownerPublicKey, now: Date.now, random: (n) => new Uint8Array(randomBytes(n)) })));
   return r;
 }
 
@@ -76,14 +85,15 @@ function tagCacheFor(tagKey: Uint8Array): (patient: string, day: number) => Uint
 
 export async function buildSealedBatch(input: SealInput, keys: SealKeys): Promise<OutboxItem> {
   const { gatewayId, seq } = input;
-  const epoch = await ringFor(gatewayId, keys).current();
+  const epoch = input.epoch ?? (await ringFor(gatewayId, keys).current());
   const built = buildBatch({ gatewayId, seq, prevHash: input.prevHash, readings: input.readings, tagKey: keys.patientTagKey, tagOf: tagCacheFor(keys.patientTagKey), epoch, sealedAt: input.sealedAt, watermark: input.watermark });
   const hh = headerHash(built.header);
   const submission: BatchSubmission = {
     v: 2,
     gatewayId,
     header: hex(encodeHeader(built.header)),
-    headerSignature: input.unsigned ? '' : hex(blsSign(keys.blsSecretKey, hh)),
+    // noble's BLS, required only when this thread signs (the gateway's sealer signs with mcl-wasm).
+    headerSignature: input.unsigned ? '' : hex((require('../../protocol/bls') as typeof import('../../protocol/bls')).blsSign(keys.blsSecretKey, hh)),
     envelope: Buffer.from(built.envelope).toString('base64'),
   };
   return { seq, count: built.header.count, headerHash: hex(hh), root: hex(built.header.root), submission };

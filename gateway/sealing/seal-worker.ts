@@ -1,8 +1,10 @@
 /**
  * The seal worker: a worker thread that runs buildSealedBatch, so the Merkle tree, the encryption and
  * the BLS signature of a batch use another core while the main thread keeps journaling and
- * acknowledging readings. The keys arrive once, in workerData (same process, never on disk or in a
- * message log). One request at a time (the sealer serialises seals anyway).
+ * acknowledging readings. The long-term keys arrive once, in workerData, the current epoch key with
+ * each batch (same process, never on disk or in a message log). One request at a time (the sealer
+ * serialises seals anyway). The worker's isolate holds only what seal-build.ts imports (about 6 MB
+ * of V8 heap, most of it Node's own).
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { join } from 'node:path';

@@ -17,6 +17,8 @@ import { buildSealedBatch } from './seal-build';
 import type { SealWorker } from './seal-worker';
 import { SIG_DST, type BlsSigner } from '../../protocol/bls';
 import type { ChainHead } from '../outbox/outbox-store';
+import { EpochKeyRing } from './epoch-keys';
+import { randomBytes } from 'node:crypto';
 
 export interface SealerOptions {
   gatewayId: string;
@@ -62,8 +64,15 @@ export const WATERMARK_GRACE_MS = 10_000;
 export class Sealer {
   #chain: Promise<unknown> = Promise.resolve();
   #lastSealedAt = 0;
+  /**
+   * The epoch keys, made and wrapped to the owner here (HPKE) and given to the worker with each
+   * batch: the worker's isolate then never loads HPKE (gateway/sealing/seal-build.ts).
+   */
+  readonly #epochs: EpochKeyRing;
 
-  constructor(readonly opts: SealerOptions) {}
+  constructor(readonly opts: SealerOptions) {
+    this.#epochs = new EpochKeyRing({ gatewayId: opts.gatewayId, ownerPublicKey: opts.ownerPublicKey, now: Date.now, random: (n) => new Uint8Array(randomBytes(n)) });
+  }
 
   /** Resolves when no seal is running or queued. */
   idle(): Promise<void> {
@@ -101,7 +110,8 @@ export class Sealer {
     this.#lastSealedAt = sealedAt;
     const waiting = this.opts.journal.oldestReceivedAt?.(new Set(journalIds)) ?? null;
     const watermark = Math.max(0, Math.min(now - WATERMARK_GRACE_MS, waiting ?? Infinity));
-    const input = { gatewayId, seq: head.seq + 1, prevHash: head.headerHash, readings, sealedAt, watermark };
+    const epoch = await this.#epochs.current();
+    const input = { gatewayId, seq: head.seq + 1, prevHash: head.headerHash, readings, sealedAt, watermark, epoch };
     const keys = { blsSecretKey: this.opts.blsSecretKey, ownerPublicKey: this.opts.ownerPublicKey, patientTagKey: this.opts.patientTagKey };
     const worker = this.opts.worker;
     const signer = this.opts.signer;
