@@ -246,3 +246,20 @@ t.test('the disk budget warns, then refuses, and recovers', async (t) => {
   t.match(logs, [/^warn: storage alarm: state database uses 0\.0 MB/, /^error: storage FULL/, /^info: storage ok again/], 'each crossing is logged once');
   t.throws(() => new StorageBudget({ budgetBytes: 0, measure: () => 0, log: () => undefined }), /storage budget 0/);
 });
+
+t.test('commits are paced: a steady trickle is gathered into fewer syncs', async (t) => {
+  const db = openStateDb(tempDb(t));
+  t.teardown(() => db.close());
+  const j = new ReadingJournal(db, { commitIntervalMs: 50 });
+  const t0 = performance.now();
+  await j.append(reading(1), dedupeKey(reading(1)));
+  t.ok(performance.now() - t0 < 45, 'an idle journal commits a lone reading at once');
+  const acks: Array<Promise<unknown>> = [];
+  for (let i = 2; i <= 11; i++) {
+    acks.push(j.append(reading(i), dedupeKey(reading(i))));
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  await Promise.all(acks);
+  t.ok(j.stats.commits <= 3, `ten readings 2 ms apart share a commit or two (${j.stats.commits - 1})`);
+  t.equal(j.stats.appended, 11);
+});
