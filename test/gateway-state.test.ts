@@ -247,6 +247,38 @@ t.test('the disk budget warns, then refuses, and recovers', async (t) => {
   t.throws(() => new StorageBudget({ budgetBytes: 0, measure: () => 0, log: () => undefined }), /storage budget 0/);
 });
 
+t.test('a state database of an older gateway is migrated: receive time as a column, dedupe keys by device time', async (t) => {
+  const path = tempDb(t);
+  // The layout before: receive time only inside the JSON (and its index), dedupe keys in `seen`.
+  const old = openStateDb(path, { fsync: false });
+  old.exec(`
+    DROP TABLE journal; DROP TABLE dedupe;
+    CREATE TABLE journal (id INTEGER PRIMARY KEY AUTOINCREMENT, reading TEXT NOT NULL, journaled_at INTEGER NOT NULL);
+    CREATE TABLE seen (key TEXT PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE INDEX seen_by_time ON seen (seen_at);
+    CREATE INDEX journal_by_received ON journal (json_extract(reading, '$.receivedAt'));
+  `);
+  const ins = old.prepare('INSERT INTO journal (reading, journaled_at) VALUES (?, ?)');
+  const see = old.prepare('INSERT INTO seen (key, seen_at) VALUES (?, ?)');
+  for (const i of [3, 1, 2]) {
+    ins.run(JSON.stringify(reading(i)), 1);
+    see.run(dedupeKey(reading(i)), Date.now());
+  }
+  old.close();
+  const db = openStateDb(path);
+  t.teardown(() => db.close());
+  const cols = (db.prepare("SELECT name FROM pragma_table_info('journal')").pluck().all() as string[]);
+  t.ok(cols.includes('received_at'), 'the journal has its receive-time column');
+  t.equal(db.prepare("SELECT count(*) FROM sqlite_master WHERE name IN ('seen', 'journal_by_received')").pluck().get(), 0, 'the old table and index are gone');
+  const j = new ReadingJournal(db);
+  t.equal(j.oldestReceivedAt(new Set()), reading(1).receivedAt, 'the watermark reads the migrated column');
+  t.equal(j.oldestReceivedAt(new Set([2])), reading(2).receivedAt, 'in receive-time order');
+  t.same(await j.append(reading(2), dedupeKey(reading(2))), { duplicate: true }, 'a key seen by the older gateway is still recognised');
+  t.type((await j.append(reading(4), dedupeKey(reading(4)))).id, 'number', 'a new one is journaled');
+  t.equal(j.pruneSeen(), 0, 'the migrated keys keep their time');
+  t.equal(db.prepare('SELECT count(*) FROM dedupe').pluck().get(), 4);
+});
+
 t.test('commits are paced: a steady trickle is gathered into fewer syncs', async (t) => {
   const db = openStateDb(tempDb(t));
   t.teardown(() => db.close());

@@ -18,8 +18,10 @@
  *
  * Duplicates: a device that did not get its PUBACK (the gateway died before sending it) publishes the
  * same message again. Readings appended with a dedupe key (device, kind, sequence number, device
- * time) are recorded in the `seen` table for `dedupeWindowMs`; a second reading with the same key is
- * acknowledged but not journaled again.
+ * time) are recorded in the `dedupe` table for `dedupeWindowMs`; a second reading with the same key is
+ * acknowledged but not journaled again. That table is ordered by device time first, so a commit's
+ * keys land together at the end of its tree (ordered by key alone, each new key dirtied a page of its
+ * own, written to the log at the commit and to the database at the next checkpoint).
  */
 import type { Reading } from '../../protocol/reading';
 import { syncCommitted, type StateDb } from './state-db';
@@ -92,21 +94,22 @@ export class ReadingJournal {
     this.#now = opts.now ?? Date.now;
     this.#dedupeWindowMs = opts.dedupeWindowMs ?? 6 * 3600_000;
     this.#commitIntervalMs = opts.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS;
-    const insert = db.prepare('INSERT INTO journal (reading, journaled_at) VALUES (?, ?)');
-    const see = db.prepare('INSERT OR IGNORE INTO seen (key, seen_at) VALUES (?, ?)');
+    const insert = db.prepare('INSERT INTO journal (reading, journaled_at, received_at) VALUES (?, ?, ?)');
+    // Keyed by device time first: a commit's new keys sit together at the end of the tree.
+    const see = db.prepare('INSERT OR IGNORE INTO dedupe (device_time, key, seen_at) VALUES (?, ?, ?)');
     const exists = db.prepare<[number], number>('SELECT 1 FROM journal WHERE id = ?').pluck();
     const count = db.prepare<[], number>('SELECT count(*) FROM journal').pluck();
     this.#exists = (id) => exists.get(id) !== undefined;
     const existing = db.prepare<[string], number>('SELECT id FROM journal WHERE id IN (SELECT value FROM json_each(?))').pluck();
     this.#existing = (ids) => existing.all(ids);
-    // In receive-time order by the journal_by_received index (gateway/journal/state-db.ts).
-    const oldest = db.prepare<[], { id: number; t: number | null }>("SELECT id, json_extract(reading, '$.receivedAt') AS t FROM journal WHERE json_extract(reading, '$.receivedAt') IS NOT NULL ORDER BY json_extract(reading, '$.receivedAt')");
+    // In receive-time order by the journal_by_received_at index (gateway/journal/state-db.ts).
+    const oldest = db.prepare<[], { id: number; t: number | null }>('SELECT id, received_at AS t FROM journal WHERE received_at IS NOT NULL ORDER BY received_at');
     this.#oldest = () => oldest.iterate();
     this.#count = () => count.get() ?? 0;
     this.#commitGroup = db.transaction((group: PendingAppend[], now: number): AppendResult[] =>
       group.map((p) => {
-        if (p.dedupeKey !== undefined && see.run(p.dedupeKey, now).changes === 0) return { duplicate: true } as const;
-        return { id: Number(insert.run(JSON.stringify(p.reading), now).lastInsertRowid) };
+        if (p.dedupeKey !== undefined && see.run(p.reading.deviceTime ?? 0, p.dedupeKey, now).changes === 0) return { duplicate: true } as const;
+        return { id: Number(insert.run(JSON.stringify(p.reading), now, p.reading.receivedAt).lastInsertRowid) };
       }),
     );
   }
@@ -216,7 +219,7 @@ export class ReadingJournal {
 
   /** Forgets dedupe keys older than the window; returns how many. */
   pruneSeen(): number {
-    return this.#db.prepare('DELETE FROM seen WHERE seen_at < ?').run(this.#now() - this.#dedupeWindowMs).changes;
+    return this.#db.prepare('DELETE FROM dedupe WHERE seen_at < ?').run(this.#now() - this.#dedupeWindowMs).changes;
   }
 }
 

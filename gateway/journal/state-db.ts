@@ -125,11 +125,12 @@ export function openStateDb(path: string, opts: StateDbOptions = {}): StateDb {
     CREATE TABLE IF NOT EXISTS chain_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, header_hash TEXT NOT NULL);
     INSERT OR IGNORE INTO chain_head (id, seq, header_hash) VALUES (1, 0, '${'0'.repeat(64)}');
     CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, count INTEGER NOT NULL, header_hash TEXT NOT NULL, root TEXT NOT NULL, submission TEXT NOT NULL, sealed_at INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY AUTOINCREMENT, reading TEXT NOT NULL, journaled_at INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS seen_by_time ON seen (seen_at);
-    CREATE INDEX IF NOT EXISTS journal_by_received ON journal (json_extract(reading, '$.receivedAt'));
+    CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY AUTOINCREMENT, reading TEXT NOT NULL, journaled_at INTEGER NOT NULL, received_at INTEGER);
+    CREATE TABLE IF NOT EXISTS dedupe (device_time INTEGER NOT NULL, key TEXT NOT NULL, seen_at INTEGER NOT NULL, PRIMARY KEY (device_time, key)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS dedupe_by_seen ON dedupe (seen_at);
   `);
+  migrateJournal(db);
+  db.exec('CREATE INDEX IF NOT EXISTS journal_by_received_at ON journal (received_at)');
   if (opts.fsync !== false) {
     // The write-ahead log exists now (the statements above wrote to it) and stays while the database
     // is open. Its directory entry is made durable once, as SQLite does on a log's first sync.
@@ -152,6 +153,38 @@ export function openStateDb(path: string, opts: StateDbOptions = {}): StateDb {
     };
   }
   return db;
+}
+
+/**
+ * Brings a state database written by an older gateway to the current journal layout, in one
+ * transaction: the receive time becomes a plain column (it was read out of each row's JSON, also by
+ * its index, at every insert), and the dedupe keys move from `seen` (ordered by key, so every new
+ * key landed on a page of its own) to `dedupe`, ordered by device time first, where new keys go
+ * next to each other at the end of the tree.
+ */
+function migrateJournal(db: StateDb): void {
+  const hasReceivedAt = (db.prepare("SELECT 1 FROM pragma_table_info('journal') WHERE name = 'received_at'").get() as unknown) !== undefined;
+  const hasSeen = (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'seen'").get() as unknown) !== undefined;
+  if (hasReceivedAt && !hasSeen) return;
+  db.transaction(() => {
+    if (!hasReceivedAt) {
+      db.exec(`
+        ALTER TABLE journal ADD COLUMN received_at INTEGER;
+        UPDATE journal SET received_at = json_extract(reading, '$.receivedAt');
+        DROP INDEX IF EXISTS journal_by_received;
+      `);
+    }
+    if (hasSeen) {
+      // Keys end with the device time (journal.ts, dedupeKey); SQLite's string functions stop at
+      // the NUL separators, so a function of ours takes it out.
+      db.function('mcps_key_device_time', { deterministic: true }, (key: unknown) => {
+        const k = String(key);
+        const t = Number(k.slice(k.lastIndexOf('\u0000') + 1));
+        return Number.isFinite(t) ? t : 0;
+      });
+      db.exec('INSERT OR IGNORE INTO dedupe (device_time, key, seen_at) SELECT mcps_key_device_time(key), key, seen_at FROM seen; DROP TABLE seen;');
+    }
+  })();
 }
 
 /** Bytes the database holds in live pages plus its write-ahead log: what the disk budget counts. */
