@@ -74,3 +74,31 @@ t.test("aedes' packet writer runs without its 65,536-Buffer packet-id table, and
   t.equal(Object.keys(numbers.cache).length, 0, 'no packet-id table was built');
   await c.endAsync();
 });
+
+t.test("aedes' PUBACKs leave as one 4-byte write, the same bytes mqtt-packet makes; other packets as before", async (t) => {
+  const { PassThrough } = await import('node:stream');
+  const packets = require(require.resolve('mqtt-packet', { paths: [dirname(require.resolve('aedes'))] })) as typeof import('mqtt-packet');
+  const bytes = async (packet: object): Promise<{ data: Buffer; writes: number }> => {
+    const s = new PassThrough();
+    let writes = 0;
+    const write = s.write.bind(s);
+    s.write = ((chunk: never, ...rest: never[]) => {
+      writes++;
+      return write(chunk, ...rest);
+    }) as typeof s.write;
+    packets.writeToStream(packet as never, s);
+    await new Promise((r) => setImmediate(r));
+    s.end();
+    const chunks: Buffer[] = [];
+    for await (const c of s) chunks.push(c as Buffer);
+    return { data: Buffer.concat(chunks), writes };
+  };
+  for (const id of [1, 0x1234, 0xffff]) {
+    const fast = await bytes({ cmd: 'puback', messageId: id });
+    t.same(fast.data, packets.generate({ cmd: 'puback', messageId: id } as never), `PUBACK ${id}`);
+    t.equal(fast.writes, 1, 'in one write');
+  }
+  const pub = { cmd: 'publish', topic: 'a/b', payload: Buffer.from('x'), qos: 1, messageId: 7, retain: false, dup: false };
+  t.same((await bytes(pub)).data, packets.generate(pub as never), 'a PUBLISH is written by mqtt-packet');
+  t.equal(packets.writeToStream.cacheNumbers, false, "mqtt-packet's packet-id table stays off");
+});
