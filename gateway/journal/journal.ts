@@ -85,7 +85,7 @@ export class ReadingJournal {
   readonly #commitGroup: (group: PendingAppend[], now: number) => AppendResult[];
   readonly #exists: (id: number) => boolean;
   readonly #existing: (ids: string) => number[];
-  readonly #oldest: () => Iterable<{ id: number; t: number | null }> & { return?(): unknown };
+  readonly #oldest: (exclude: string) => number | null;
   readonly #count: () => number;
   readonly #db: StateDb;
 
@@ -102,9 +102,10 @@ export class ReadingJournal {
     this.#exists = (id) => exists.get(id) !== undefined;
     const existing = db.prepare<[string], number>('SELECT id FROM journal WHERE id IN (SELECT value FROM json_each(?))').pluck();
     this.#existing = (ids) => existing.all(ids);
-    // In receive-time order by the journal_by_received_at index (gateway/journal/state-db.ts).
-    const oldest = db.prepare<[], { id: number; t: number | null }>('SELECT id, received_at AS t FROM journal WHERE received_at IS NOT NULL ORDER BY received_at');
-    this.#oldest = () => oldest.iterate();
+    // Walks the journal_by_received_at index (gateway/journal/state-db.ts) from the oldest entry,
+    // skipping the excluded rows inside SQLite (ids as a JSON array), and stops at the first other.
+    const oldest = db.prepare<[string], number>('SELECT received_at FROM journal WHERE received_at IS NOT NULL AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY received_at LIMIT 1').pluck();
+    this.#oldest = (exclude) => oldest.get(exclude) ?? null;
     this.#count = () => count.get() ?? 0;
     this.#commitGroup = db.transaction((group: PendingAppend[], now: number): AppendResult[] =>
       group.map((p) => {
@@ -193,18 +194,11 @@ export class ReadingJournal {
 
   /**
    * The earliest receive time among unsealed readings other than `exclude` (the batch being
-   * sealed), or null if there are none. Walks the receive-time index from the oldest entry, so it
-   * reads at most |exclude| + 1 rows, however long the journal is.
+   * sealed), or null if there are none. One query: SQLite walks the receive-time index from the
+   * oldest entry and steps over at most |exclude| rows, however long the journal is.
    */
   oldestReceivedAt(exclude: ReadonlySet<number>): number | null {
-    const rows = this.#oldest();
-    for (const r of rows) {
-      if (!exclude.has(r.id) && typeof r.t === 'number') {
-        rows.return?.();
-        return r.t;
-      }
-    }
-    return null;
+    return this.#oldest(JSON.stringify([...exclude]));
   }
 
   /** Whether the row is still in the journal (not yet sealed). */
