@@ -78,7 +78,7 @@ interface Early {
  * "gateway#seq#index". Nothing here is trusted yet; fetchShare uses a result only for a slice the
  * chain checks expect, from the same bytes.
  */
-async function openEarly(i: FetchInput, owner: OwnerClient, pool: SlicePool, grantId: number, accessTx: string, gateways: readonly QueryAnswer['gateways'][number][], patientTags: ReadonlyMap<number, string>): Promise<Map<string, Early>> {
+async function openEarly(i: FetchInput, owner: OwnerClient, pool: SlicePool, grantId: number, accessTx: string, gateways: readonly QueryAnswer['gateways'][number][], patientTags: ReadonlyMap<number, string>, released: () => void): Promise<Map<string, Early>> {
   const cands: Array<{ key: string; gatewayId: string; seq: number; dirBytes: Uint8Array; directory: Directory; entry: SliceEntry; ciphertext: Uint8Array }> = [];
   for (const g of gateways) {
     for (const b of g.batches) {
@@ -100,7 +100,7 @@ async function openEarly(i: FetchInput, owner: OwnerClient, pool: SlicePool, gra
   }
   const out = new Map<string, Early>();
   if (cands.length === 0) return out;
-  const keys = await owner.keys(grantId, i.patient, accessTx, cands.map((c) => keyRequest(c.gatewayId, c.seq, c.directory, c.entry)));
+  const keys = await owner.keys(grantId, i.patient, accessTx, cands.map((c) => keyRequest(c.gatewayId, c.seq, c.directory, c.entry))).finally(released);
   const results = await pool.open(cands.map((c, j) => ({ id: j, key: keys[j]!, gatewayId: c.gatewayId, seq: c.seq, entry: c.entry, directoryVersion: c.directory.version, ciphertext: c.ciphertext })));
   cands.forEach((c, j) => out.set(c.key, { directory: c.dirBytes, ciphertext: c.ciphertext, result: results[j]! }));
   return out;
@@ -116,6 +116,9 @@ export async function fetchShare(i: FetchInput): Promise<FetchResult> {
 }
 
 async function fetchWith(i: FetchInput, pool: SlicePool): Promise<FetchResult> {
+  // What step 4 reads of the chain (gateways, keys, anchors), read while the tags and the node's
+  // answer are on their way; the check drops it if the registry or anchors changed since.
+  i.chain.prefetch?.(i.owner.hospital);
   const ownerKey = await new RegistryClient(i.provider, i.deployment.registry).ownerKey(i.owner.hospital);
   if (!ownerKey) throw new Error(`hospital ${i.owner.hospital} has published no owner key in the registry`);
   const owner = new OwnerClient({ url: i.owner.url, hospital: i.owner.hospital, ownerPublicKey: ownerKey, userId: i.user.id, blsSecretKey: i.user.blsSecretKey, encryptionSecretKey: i.user.encryptionSecretKey, ...(i.ca ? { ca: i.ca } : {}) });
@@ -150,8 +153,12 @@ async function fetchWith(i: FetchInput, pool: SlicePool): Promise<FetchResult> {
   // Each page's slices of the patient get their keys and are opened as the page arrives (step 3 below).
   const patientTags = new Map(tags.tags.map((t, k) => [tags!.firstDay + k, t]));
   const earlyParts: Array<Promise<Map<string, Early>>> = [];
+  // When each page's key request has been answered (or failed, or there was none to make).
+  const releasedParts: Array<Promise<void>> = [];
   const answer = await node.query({ grantId, firstDay: tags.firstDay, tags: tags.tags, from: i.from, to: i.to }, (d, n) => i.onProgress?.('fetch', d, n), (page) => {
-    earlyParts.push(openEarly(i, owner, pool, grantId, page.access.txHash, page.gateways, patientTags).catch(() => new Map<string, Early>()));
+    let released = (): void => undefined;
+    releasedParts.push(new Promise<void>((r) => (released = r)));
+    earlyParts.push(openEarly(i, owner, pool, grantId, page.access.txHash, page.gateways, patientTags, released).catch(() => new Map<string, Early>()).finally(released));
   });
   // 3. Against the chain, and meanwhile the patient's slices as the directories name them: their
   // keys released under the recorded access and the slices opened on the pool's threads, page by
@@ -159,7 +166,10 @@ async function fetchWith(i: FetchInput, pool: SlicePool): Promise<FetchResult> {
   // bytes and ciphertext as a checked batch's expected slice); anything else, or a failed release,
   // goes the plain way below.
   const early = Promise.all(earlyParts).then((maps) => new Map(maps.flatMap((m) => [...m])));
-  const range = await checkRange({ hospital: i.owner.hospital, from: i.from, to: i.to, asOfBlock: answer.access.blockNumber, patientTags, gateways: answer.gateways }, i.chain, i.pairing, (n) => new Uint8Array(randomBytes(n)));
+  // The signature checks (the long part of it, on this thread) begin once the keys are released:
+  // the slice workers wait for the keys, and the key service's answer, its chain reads and (in one
+  // process) its own work would otherwise only move between the parts of the signature checks.
+  const range = await checkRange({ hospital: i.owner.hospital, from: i.from, to: i.to, asOfBlock: answer.access.blockNumber, patientTags, gateways: answer.gateways, beforeSignatures: Promise.all(releasedParts) }, i.chain, i.pairing, (n) => new Uint8Array(randomBytes(n)));
   const gaps = [...range.gaps];
   const problems = [...range.problems];
   let foreign = 0;

@@ -8,7 +8,8 @@ import type { Agent } from 'node:https';
 import { caAgent, postBody } from '../common/https-post';
 import { tlsHint } from './node-client';
 import { hpkeSeal, HpkeRecipient } from '../common/hpke';
-import { blsSign } from '../protocol/bls';
+import { nobleSigner, SIG_DST, type BlsSigner } from '../protocol/bls';
+import { mclSigner } from '../common/mcl-pairing';
 import { decodeKeyAnswer, encodeKeyRequest, KEY_REQUEST_INFO, keyReleaseInfo, keyRequestMessage, type KeyAnswer, type KeyRefusal, type SliceKeyRequest } from '../protocol/sharing/key-messages';
 
 export class KeyRefused extends Error {
@@ -34,6 +35,8 @@ export class OwnerClient {
   readonly #me: HpkeRecipient;
 
   readonly #agent: Agent | undefined;
+  /** Request signatures with mcl-wasm (the same bytes as noble's, several times cheaper); noble if mcl cannot load. */
+  #signer: Promise<BlsSigner> | null = null;
 
   constructor(readonly opts: OwnerClientOptions) {
     this.#me = new HpkeRecipient(opts.encryptionSecretKey);
@@ -42,7 +45,7 @@ export class OwnerClient {
 
   async #ask(req: { kind: 'tags' | 'keys'; grantId: number; patient: string; accessTx?: string; slices?: SliceKeyRequest[] }): Promise<Extract<KeyAnswer, { ok: true }>> {
     const inner = encodeKeyRequest({ v: 1, user: this.opts.userId, time: Date.now(), nonce: randomBytes(16).toString('hex'), ...req });
-    const signed = { request: Buffer.from(inner).toString('base64'), signature: Buffer.from(blsSign(this.opts.blsSecretKey, keyRequestMessage(inner))).toString('hex') };
+    const signed = { request: Buffer.from(inner).toString('base64'), signature: Buffer.from((await (this.#signer ??= mclSigner().catch(() => nobleSigner))).sign(this.opts.blsSecretKey, keyRequestMessage(inner), SIG_DST)).toString('hex') };
     const body = await hpkeSeal(this.opts.ownerPublicKey, KEY_REQUEST_INFO, Buffer.from(JSON.stringify(signed)));
     let res: { status: number; body: Buffer };
     try {

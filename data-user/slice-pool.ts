@@ -44,11 +44,11 @@ interface Slot {
 }
 
 /**
- * Chunks a worker may hold at once. The main thread may be busy for a second at a stretch (the
- * signature checks are one synchronous call), so a worker gets work well ahead instead of one chunk
- * at a time, or it would wait for the main thread to hand it the next.
+ * Chunks a worker may hold at once: enough for the longest stretch the main thread is busy without
+ * handing out more (a part of the signature checks, ~0.1 s: verify-range.ts checks them in parts),
+ * few enough that what is left when the main thread is free is still untaken, so it can help.
  */
-const AHEAD = 64;
+const AHEAD = 12;
 
 export class SlicePool {
   #slots: Slot[] = [];

@@ -25,7 +25,8 @@
  */
 import { checkDirectoryAgainstHeader, decodeDirectory, decodeHeader, directoryHash, headerHash, type BatchHeader, type Directory, type SliceEntry } from '../protocol/batch';
 import { equalBytes } from '../protocol/hash';
-import type { PairingBackend } from '../protocol/handshake';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { PairingBackend, SignatureVerdict } from '../protocol/handshake';
 import { SIG_DST } from '../protocol/bls';
 import { dayOf } from '../protocol/sharing/tags';
 import type { AnchoredHeader, ChainView } from './chain-view';
@@ -76,7 +77,10 @@ export interface RangeCheck<B extends DeliveredBatch = DeliveredBatch> {
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-export async function checkRange<B extends DeliveredBatch>(input: { hospital: string; from: number; to: number; asOfBlock: number; patientTags: ReadonlyMap<number, string>; gateways: readonly DeliveredGateway<B>[] }, chain: ChainView, pairing: PairingBackend, random: (n: number) => Uint8Array): Promise<RangeCheck<B>> {
+/** Signatures per batch verification: each part costs two more pairings (a few ms), and holds the thread for ~0.1 s. */
+const SIG_PART = 64;
+
+export async function checkRange<B extends DeliveredBatch>(input: { hospital: string; from: number; to: number; asOfBlock: number; patientTags: ReadonlyMap<number, string>; gateways: readonly DeliveredGateway<B>[]; beforeSignatures?: Promise<unknown> }, chain: ChainView, pairing: PairingBackend, random: (n: number) => Uint8Array): Promise<RangeCheck<B>> {
   const gaps: string[] = [];
   const problems: string[] = [];
   const batches: CheckedBatch<B>[] = [];
@@ -85,6 +89,8 @@ export async function checkRange<B extends DeliveredBatch>(input: { hospital: st
   const effectiveHi = new Map<string, number>();
   const { from, to } = input;
   const delivered = new Map(input.gateways.map((g) => [g.gatewayId, g]));
+  // Reads made ahead (while the node answered) are used only if the registry and anchors are unchanged since.
+  await chain.settle?.();
   const registered = await chain.gatewaysOf(input.hospital);
   for (const g of input.gateways) if (!registered.includes(g.gatewayId)) problems.push(`gateway ${g.gatewayId} is not one of ${input.hospital}'s gateways in the registry`);
   for (const gw of registered) {
@@ -157,11 +163,18 @@ export async function checkRange<B extends DeliveredBatch>(input: { hospital: st
     }
     // Signatures: all of the gateway's headers verified together under its current key, those that
     // fail then under each earlier key (a rotation), one by one.
+    await input.beforeSignatures;
     const ok = new Array<boolean>(checked.length).fill(false);
     let pending = sigItems;
     for (const key of [...keys].reverse()) {
       if (pending.length === 0) break;
-      const verdicts = pairing.verifyBatch(pending.map((p) => ({ publicKey: key, message: p.hh, signature: p.sig, dst: SIG_DST })), random);
+      // In parts of SIG_PART, yielding between them: the thread stays free to hand work to the
+      // slice workers and to take in their results (and its other work, in one process) meanwhile.
+      const verdicts: SignatureVerdict[] = [];
+      for (let k = 0; k < pending.length; k += SIG_PART) {
+        if (k > 0) await yieldToLoop();
+        verdicts.push(...pairing.verifyBatch(pending.slice(k, k + SIG_PART).map((p) => ({ publicKey: key, message: p.hh, signature: p.sig, dst: SIG_DST })), random));
+      }
       pending = pending.filter((p, j) => {
         if (verdicts[j] === 'ok') ok[p.i] = true;
         return verdicts[j] !== 'ok';
