@@ -27,7 +27,7 @@ import { startNodeRed, type NodeRedHost } from './host/node-red-host';
 import { Outbox } from './outbox/outbox';
 import { GatewayRuntime, type LogFn } from './runtime';
 import { Sealer } from './sealing/sealer';
-import { SealWorker } from './sealing/seal-worker';
+import { SEAL_WORKER_OLD_SPACE_MB, SealWorker } from './sealing/seal-worker';
 import { OutboxStore } from './outbox/outbox-store';
 import { ReadingJournal } from './journal/journal';
 import { openStateDb, stateDbBytes } from './journal/state-db';
@@ -178,7 +178,10 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
   });
   // Merkle tree, encryption and signature of each batch run on a worker thread, beside ingest.
   const patientTagKey = loadPatientTagKey(patientTagKeyPath(cfg));
-  const sealWorker = new SealWorker({ blsSecretKey: identity.secretKey, ownerPublicKey: Uint8Array.from(Buffer.from(cfg.ownerPublicKey, 'hex')), patientTagKey });
+  const sealWorker = new SealWorker(
+    { blsSecretKey: identity.secretKey, ownerPublicKey: Uint8Array.from(Buffer.from(cfg.ownerPublicKey, 'hex')), patientTagKey },
+    { onOutOfMemory: () => log('warn', `seal worker: a batch needed more than its ${SEAL_WORKER_OLD_SPACE_MB} MB heap; sealed on the main thread, worker started again (a batch node with fewer readings per batch avoids this)`, { component: 'sealer', event: 'worker-out-of-memory' }) },
+  );
   const sealer = new Sealer({
     worker: sealWorker,
     // The worker leaves the header signature to mcl-wasm here (noble in the worker cost ~14 ms a batch).

@@ -14,7 +14,7 @@
 import type { Reading } from '../../protocol/reading';
 import type { OutboxItem } from '../outbox/outbox';
 import { buildSealedBatch } from './seal-build';
-import type { SealWorker } from './seal-worker';
+import { SealWorkerOutOfMemory, type SealWorker } from './seal-worker';
 import { SIG_DST, type BlsSigner } from '../../protocol/bls';
 import type { ChainHead } from '../outbox/outbox-store';
 import { EpochKeyRing } from './epoch-keys';
@@ -42,8 +42,9 @@ export interface SealerOptions {
   /** Builds batches on another thread when given (the gateway does); inline otherwise. */
   worker?: Pick<SealWorker, 'build' | 'alive'>;
   /**
-   * Signs the headers of the worker's batches here instead of in the worker (the gateway passes
-   * mcl-wasm's signer, loaded on the main thread anyway: a fraction of noble's cost, same bytes).
+   * Signs the headers here instead of with noble in seal-build (the gateway passes mcl-wasm's
+   * signer, loaded on the main thread anyway: a fraction of noble's cost, same bytes), for the
+   * worker's batches and those built inline alike.
    */
   signer?: BlsSigner;
 }
@@ -115,14 +116,21 @@ export class Sealer {
     const keys = { blsSecretKey: this.opts.blsSecretKey, ownerPublicKey: this.opts.ownerPublicKey, patientTagKey: this.opts.patientTagKey };
     const worker = this.opts.worker;
     const signer = this.opts.signer;
+    const toBuild = signer ? { ...input, unsigned: true } : input;
     let item: OutboxItem;
     if (worker && worker.alive) {
-      item = await worker.build(signer ? { ...input, unsigned: true } : input);
-      if (signer) {
-        const hh = Uint8Array.from(Buffer.from(item.headerHash, 'hex'));
-        item = { ...item, submission: { ...item.submission, headerSignature: Buffer.from(signer.sign(this.opts.blsSecretKey, hh, SIG_DST)).toString('hex') } };
+      try {
+        item = await worker.build(toBuild);
+      } catch (err) {
+        // Too big for the worker's heap (it was started again for the next batches): built here.
+        if (!(err instanceof SealWorkerOutOfMemory)) throw err;
+        item = await buildSealedBatch(toBuild, keys);
       }
-    } else item = await buildSealedBatch(input, keys);
+    } else item = await buildSealedBatch(toBuild, keys);
+    if (signer && item.submission.headerSignature === '') {
+      const hh = Uint8Array.from(Buffer.from(item.headerHash, 'hex'));
+      item = { ...item, submission: { ...item.submission, headerSignature: Buffer.from(signer.sign(this.opts.blsSecretKey, hh, SIG_DST)).toString('hex') } };
+    }
     if (item.submission.headerSignature === '') throw new Error(`batch ${item.seq} came back unsigned`);
     await state.commit(item, journalIds);
     this.opts.onSealed(item);
