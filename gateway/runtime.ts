@@ -324,12 +324,15 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
   }
 
   #sweepTimer: NodeJS.Timeout | null = null;
+  #pruneTimer: NodeJS.Timeout | null = null;
 
   /** Starts the periodic sweep of orphaned journal entries and the pruning of dedupe keys. */
   startSweeping(everyMs = 30_000): void {
     const orphanAfterMs = this.parts.orphanAfterMs ?? 300_000;
+    // Dedupe keys age out a few thousand at a time (journal.ts, pruneSeen), so each call is short.
+    this.#pruneTimer = setInterval(() => this.parts.journal.pruneSeen(), 2_000);
+    this.#pruneTimer.unref();
     this.#sweepTimer = setInterval(() => {
-      this.parts.journal.pruneSeen();
       this.sweepJournal(orphanAfterMs).then(
         (n) => {
           if (n > 0) this.log('warn', `journal: sealed ${n} readings that waited over ${orphanAfterMs / 1000} s for a seal node (is every input wired to a batch and a seal node?)`, { component: 'journal', event: 'swept', count: n });
@@ -343,6 +346,8 @@ export class GatewayRuntime extends EventEmitter<GatewayRuntimeEvents> {
   stopSweeping(): void {
     if (this.#sweepTimer) clearInterval(this.#sweepTimer);
     this.#sweepTimer = null;
+    if (this.#pruneTimer) clearInterval(this.#pruneTimer);
+    this.#pruneTimer = null;
   }
 
   refreshMetrics(): void {

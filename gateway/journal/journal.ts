@@ -16,12 +16,21 @@
  * started, so a steady trickle is gathered into groups instead of a sync per reading or two. When
  * idle a reading is committed and synced alone, at once.
  *
- * Duplicates: a device that did not get its PUBACK (the gateway died before sending it) publishes the
- * same message again. Readings appended with a dedupe key (device, kind, sequence number, device
- * time) are recorded in the `dedupe` table for `dedupeWindowMs`; a second reading with the same key is
- * acknowledged but not journaled again. That table is ordered by device time first, so a commit's
- * keys land together at the end of its tree (ordered by key alone, each new key dirtied a page of its
- * own, written to the log at the commit and to the database at the next checkpoint).
+ * Duplicates: a device that did not get its PUBACK (the gateway died before sending it, or the link
+ * dropped it) publishes the same message again. Readings appended with a dedupe key (device, kind,
+ * sequence number, device time) are recognised by that key; a second reading with the same key is
+ * acknowledged but not journaled again. The keys are remembered in two tiers, so that their storage
+ * is bounded by the number of sources, not by the reading rate:
+ * - every key for `dedupeRecentMs` (default 10 min), in the `dedupe` table, ordered by device time
+ *   first so that a commit's keys land together at the end of its tree (ordered by key alone, each
+ *   new key dirtied a page of its own);
+ * - after that, up to `dedupeWindowMs` (default 6 h), each source's (device and kind) newest
+ *   `dedupeKeepPerSource` keys (default 256), in `dedupe_last`: a ring per source indexed by sequence
+ *   number modulo its size. A message re-sent after a long absence is one the device sent just before
+ *   it lost its connection, so it is among its source's newest keys; the older keys of a
+ *   steady stream are never re-sent and are forgotten. (Six hours of every key was about 2.5 GB at
+ *   a thousand readings a second; this is about 100 MB.)
+ * A key is only ever forgotten, never confused with another: the lookup compares whole keys.
  */
 import type { Reading } from '../../protocol/reading';
 import { syncCommitted, type StateDb } from './state-db';
@@ -53,8 +62,12 @@ interface PendingAppend {
 }
 
 export interface JournalOptions {
-  /** How long dedupe keys are remembered (default 6 h: longer than a device buffers while offline). */
+  /** How long a source's newest dedupe keys are remembered (default 6 h: longer than a device buffers while offline). */
   dedupeWindowMs?: number;
+  /** How long every dedupe key is remembered (default 10 min). */
+  dedupeRecentMs?: number;
+  /** How many of each source's newest keys are remembered for the whole window (default 256). */
+  dedupeKeepPerSource?: number;
   /**
    * Commits (each one fsync) start at most this often (default DEFAULT_COMMIT_INTERVAL_MS): a reading
    * arriving within this time of the last commit's start waits, unacknowledged, for the next one.
@@ -82,6 +95,10 @@ export class ReadingJournal {
   readonly #commitIntervalMs: number;
   readonly #now: () => number;
   readonly #dedupeWindowMs: number;
+  readonly #dedupeRecentMs: number;
+  readonly #keepPerSource: number;
+  readonly #keepKeys: (before: number, limit: number) => number;
+  readonly #forgetLast: (before: number) => number;
   readonly #commitGroup: (group: PendingAppend[], now: number) => AppendResult[];
   readonly #exists: (id: number) => boolean;
   readonly #existing: (ids: string) => number[];
@@ -93,10 +110,32 @@ export class ReadingJournal {
     this.#db = db;
     this.#now = opts.now ?? Date.now;
     this.#dedupeWindowMs = opts.dedupeWindowMs ?? 6 * 3600_000;
+    this.#dedupeRecentMs = Math.min(opts.dedupeRecentMs ?? 10 * 60_000, this.#dedupeWindowMs);
+    this.#keepPerSource = Math.max(1, Math.floor(opts.dedupeKeepPerSource ?? 256));
+    const keep = this.#keepPerSource;
     this.#commitIntervalMs = opts.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS;
     const insert = db.prepare('INSERT INTO journal (reading, journaled_at, received_at) VALUES (?, ?, ?)');
     // Keyed by device time first: a commit's new keys sit together at the end of the tree.
-    const see = db.prepare('INSERT OR IGNORE INTO dedupe (device_time, key, seen_at) VALUES (?, ?, ?)');
+    // New unless the key is among the recent ones (the primary key) or its source's newest (its slot).
+    const see = db.prepare(
+      'INSERT OR IGNORE INTO dedupe (device_time, key, seen_at) SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM dedupe_last WHERE source = ? AND slot = ? AND key = ?)',
+    );
+    // Moving aged keys to the ring is done inside SQLite (about 4 µs a key here; row by row in
+    // JavaScript it was 13): two functions of ours split a key into its source and slot.
+    db.function('mcps_dedupe_source', { deterministic: true }, (key: unknown) => dedupeSlot(String(key), keep).source);
+    db.function('mcps_dedupe_slot', { deterministic: true }, (key: unknown) => dedupeSlot(String(key), keep).slot);
+    const cutoff = db.prepare<[number, number], number>('SELECT seen_at FROM dedupe WHERE seen_at < ? ORDER BY seen_at LIMIT 1 OFFSET ?').pluck();
+    // Oldest first, so that of two keys for one slot the newer one stays.
+    const toRing = db.prepare('INSERT OR REPLACE INTO dedupe_last (source, slot, key, seen_at) SELECT mcps_dedupe_source(key), mcps_dedupe_slot(key), key, seen_at FROM dedupe WHERE seen_at <= ? ORDER BY seen_at');
+    const dropRecent = db.prepare('DELETE FROM dedupe WHERE seen_at <= ?');
+    this.#keepKeys = db.transaction((before: number, limit: number): number => {
+      // Keys of one commit share their time, so a chunk ends at a time, not at exactly `limit` keys.
+      const upTo = cutoff.get(before, limit - 1) ?? before - 1;
+      toRing.run(upTo);
+      return dropRecent.run(upTo).changes;
+    });
+    const forgetLast = db.prepare('DELETE FROM dedupe_last WHERE seen_at < ?');
+    this.#forgetLast = (before) => forgetLast.run(before).changes;
     const exists = db.prepare<[number], number>('SELECT 1 FROM journal WHERE id = ?').pluck();
     const count = db.prepare<[], number>('SELECT count(*) FROM journal').pluck();
     this.#exists = (id) => exists.get(id) !== undefined;
@@ -109,7 +148,10 @@ export class ReadingJournal {
     this.#count = () => count.get() ?? 0;
     this.#commitGroup = db.transaction((group: PendingAppend[], now: number): AppendResult[] =>
       group.map((p) => {
-        if (p.dedupeKey !== undefined && see.run(p.reading.deviceTime ?? 0, p.dedupeKey, now).changes === 0) return { duplicate: true } as const;
+        if (p.dedupeKey !== undefined) {
+          const { source, slot } = dedupeSlot(p.dedupeKey, keep);
+          if (see.run(p.reading.deviceTime ?? 0, p.dedupeKey, now, source, slot, p.dedupeKey).changes === 0) return { duplicate: true } as const;
+        }
         return { id: Number(insert.run(JSON.stringify(p.reading), now, p.reading.receivedAt).lastInsertRowid) };
       }),
     );
@@ -211,13 +253,41 @@ export class ReadingJournal {
     return new Set(ids.length === 0 ? [] : this.#existing(JSON.stringify(ids)));
   }
 
-  /** Forgets dedupe keys older than the window; returns how many. */
-  pruneSeen(): number {
-    return this.#db.prepare('DELETE FROM dedupe WHERE seen_at < ?').run(this.#now() - this.#dedupeWindowMs).changes;
+  /**
+   * Moves dedupe keys older than `dedupeRecentMs` to their source's ring of newest keys (where a newer
+   * key of the same slot replaces an older one) and forgets the ring's keys older than the window.
+   * About `maxKeys` keys move per call (those of the last commit in the chunk all go), in one
+   * transaction, so that a call is short; returns how many keys were moved or forgotten.
+   */
+  pruneSeen(maxKeys = 5000): number {
+    const now = this.#now();
+    const moved = this.#keepKeys(now - this.#dedupeRecentMs, Math.max(1, maxKeys));
+    let forgotten = 0;
+    // The ring is small (sources x dedupeKeepPerSource) and has no time index: scanned once a minute.
+    if (now - this.#lastForget >= 60_000 || now < this.#lastForget) {
+      this.#lastForget = now;
+      forgotten = this.#forgetLast(now - this.#dedupeWindowMs);
+    }
+    return moved + forgotten;
   }
+
+  #lastForget = -Infinity;
 }
 
 /** The dedupe key of a reading that a device may send twice (MQTT QoS 1 redelivery). */
 export function dedupeKey(r: Pick<Reading, 'deviceId' | 'kind' | 'deviceSeq' | 'deviceTime'>): string {
   return `${r.deviceId}\u0000${r.kind}\u0000${r.deviceSeq}\u0000${r.deviceTime}`;
+}
+
+/**
+ * Where a key lives once it is no longer recent: its source (device and kind) and its slot in that
+ * source's ring, the sequence number modulo the ring's size (consecutive readings take consecutive
+ * slots, so the ring holds the source's newest `size` readings). Keys are dedupeKey's.
+ */
+export function dedupeSlot(key: string, size: number): { source: string; slot: number } {
+  const parts = key.split('\u0000');
+  const seq = Number(parts[2]);
+  const time = Number(parts[3]);
+  const n = Number.isSafeInteger(seq) ? seq : Number.isSafeInteger(time) ? time : 0;
+  return { source: `${parts[0] ?? ''}\u0000${parts[1] ?? ''}`, slot: ((n % size) + size) % size };
 }

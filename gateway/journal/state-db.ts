@@ -128,6 +128,7 @@ export function openStateDb(path: string, opts: StateDbOptions = {}): StateDb {
     CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY AUTOINCREMENT, reading TEXT NOT NULL, journaled_at INTEGER NOT NULL, received_at INTEGER);
     CREATE TABLE IF NOT EXISTS dedupe (device_time INTEGER NOT NULL, key TEXT NOT NULL, seen_at INTEGER NOT NULL, PRIMARY KEY (device_time, key)) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS dedupe_by_seen ON dedupe (seen_at);
+    CREATE TABLE IF NOT EXISTS dedupe_last (source TEXT NOT NULL, slot INTEGER NOT NULL, key TEXT NOT NULL, seen_at INTEGER NOT NULL, PRIMARY KEY (source, slot)) WITHOUT ROWID;
   `);
   migrateJournal(db);
   db.exec('CREATE INDEX IF NOT EXISTS journal_by_received_at ON journal (received_at)');
