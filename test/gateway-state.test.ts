@@ -311,7 +311,7 @@ t.test('dedupe keys: every key while recent, then each source\'s newest for the 
   const key = (i: number, d: string): string => dedupeKey(reading(i, d));
   // 100 readings from each of three devices, one a second (the clock moves by hand).
   for (let i = 1; i <= 100; i++) {
-    for (const d of sources) await j.append(reading(i, d), key(i, d));
+    await Promise.all(sources.map((d) => j.append(reading(i, d), key(i, d))));
     clock += 1000;
   }
   t.same(await j.append(reading(3, 'temp-1'), key(3, 'temp-1')), { duplicate: true }, 'a recent key is recognised before any pruning');
