@@ -67,8 +67,10 @@ export interface GatewayConfig {
   /**
    * The process's V8 heap cap in MB (default 128; at least 64): `mcps gateway` starts itself with
    * --max-old-space-size set to it (cli/heap-cap.ts). docs/raspberry-pi.md says what a box needs.
+   * sealWorker (default false): seal batches on a worker thread (its own V8 isolate, about 15 MB
+   * more resident memory) rather than on the main thread in slices that let the broker run between.
    */
-  memory?: { heapMB?: number };
+  memory?: { heapMB?: number; sealWorker?: boolean };
 }
 
 export const DEFAULT_METRICS = { host: '127.0.0.1', port: 9880 } as const;
@@ -132,7 +134,7 @@ const schema = {
     memory: {
       type: 'object',
       additionalProperties: false,
-      properties: { heapMB: { type: 'integer', minimum: 64, maximum: 16384 } },
+      properties: { heapMB: { type: 'integer', minimum: 64, maximum: 16384 }, sealWorker: { type: 'boolean' } },
     },
     record: {
       type: 'object',

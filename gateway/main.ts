@@ -178,12 +178,16 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
   });
   // Merkle tree, encryption and signature of each batch run on a worker thread, beside ingest.
   const patientTagKey = loadPatientTagKey(patientTagKeyPath(cfg));
-  const sealWorker = new SealWorker(
-    { blsSecretKey: identity.secretKey, ownerPublicKey: Uint8Array.from(Buffer.from(cfg.ownerPublicKey, 'hex')), patientTagKey },
-    { onOutOfMemory: () => log('warn', `seal worker: a batch needed more than its ${SEAL_WORKER_OLD_SPACE_MB} MB heap; sealed on the main thread, worker started again (a batch node with fewer readings per batch avoids this)`, { component: 'sealer', event: 'worker-out-of-memory' }) },
-  );
+  // Sealing runs on the main thread in slices that let the broker run between (memory.sealWorker:
+  // on a worker thread instead, its own isolate: about 15 MB more resident memory).
+  const sealWorker = cfg.memory?.sealWorker
+    ? new SealWorker(
+        { blsSecretKey: identity.secretKey, ownerPublicKey: Uint8Array.from(Buffer.from(cfg.ownerPublicKey, 'hex')), patientTagKey },
+        { onOutOfMemory: () => log('warn', `seal worker: a batch needed more than its ${SEAL_WORKER_OLD_SPACE_MB} MB heap; sealed on the main thread, worker started again (a batch node with fewer readings per batch avoids this)`, { component: 'sealer', event: 'worker-out-of-memory' }) },
+      )
+    : null;
   const sealer = new Sealer({
-    worker: sealWorker,
+    ...(sealWorker ? { worker: sealWorker } : {}),
     // The worker leaves the header signature to mcl-wasm here (noble in the worker cost ~14 ms a batch).
     ...(signer !== nobleSigner ? { signer } : {}),
     gatewayId: cfg.gatewayId,
@@ -237,7 +241,7 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
   } catch (err) {
     runtime.stopSweeping();
     outbox.stop();
-    await sealWorker.close();
+    await sealWorker?.close();
     db.close();
     await recorder?.close();
     throw err;
@@ -266,7 +270,7 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
     runtime.stopSweeping();
     outbox.stop();
     await broker.close();
-    await sealWorker.close();
+    await sealWorker?.close();
     db.close();
     await recorder?.close();
     throw err;
@@ -314,7 +318,7 @@ async function startGateway(cfg: GatewayConfig, log: LogFn, lock: DirLock): Prom
     // Readings journaled after the flow stopped stay in the journal and are sealed at the next start.
     outbox.stop();
     await sealer.idle();
-    await sealWorker.close();
+    await sealWorker?.close();
     registryReader.destroy();
     db.close();
     await recorder?.close();

@@ -12,7 +12,7 @@
  * resident memory it does not load (docs/raspberry-pi.md).
  */
 import { randomBytes } from 'node:crypto';
-import { buildBatch, encodeHeader, headerHash, type EpochKey } from '../../protocol/batch';
+import { buildBatchSteps, encodeHeader, headerHash, type BuiltBatch, type EpochKey } from '../../protocol/batch';
 import { patientTag } from '../../protocol/sharing/tags';
 import type { Reading } from '../../protocol/reading';
 import type { BatchSubmission } from '../../protocol/submission';
@@ -84,9 +84,26 @@ function tagCacheFor(tagKey: Uint8Array): (patient: string, day: number) => Uint
 }
 
 export async function buildSealedBatch(input: SealInput, keys: SealKeys): Promise<OutboxItem> {
+  return buildSealedBatchInSteps(input, keys, null);
+}
+
+/**
+ * buildSealedBatch in slices of work: `pause` is awaited between them (every 64 patient slices),
+ * so sealing on a thread that also serves the broker leaves room for it. null: in one go.
+ */
+export async function buildSealedBatchInSteps(input: SealInput, keys: SealKeys, pause: (() => Promise<void>) | null): Promise<OutboxItem> {
   const { gatewayId, seq } = input;
   const epoch = input.epoch ?? (await ringFor(gatewayId, keys).current());
-  const built = buildBatch({ gatewayId, seq, prevHash: input.prevHash, readings: input.readings, tagKey: keys.patientTagKey, tagOf: tagCacheFor(keys.patientTagKey), epoch, sealedAt: input.sealedAt, watermark: input.watermark });
+  const steps = buildBatchSteps({ gatewayId, seq, prevHash: input.prevHash, readings: input.readings, tagKey: keys.patientTagKey, tagOf: tagCacheFor(keys.patientTagKey), epoch, sealedAt: input.sealedAt, watermark: input.watermark });
+  let built: BuiltBatch;
+  for (;;) {
+    const r = steps.next();
+    if (r.done) {
+      built = r.value;
+      break;
+    }
+    if (pause) await pause();
+  }
   const hh = headerHash(built.header);
   const submission: BatchSubmission = {
     v: 2,

@@ -13,7 +13,8 @@
  */
 import type { Reading } from '../../protocol/reading';
 import type { OutboxItem } from '../outbox/outbox';
-import { buildSealedBatch } from './seal-build';
+import { buildSealedBatchInSteps } from './seal-build';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { SealWorkerOutOfMemory, type SealWorker } from './seal-worker';
 import { SIG_DST, type BlsSigner } from '../../protocol/bls';
 import type { ChainHead } from '../outbox/outbox-store';
@@ -39,7 +40,7 @@ export interface SealerOptions {
   /** Injected for tests (default Date.now). */
   now?: () => number;
   onSealed: (item: OutboxItem) => void;
-  /** Builds batches on another thread when given (the gateway does); inline otherwise. */
+  /** Builds batches on another thread when given (the gateway with memory.sealWorker); inline otherwise, in slices that yield to I/O. */
   worker?: Pick<SealWorker, 'build' | 'alive'>;
   /**
    * Signs the headers here instead of with noble in seal-build (the gateway passes mcl-wasm's
@@ -61,6 +62,12 @@ export interface SealEntry {
  * above the watermark of that batch.
  */
 export const WATERMARK_GRACE_MS = 10_000;
+
+/**
+ * Between slices of an inline seal (every 64 patient slices, a few ms of work here): the event
+ * loop's I/O and timers run, so MQTT packets and PUBACKs do not wait behind a whole batch.
+ */
+const yieldToIo = (): Promise<void> => nextTurn();
 
 export class Sealer {
   #chain: Promise<unknown> = Promise.resolve();
@@ -124,9 +131,9 @@ export class Sealer {
       } catch (err) {
         // Too big for the worker's heap (it was started again for the next batches): built here.
         if (!(err instanceof SealWorkerOutOfMemory)) throw err;
-        item = await buildSealedBatch(toBuild, keys);
+        item = await buildSealedBatchInSteps(toBuild, keys, yieldToIo);
       }
-    } else item = await buildSealedBatch(toBuild, keys);
+    } else item = await buildSealedBatchInSteps(toBuild, keys, yieldToIo);
     if (signer && item.submission.headerSignature === '') {
       const hh = Uint8Array.from(Buffer.from(item.headerHash, 'hex'));
       item = { ...item, submission: { ...item.submission, headerSignature: Buffer.from(signer.sign(this.opts.blsSecretKey, hh, SIG_DST)).toString('hex') } };
