@@ -31,8 +31,13 @@ import { LAUNCHER_PID_ENV } from '../common/dir-lock';
 
 export const DEFAULT_GATEWAY_HEAP_MB = 128;
 
-/** V8 flags bounding the young generation of every isolate of the gateway (see above). */
-export const GATEWAY_YOUNG_GEN_ARGS: readonly string[] = ['--max-semi-space-size=2'];
+/**
+ * V8 flags bounding the young generation of every isolate of the gateway (see above), and running
+ * its garbage collection on the isolate's own thread (`--single-threaded-gc`): with 2 MB semi-spaces
+ * V8 scavenges several times a second, and each parallel scavenge woke V8's helper threads to share
+ * a few hundred kilobytes of work, costing more CPU in hand-offs than it saved (docs/raspberry-pi.md).
+ */
+export const GATEWAY_YOUNG_GEN_ARGS: readonly string[] = ['--max-semi-space-size=2', '--single-threaded-gc'];
 
 const hasYoungGenFlag = (args: readonly string[]): boolean => args.some((a) => /^--max[-_]semi[-_]space[-_]size/.test(a));
 

@@ -19,7 +19,7 @@ t.test('memory.heapMB of the config, 128 by default', async (t) => {
   const cfg = join(dir, 'gateway.json');
   writeFileSync(cfg, JSON.stringify({ memory: { heapMB: 192 } }));
   t.equal(configuredHeapMb(cfg), 192);
-  t.same(heapCapArgs(cfg), ['--max-old-space-size=192', '--max-semi-space-size=2'], 'with the young generation bounded');
+  t.same(heapCapArgs(cfg), ['--max-old-space-size=192', '--max-semi-space-size=2', '--single-threaded-gc'], 'with the young generation bounded');
   writeFileSync(cfg, JSON.stringify({ dataDir: '/x' }));
   t.equal(configuredHeapMb(cfg), DEFAULT_GATEWAY_HEAP_MB);
   t.equal(configuredHeapMb(join(dir, 'missing.json')), DEFAULT_GATEWAY_HEAP_MB);

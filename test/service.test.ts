@@ -32,7 +32,7 @@ t.test('the units carry what the issue asks for, and systemd-analyze verify acce
   for (const line of ['Type=notify', 'NotifyAccess=all', 'Restart=on-failure', 'WatchdogSec=30', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ReadWritePaths=/var/lib/mcps/gateway', 'PrivateTmp=yes', 'User=mcps', 'SupplementaryGroups=dialout', 'MemoryMax=512M']) {
     t.ok(unit.split('\n').includes(line), line);
   }
-  t.match(unit, new RegExp(`^ExecStart=${process.execPath} --max-old-space-size=128 --max-semi-space-size=2 ${PACKAGE_ROOT}/dist/cli/mcps\\.js gateway --config ${cfgPath}$`, 'm'), 'the heap cap and the absolute paths');
+  t.match(unit, new RegExp(`^ExecStart=${process.execPath} --max-old-space-size=128 --max-semi-space-size=2 --single-threaded-gc ${PACKAGE_ROOT}/dist/cli/mcps\\.js gateway --config ${cfgPath}$`, 'm'), 'the heap cap and the absolute paths');
   t.notMatch(unit, /@[A-Z_]+@/, 'every placeholder filled');
   writeFileSync(cfgPath, JSON.stringify({ ...gatewayConfig('/var/lib/mcps/gateway'), memory: { heapMB: 192 } }));
   t.match(installService({ role: 'gateway', config: cfgPath, user: 'mcps', unitDir: dir, print: true }), /^ExecStart=\S+ --max-old-space-size=192 /m, "the unit's heap cap is the config's memory.heapMB");
