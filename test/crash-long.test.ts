@@ -1,7 +1,7 @@
 // The long crash drill: 100 SIGKILLs of the gateway and the chain node, and chain freezes of up to
 // 20 s, during 1,000,000 readings from 20 MQTT devices. Runs only with MCPS_LONG_TESTS=1 (about half
 // an hour on a 2-core machine):
-//   MCPS_LONG_TESTS=1 npx tap dist/test/crash-long.test.js
+//   MCPS_LONG_TESTS=1 npx tap --timeout=0 dist/test/crash-long.test.js   (without --timeout=0, .taprc stops it at 300 s)
 // MCPS_CRASH_SEED replays a run. The figures are printed as a JSON comment.
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
