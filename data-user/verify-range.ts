@@ -9,9 +9,12 @@
  *     the gateway and sequence, hashes to the header hash the Anchor contract holds for it (folded
  *     mode holds only the head of each group of batches anchored together: the delivered headers
  *     after it, up to the group's last batch, must each name the one before and the last hash to
- *     the anchored head, so the node delivers runs up to the end of a group), is signed by a key
- *     the registry lists for the gateway, and names the previous batch's header hash (the hash
- *     chain);
+ *     the anchored head, so the node delivers runs up to the end of a group), names the previous
+ *     batch's header hash (the hash chain), and is authenticated as the gateway's: signed by a key
+ *     the registry lists for the gateway, or named as previous by an authenticated successor (the
+ *     successor's signature covers that hash, so one pairing check of a run's newest header
+ *     vouches for the whole run: one check per gateway for a range that links up, instead of one
+ *     per batch);
  *   - the run bounds the range: lo is batch 1 or was sealed before `from` (no earlier batch can
  *     hold a reading of the range), and hi's watermark lies after `to` or hi is the head the
  *     gateway's chain had at the block that recorded the access (`asOfBlock`: the node answers
@@ -73,6 +76,8 @@ export interface RangeCheck<B extends DeliveredBatch = DeliveredBatch> {
   readonly gaps: string[];
   /** Something delivered that is not what the chain or the gateway's signature says. */
   readonly problems: string[];
+  /** Header signatures checked with a pairing (run heads, and the headers below a head that failed). */
+  readonly signatureChecks: number;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -87,6 +92,7 @@ export async function checkRange<B extends DeliveredBatch>(input: { hospital: st
   const expected: ExpectedSlice<B>[] = [];
   const later = new Set<string>();
   const effectiveHi = new Map<string, number>();
+  let signatureChecks = 0;
   const { from, to } = input;
   const delivered = new Map(input.gateways.map((g) => [g.gatewayId, g]));
   // Reads made ahead (while the node answered) are used only if the registry and anchors are unchanged since.
@@ -161,36 +167,41 @@ export async function checkRange<B extends DeliveredBatch>(input: { hospital: st
         problems.push(`${where}: ${(err as Error).message}`);
       }
     }
-    // Signatures: all of the gateway's headers verified together under its current key, those that
-    // fail then under each earlier key (a rotation), one by one.
-    await input.beforeSignatures;
-    const ok = new Array<boolean>(checked.length).fill(false);
-    let pending = sigItems;
-    for (const key of [...keys].reverse()) {
-      if (pending.length === 0) break;
-      // In parts of SIG_PART, yielding between them: the thread stays free to hand work to the
-      // slice workers and to take in their results (and its other work, in one process) meanwhile.
-      const verdicts: SignatureVerdict[] = [];
-      for (let k = 0; k < pending.length; k += SIG_PART) {
-        if (k > 0) await yieldToLoop();
-        verdicts.push(...pairing.verifyBatch(pending.slice(k, k + SIG_PART).map((p) => ({ publicKey: key, message: p.hh, signature: p.sig, dst: SIG_DST })), random));
-      }
-      pending = pending.filter((p, j) => {
-        if (verdicts[j] === 'ok') ok[p.i] = true;
-        return verdicts[j] !== 'ok';
-      });
+    // Signatures and the hash chain. A header whose successor is authenticated and names its hash as
+    // previous is authenticated through it (the signature on the successor covers that hash); so in
+    // a run that links up, the newest header's signature vouches for all of them, and only run heads
+    // (the newest header, and any header after a broken link) need a pairing check of their own. A
+    // head whose signature fails is reported, and the headers below it are then checked each by its
+    // own signature.
+    const n = checked.length;
+    // sigItems[k] is checked[k]'s (pushed together above).
+    const hashOf = sigItems.map((x) => x.hh);
+    // linked[k]: checked[k + 1] is the next batch and names checked[k]'s header hash as previous.
+    const linked = checked.map((c, k) => k + 1 < n && checked[k + 1]!.header.seq === c.header.seq + 1 && equalBytes(checked[k + 1]!.header.prevHash, hashOf[k]!));
+    for (let k = 0; k + 1 < n; k++) {
+      const c = checked[k + 1]!;
+      if (c.header.seq === checked[k]!.header.seq + 1 && !linked[k]) problems.push(`gateway ${gw} batch ${c.header.seq}: does not name batch ${checked[k]!.header.seq}'s header hash as previous (broken hash chain)`);
     }
+    await input.beforeSignatures;
+    const sigOk = new Array<boolean>(n).fill(false);
+    const heads = [...Array(n).keys()].filter((k) => !linked[k]);
+    const verdicts = await verifyUnder(keys, heads.map((k) => sigItems[k]!), pairing, random);
+    heads.forEach((k, j) => (sigOk[k] = verdicts[j]!));
+    // Below a failed head: every header of its run, each by its own signature.
+    const below: number[] = [];
+    for (const h of heads) if (!sigOk[h]) for (let k = h - 1; k >= 0 && linked[k]; k--) below.push(k);
+    if (below.length > 0) {
+      const v = await verifyUnder(keys, below.map((k) => sigItems[k]!), pairing, random);
+      below.forEach((k, j) => (sigOk[k] = v[j]!));
+    }
+    signatureChecks += heads.length + below.length;
+    const authentic = new Array<boolean>(n).fill(false);
+    for (let k = n - 1; k >= 0; k--) authentic[k] = sigOk[k]! || (linked[k]! && authentic[k + 1]!);
     const good: Array<CheckedBatch<B>> = [];
-    checked.forEach((c, i) => {
-      if (ok[i]) good.push(c);
+    checked.forEach((c, k) => {
+      if (authentic[k]) good.push(c);
       else problems.push(`gateway ${gw} batch ${c.header.seq}: the header is not signed by a key the registry lists for ${gw}`);
     });
-    // Hash chain across the run.
-    for (let i = 1; i < good.length; i++) {
-      const p = good[i - 1]!;
-      const c = good[i]!;
-      if (c.header.seq === p.header.seq + 1 && !equalBytes(c.header.prevHash, headerHash(p.header))) problems.push(`gateway ${gw} batch ${c.header.seq}: does not name batch ${p.header.seq}'s header hash as previous (broken hash chain)`);
-    }
     // Bounds of the run.
     const first = good.find((c) => c.header.seq === d.lo);
     const last = good.find((c) => c.header.seq === hi);
@@ -207,7 +218,30 @@ export async function checkRange<B extends DeliveredBatch>(input: { hospital: st
       });
     }
   }
-  return { batches, later, effectiveHi, expected, gaps, problems };
+  return { batches, later, effectiveHi, expected, gaps, problems, signatureChecks };
+}
+
+/**
+ * Whether each header hash is signed by one of the gateway's keys: all under its current key
+ * together, those that fail then under each earlier key (a rotation); in parts of SIG_PART, yielding
+ * between them, so the thread stays free for its other work meanwhile.
+ */
+async function verifyUnder(keys: readonly Uint8Array[], items: ReadonlyArray<{ hh: Uint8Array; sig: Uint8Array }>, pairing: PairingBackend, random: (n: number) => Uint8Array): Promise<boolean[]> {
+  const ok = new Array<boolean>(items.length).fill(false);
+  let pending = items.map((it, i) => ({ ...it, i }));
+  for (const key of [...keys].reverse()) {
+    if (pending.length === 0) break;
+    const verdicts: SignatureVerdict[] = [];
+    for (let k = 0; k < pending.length; k += SIG_PART) {
+      if (k > 0) await yieldToLoop();
+      verdicts.push(...pairing.verifyBatch(pending.slice(k, k + SIG_PART).map((p) => ({ publicKey: key, message: p.hh, signature: p.sig, dst: SIG_DST })), random));
+    }
+    pending = pending.filter((p, j) => {
+      if (verdicts[j] === 'ok') ok[p.i] = true;
+      return verdicts[j] !== 'ok';
+    });
+  }
+  return ok;
 }
 
 function iso(ms: number): string {

@@ -13,7 +13,7 @@ import { fetchShare, type FetchInput } from '../data-user/fetch';
 import { chainView } from '../data-user/chain-view';
 import { verifyBundle } from '../data-user/verify-bundle';
 import { KeyRefused } from '../data-user/owner-client';
-import { noblePairing } from '../protocol/handshake';
+import { noblePairing, type PairingBackend } from '../protocol/handshake';
 import { reading, shareWorld } from './share.helpers';
 import type { Reading } from '../protocol/reading';
 import type { ShareBundle } from '../data-user/bundle';
@@ -168,6 +168,37 @@ t.test('fetch, verify, decrypt', async (t) => {
     } finally {
       writeFileSync(p, orig);
     }
+  });
+
+  t.test('one signature check vouches for a run that links up; a bad head signature is found', async (t) => {
+    // noble's pairing, counting the signatures it is asked to check.
+    let checks = 0;
+    const counting: PairingBackend = { name: 'noble (counted)', verifyBatch: (items, random) => ((checks += items.length), noblePairing.verifyBatch(items, random)) };
+    const withSig = async (seq: number | null): Promise<ReturnType<typeof verifyBundle>> => {
+      const copy = JSON.parse(JSON.stringify(bundle)) as ShareBundle;
+      if (seq !== null) {
+        const b = copy.proof.gateways[0]!.batches.find((x) => x.seq === seq)! as { signature: string };
+        // Another valid-looking signature: the same gateway's signature of another header.
+        b.signature = copy.proof.gateways[0]!.batches.find((x) => x.seq !== seq)!.signature;
+      }
+      checks = 0;
+      return verifyBundle(copy, chain, counting);
+    };
+    const run = bundle.proof.gateways[0]!;
+    t.same([run.lo, run.hi], [1, 6]);
+    const honest = await withSig(null);
+    t.equal(honest.verified, true);
+    t.equal(checks, 1, 'batches 1..6 link up: only batch 6, the newest, is checked with a pairing');
+    const badHead = await withSig(6);
+    t.equal(badHead.verified, false);
+    t.match(badHead.problems.join('\n'), /gateway gw-1 batch 6: the header is not signed by a key the registry lists for gw-1/);
+    t.notMatch(badHead.problems.join('\n'), /batch [1-5]: the header is not signed/, 'the headers below a failed head are checked each by its own signature, and pass');
+    t.equal(checks, 6);
+    // A signature below the head is not what authenticates its header (the signed successor names
+    // the header's hash): the bundle still verifies, and says nothing of that byte string.
+    const badMiddle = await withSig(3);
+    t.equal(badMiddle.verified, true);
+    t.equal(checks, 1);
   });
 
   t.test('verify detects a tampered or trimmed file', async (t) => {
