@@ -31,9 +31,7 @@ export function openSliceJob(j: SliceJob): SliceResult {
   }
   try {
     const s = openAndCheckSlice(j.key, j.gatewayId, j.seq, j.entry, j.ciphertext, j.directoryVersion);
-    const leaves = new Uint8Array(32 * s.leaves.length);
-    s.leaves.forEach((l, i) => leaves.set(l, 32 * i));
-    return { id: j.id, ok: true, readings: s.readings, saltKey: s.saltKey, leaves };
+    return { id: j.id, ok: true, readings: s.readings, saltKey: s.saltKey, leaves: s.leafHashes };
   } catch (err) {
     return { id: j.id, ok: false, altered: false, error: (err as Error).message };
   }

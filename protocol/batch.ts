@@ -42,10 +42,10 @@
  * leaves; the batch root is MTH of the slice roots. Everything here is
  * pure: the epoch key (and its wrapping) are inputs, so a batch is a deterministic function of them.
  */
-import { encodeReading, checkReading } from './canonical';
+import { canonicalText, encodeReading, checkReading, readingFromCanonical } from './canonical';
 import { ProtocolError } from './errors';
 import { equalBytes, sha256, utf8 } from './hash';
-import { leafHashesWith, merkleRoot, type LeafSaltScheme } from './merkle';
+import { leafHashesFlat, leafHashesWith, merkleRoot, merkleRootFlat, type LeafSaltScheme } from './merkle';
 import type { Reading } from './reading';
 import { dayOf, patientTag } from './sharing/tags';
 import { openSlice, sealSlice, sliceKey, sliceSaltKey } from './sharing/slice-keys';
@@ -393,7 +393,8 @@ export function sliceLeaves(directoryVersion: DirectoryVersion, saltKey: Uint8Ar
 export interface OpenedSlice {
   readonly readings: Reading[];
   readonly readingBytes: Uint8Array[];
-  readonly leaves: Uint8Array[];
+  /** The leaf hashes, back to back: leaf i at [32·i, 32·i + 32). */
+  readonly leafHashes: Uint8Array;
   readonly saltKey: Uint8Array;
 }
 
@@ -402,32 +403,44 @@ export interface OpenedSlice {
  * this batch's slice for this tag), holds `count` readings, every one on the entry's day and inside
  * its time span (the first and last exactly), and its leaves — salted as the directory's version
  * says — hash to the entry's slice root.
+ *
+ * The readings are parsed from one latin1 string of the plaintext (readingFromCanonical: the
+ * canonical form, ASCII strings); any reading not in that form is decoded as UTF-8 and parsed with
+ * JSON.parse and checked as before. Either way the same readings, or the same refusal.
  */
 export function openAndCheckSlice(key: Uint8Array, gatewayId: string, seq: number, entry: SliceEntry, ciphertext: Uint8Array, directoryVersion: DirectoryVersion): OpenedSlice {
   const plain = openSlice(key, gatewayId, seq, entry.tag, ciphertext);
   const readingBytes = decodeSlicePayload(plain);
   if (readingBytes.length !== entry.count) throw new ProtocolError('slice.count', `slice holds ${readingBytes.length} readings, directory says ${entry.count}`);
   const saltKey = sliceSaltKey(key, directoryVersion);
-  const leaves = sliceLeaves(directoryVersion, saltKey, readingBytes);
-  if (!equalBytes(merkleRoot(leaves), entry.sliceRoot)) throw new ProtocolError('slice.root', 'the readings do not hash to the slice root');
-  const readings: Reading[] = [];
+  const leafHashes = leafHashesFlat(leafSaltScheme(directoryVersion), saltKey, readingBytes);
+  if (!equalBytes(merkleRootFlat(leafHashes), entry.sliceRoot)) throw new ProtocolError('slice.root', 'the readings do not hash to the slice root');
+  const text = canonicalText(plain);
+  const readings = new Array<Reading>(readingBytes.length);
   let first = Infinity;
   let last = -Infinity;
-  readingBytes.forEach((b, i) => {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(UTF8.decode(b));
-    } catch (err) {
-      throw new ProtocolError('slice.reading', `reading ${i}: ${(err as Error).message}`);
-    }
-    const r = checkReading(parsed, `slice reading ${i}`);
+  for (let i = 0; i < readingBytes.length; i++) {
+    const b = readingBytes[i]!;
+    const at = b.byteOffset - plain.byteOffset;
+    const r = readingFromCanonical(text, at, at + b.length) ?? parseReading(b, i);
     if (r.receivedAt < entry.firstReceivedAt || r.receivedAt > entry.lastReceivedAt) throw new ProtocolError('slice.time', `reading ${i} lies outside the slice's time span`);
-    first = Math.min(first, r.receivedAt);
-    last = Math.max(last, r.receivedAt);
-    readings.push(r);
-  });
+    if (r.receivedAt < first) first = r.receivedAt;
+    if (r.receivedAt > last) last = r.receivedAt;
+    readings[i] = r;
+  }
   if (first !== entry.firstReceivedAt || last !== entry.lastReceivedAt) throw new ProtocolError('slice.time', 'the slice\'s first or last reading is not the directory\'s');
-  return { readings, readingBytes, leaves, saltKey };
+  return { readings, readingBytes, leafHashes, saltKey };
+}
+
+/** A slice reading not in the canonical ASCII form: UTF-8, JSON.parse, checkReading. */
+function parseReading(b: Uint8Array, i: number): Reading {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(UTF8.decode(b));
+  } catch (err) {
+    throw new ProtocolError('slice.reading', `reading ${i}: ${(err as Error).message}`);
+  }
+  return checkReading(parsed, `slice reading ${i}`);
 }
 
 export interface EpochKey {
@@ -538,7 +551,7 @@ export function* buildBatchSteps(a: BuildBatchInput, slicesPerStep = 64): Genera
     const binding = { gatewayId: a.gatewayId, seq: a.seq, tag: g.tag, day: g.day, count: g.readings.length, firstReceivedAt: f, lastReceivedAt: l };
     const key = sliceKey(a.epoch.key, binding);
     const ct = sealSlice(key, a.gatewayId, a.seq, g.tag, encodeSlicePayload(bytes));
-    const entry: SliceEntry = { tag: g.tag, day: g.day, count: g.readings.length, firstReceivedAt: f, lastReceivedAt: l, sliceRoot: merkleRoot(sliceLeaves(version, sliceSaltKey(key, version), bytes)), ciphertextLength: ct.length, ciphertextHash: sha256(ct) };
+    const entry: SliceEntry = { tag: g.tag, day: g.day, count: g.readings.length, firstReceivedAt: f, lastReceivedAt: l, sliceRoot: merkleRootFlat(leafHashesFlat(leafSaltScheme(version), sliceSaltKey(key, version), bytes)), ciphertextLength: ct.length, ciphertextHash: sha256(ct) };
     slices.push({ entry, key, readings: g.readings });
     ciphertexts.push(ct);
   }

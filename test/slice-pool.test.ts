@@ -4,9 +4,10 @@
 import t from 'tap';
 import { buildBatch, checkEnvelope, type DirectoryVersion } from '../protocol/batch';
 import { sliceKey } from '../protocol/sharing/slice-keys';
-import type { Reading } from '../protocol/reading';
+import { READING_KINDS, type Reading, type ReadingKind } from '../protocol/reading';
 import { openSliceJob, type SliceJob } from '../data-user/slice-open';
-import { SlicePool } from '../data-user/slice-pool';
+import fc from 'fast-check';
+import { packReadings, SlicePool, unpackReadings } from '../data-user/slice-pool';
 
 const T0 = 1_764_000_000_000;
 const epoch = { id: T0 - 5000, key: new Uint8Array(32).fill(0x22), wrapped: new Uint8Array(80).fill(0x33) };
@@ -55,4 +56,38 @@ t.test('a pool of no workers opens inline', async (t) => {
   const pool = new SlicePool(0);
   t.equal(plain(await pool.open(jobs)), plain(jobs.map(openSliceJob)));
   await pool.close();
+});
+
+t.test('property: readings packed for the trip from a worker unpack to the same objects (fields, order, values)', async (t) => {
+  const reading: fc.Arbitrary<Reading> = fc.record({
+    deviceId: fc.string({ maxLength: 12 }),
+    patient: fc.constantFrom('p-1', 'p-2', ''),
+    kind: fc.constantFrom(...(Object.keys(READING_KINDS) as ReadingKind[])),
+    mdc: fc.string({ maxLength: 6 }),
+    loinc: fc.constantFrom('8867-4', ''),
+    value: fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant(-0)),
+    unit: fc.string({ maxLength: 4 }),
+    deviceTime: fc.option(fc.nat(), { nil: null }),
+    receivedAt: fc.oneof(fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER)),
+    deviceSeq: fc.nat(),
+    source: fc.constantFrom('serial' as const, 'mqtt' as const, 'hl7' as const),
+  });
+  // The field order of a reading as a slice opens it (checkReading's).
+  const opened = openSliceJob(jobsOf(3, 1)[0]!);
+  if (!opened.ok) throw new Error(opened.error);
+  const order = Object.keys(opened.readings[0]!);
+  t.equal(order.length, 11);
+  fc.assert(
+    fc.property(fc.array(reading, { maxLength: 30 }), (rs) => {
+      // Readings as openAndCheckSlice gives them: checkReading's field order.
+      const canon = rs.map((r) => Object.fromEntries(order.map((k) => [k, r[k as keyof Reading]])) as unknown as Reading);
+      const back = unpackReadings(packReadings(canon));
+      return back.length === canon.length && back.every((b, i) => {
+        const a = canon[i]!;
+        return JSON.stringify(Object.keys(b)) === JSON.stringify(order) && order.every((k) => Object.is(b[k as keyof Reading], a[k as keyof Reading]));
+      });
+    }),
+    { numRuns: 200 },
+  );
+  t.pass();
 });
