@@ -25,6 +25,7 @@ import { startAnvil } from '../contracts/anvil';
 import { ChainRegistry } from '../contracts/chain-registry';
 import { AccessLogClient, AnchorClient, RegistryClient } from '../contracts/clients';
 import { deployContracts, registerGateway, registerHospital, registerNode, registerUser, setOwnerKey } from '../contracts/deploy';
+import { rpcProvider } from '../contracts/rpc-provider';
 import { loadChainNodeIdentity } from '../chain-node/identity';
 import { runChainNode } from '../chain-node/main';
 import { BatchStore } from '../chain-node/batch-store';
@@ -59,7 +60,8 @@ export async function main(args: string[]): Promise<void> {
   const users = arg(args, 'users', 32);
   const dir = mkdtempSync(join(tmpdir(), 'mcps-bench-share-'));
   const anvil = await startAnvil();
-  const provider = new ethers.JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, pollingInterval: 50 });
+  // The user's and the key service's provider, as theirs (data-user/context.ts, owner/serve.ts).
+  const provider = rpcProvider(anvil.url, 50);
   const out = (s: string): boolean => process.stderr.write(s);
   try {
     const [admin, hosp] = await Promise.all([0, 1].map((i) => provider.getSigner(i)));

@@ -91,7 +91,7 @@ export interface ChainNodeServer {
   close(): Promise<void>;
 }
 
-export async function startHttpApi(opts: { host: string; port: number; nodeId: string; ingest: BatchIngest; handshakes: HandshakeService; log: LogFn; tls?: TlsMaterial; userRequests?: (peer: { id: string }, plaintext: Uint8Array) => Promise<Uint8Array>; limits?: Partial<HttpLimits> }): Promise<ChainNodeServer> {
+export async function startHttpApi(opts: { host: string; port: number; nodeId: string; ingest: BatchIngest; handshakes: HandshakeService; log: LogFn; tls?: TlsMaterial; userRequests?: (peer: { id: string }, plaintext: Uint8Array) => Promise<Uint8Array>; userSession?: (peer: { id: string }) => void; limits?: Partial<HttpLimits> }): Promise<ChainNodeServer> {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
   let bufferedRecordBytes = 0;
   // A source that sent a record that did not open (forged, or the session id was sniffed) may send
@@ -149,7 +149,9 @@ export async function startHttpApi(opts: { host: string; port: number; nodeId: s
         if (url === '/v1/handshake/m3') {
           const b = jsonBody(await readBody(req, MAX_M3_REQUEST_BYTES, limits.handshakeBodyTimeoutMs));
           if (typeof b.handshake !== 'string' || typeof b.m3 !== 'string') throw new HttpError(400, 'expected {handshake, m3}');
-          const { sessionId } = await opts.handshakes.m3(b.handshake, Buffer.from(b.m3, 'base64'), source);
+          const { sessionId, peer } = await opts.handshakes.m3(b.handshake, Buffer.from(b.m3, 'base64'), source);
+          // A data user's session: its query is on its way (the access recorder waits for it).
+          if (peer.role === 'user') opts.userSession?.(peer);
           return sendJson(res, 200, { session: sessionId });
         }
         const m = /^\/v1\/sessions\/([0-9a-f]{32})$/.exec(url);

@@ -16,6 +16,7 @@ import { checkPlaintextListener, loadTlsMaterial } from '../common/tls';
 import { loadChainNodeIdentity, promoteRotatedNodeKeys } from './identity';
 import { lockDataDir, type DirLock } from '../common/dir-lock';
 import { ChainRegistry, type ChainRegistryLimits } from '../contracts/chain-registry';
+import { rpcProvider } from '../contracts/rpc-provider';
 import type { HttpLimits } from './http-limits';
 import { BatchIngest, type GatewayRecord, type RegistryView } from './ingest';
 import { HandshakeService, type HandshakeLimits } from './sessions';
@@ -69,7 +70,7 @@ async function startChainNode(cfg: ChainNodeConfig, log: LogFn, lock: DirLock, t
   const metricsTls = cfg.metrics?.tls ?? tlsMaterial !== undefined;
   if (!apiTls) checkPlaintextListener('the chain node API (host)', cfg.host, cfg.allowPlaintext, log);
   if (cfg.metrics && !metricsTls) checkPlaintextListener('the monitoring listener (metrics)', cfg.metrics.host, cfg.allowPlaintext, log);
-  const provider = new ethers.JsonRpcProvider(cfg.chain.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 250 });
+  const provider = rpcProvider(cfg.chain.rpcUrl);
   const registry = new RegistryClient(provider, cfg.chain.registry);
   const me = await registry.getEntry(cfg.nodeId);
   if (me?.role === 'node' && promoteRotatedNodeKeys(cfg.dataDir, me.blsPublicKey)) log('info', `the registry lists this node's rotated keys (epoch ${me.epoch}): they are the node's keys now`, { component: 'identity', event: 'key-rotated' });
@@ -103,12 +104,19 @@ async function startChainNode(cfg: ChainNodeConfig, log: LogFn, lock: DirLock, t
   });
   const userAccesses = newUserAccessCounters();
   const accessLog = cfg.chain.accessLog ? new AccessLogClient(signer, cfg.chain.accessLog) : null;
+  // A registered party's role and hospital never change (Registry refuses an id twice): a gateway's
+  // hospital, once read, is kept; an id not (yet) a gateway is asked again.
+  const hospitalOf = new Map<string, string>();
   const dataApi = new DataApi({
     store: new BatchStore(join(cfg.dataDir, 'batches')),
     registry: chainRegistry,
     gatewayHospital: async (gid) => {
+      const known = hospitalOf.get(gid);
+      if (known !== undefined) return known;
       const e = await registry.getEntry(gid);
-      return e?.role === 'gateway' ? e.hospital : undefined;
+      if (e?.role !== 'gateway') return undefined;
+      hospitalOf.set(gid, e.hospital);
+      return e.hospital;
     },
     grants: accessLog,
     recorder: accessLog ? new AccessRecorder(accessLog) : null,
@@ -116,7 +124,11 @@ async function startChainNode(cfg: ChainNodeConfig, log: LogFn, lock: DirLock, t
     log,
     ...(cfg.userPageBytes ? { pageBytes: cfg.userPageBytes } : {}),
   });
-  const api = await startHttpApi({ host: cfg.host, port: cfg.port, nodeId: cfg.nodeId, ingest, handshakes, log, tls: apiTls ? tlsMaterial : undefined, userRequests: (peer, p) => dataApi.handle(peer, p), ...(tuning.http ? { limits: tuning.http } : {}) });
+  // The data API's index of stored batches, read now rather than by the first data user's query.
+  if (accessLog) {
+    void dataApi.warmIndex().catch((err: unknown) => log('warn', `reading the batch index ahead failed (it is read on first use): ${(err as Error).message}`, { component: 'data-api', event: 'index-warm-failed' }));
+  }
+  const api = await startHttpApi({ host: cfg.host, port: cfg.port, nodeId: cfg.nodeId, ingest, handshakes, log, tls: apiTls ? tlsMaterial : undefined, userRequests: (peer, p) => dataApi.handle(peer, p), userSession: (peer) => dataApi.expectQuery(peer.id), ...(tuning.http ? { limits: tuning.http } : {}) });
   let monitoring: MonitoringServer | null = null;
   if (cfg.metrics) {
     monitoring = await startMonitoringServer({

@@ -262,15 +262,11 @@ export class AnchorClient {
   /** Every anchored group from `fromBlock` on, in chain order, from the Folded events and their transactions' calldata. */
   async allGroups(fromBlock = this.fromBlock): Promise<AnchoredGroup[]> {
     const logs = await this.contract.queryFilter(this.contract.filters.Folded!(), fromBlock, 'latest');
-    const out: AnchoredGroup[] = [];
-    const seen = new Set<string>();
-    for (const l of logs) {
-      const e = l as ethers.EventLog;
-      if (seen.has(e.transactionHash)) continue;
-      seen.add(e.transactionHash);
-      out.push(...(await this.#foldedTx(e.transactionHash, e.blockNumber)).groups);
-    }
-    return out;
+    // Each anchoring transaction once, read all at once (one JSON-RPC batch), in log order.
+    const txs = new Map<string, number>();
+    for (const l of logs) if (!txs.has(l.transactionHash)) txs.set(l.transactionHash, l.blockNumber);
+    const folded = await Promise.all([...txs].map(([hash, block]) => this.#foldedTx(hash, block)));
+    return folded.flatMap((f) => f.groups);
   }
 
   /** One batch alone in a transaction. */

@@ -25,6 +25,7 @@ import { readDeploymentFile } from '../cli/admin/context';
 import { caAgent } from '../common/https-post';
 import { loadCa } from '../common/tls';
 import type { Deployment } from '../contracts/deploy';
+import { rpcProvider } from '../contracts/rpc-provider';
 
 export interface ShareContext {
   readonly rpcUrl: string;
@@ -109,5 +110,5 @@ export function shareContext(o: ContextOptions): ShareContext {
 export function provider(url: string, ca: Buffer | null = null): ethers.JsonRpcProvider {
   const req = new ethers.FetchRequest(url);
   if (ca && url.startsWith('https:')) req.getUrlFunc = ethers.FetchRequest.createGetUrlFunc({ agent: caAgent(ca) });
-  return new ethers.JsonRpcProvider(req, undefined, { staticNetwork: true, pollingInterval: 250 });
+  return rpcProvider(req);
 }

@@ -76,8 +76,7 @@ export class DataNodeClient {
     const { registry, nodeId, userId } = this.opts;
     registry.invalidate(nodeId);
     registry.invalidate(userId);
-    await registry.fetch(nodeId);
-    const me = await registry.fetch(userId);
+    const [, me] = await Promise.all([registry.fetch(nodeId), registry.fetch(userId)]);
     if (!me || me.role !== 'user') throw new AccessRefused('unknown-user', 403, `${userId} is not a registered data user`);
     if (me.status !== 'active') throw new AccessRefused('revoked-user', 403, `data user ${userId} is revoked in the registry`);
     const signer = await this.signer();
@@ -99,6 +98,11 @@ export class DataNodeClient {
       if (err instanceof ProtocolError) throw new Error(`handshake with ${nodeId} failed here: ${err.message}`);
       throw err;
     }
+  }
+
+  /** Makes the session now (the handshake), if there is none yet. */
+  async connect(): Promise<void> {
+    if (!this.#session || this.#session.exhausted) this.#session = await this.#handshake();
   }
 
   /** One request, one reply (a new handshake if the node no longer knows the session). */
@@ -149,10 +153,17 @@ export class DataNodeClient {
         done += g.batches.length;
       }
       onProgress?.(done, page.total);
-      onPage?.(page);
-      if (page.next === null) break;
-      if (page.next <= page.cursor) throw new Error(`chain node ${this.opts.nodeId} sent a page that does not advance`);
-      page = take(await this.request({ type: 'user-query-page', access: access.id, cursor: page.next }));
+      if (page.next !== null && page.next <= page.cursor) throw new Error(`chain node ${this.opts.nodeId} sent a page that does not advance`);
+      // The next page is asked for before this one is handed on: the node reads it meanwhile.
+      const next = page.next === null ? null : this.request({ type: 'user-query-page', access: access.id, cursor: page.next });
+      try {
+        onPage?.(page);
+      } catch (err) {
+        next?.catch(() => undefined);
+        throw err;
+      }
+      if (!next) break;
+      page = take(await next);
       if (page.access.id !== access.id) throw new Error(`chain node ${this.opts.nodeId} answered for another access`);
     }
     return { access, gateways: [...gateways.values()], bytesReceived, rawReplies };

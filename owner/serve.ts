@@ -3,7 +3,7 @@
  * Registry and AccessLog, the HTTP listener. Refuses to start when the registry lists another owner
  * key for the hospital (users would seal their requests to a key this service cannot open).
  */
-import { ethers } from 'ethers';
+import { rpcProvider } from '../contracts/rpc-provider';
 import type { LogFn } from '../common/log';
 import { AccessLogClient, RegistryClient } from '../contracts/clients';
 import type { OwnerServiceConfig } from './config';
@@ -18,7 +18,7 @@ export async function runOwnerService(cfg: OwnerServiceConfig, log: LogFn): Prom
   const tls = cfg.tls ? loadTlsMaterial(cfg.tls, 'tls') : undefined;
   if (!tls) checkPlaintextListener('the key service (host)', cfg.host, cfg.allowPlaintext, log);
   if (!tls && cfg.metrics) checkPlaintextListener('the key service\'s monitoring listener (metrics)', cfg.metrics.host, cfg.allowPlaintext, log);
-  const provider = new ethers.JsonRpcProvider(cfg.chain.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 250 });
+  const provider = rpcProvider(cfg.chain.rpcUrl);
   try {
     const owner = loadOrCreateOwnerKeyPair(cfg.ownerDir);
     const registry = new RegistryClient(provider, cfg.chain.registry);

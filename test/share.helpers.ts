@@ -35,6 +35,8 @@ export interface ShareWorld {
   readonly provider: ethers.JsonRpcProvider;
   readonly deployment: Deployment;
   readonly hospitalAdmin: ethers.Signer;
+  /** The consortium's admin (registers and revokes chain nodes). */
+  readonly consortiumAdmin: ethers.Signer;
   readonly node: RunningChainNode;
   readonly owner: OwnerKeyPair;
   readonly tagKey: Uint8Array;
@@ -88,6 +90,7 @@ export async function shareWorld(t: { teardown(fn: () => unknown): void }): Prom
     provider,
     deployment: d,
     hospitalAdmin: hosp,
+    consortiumAdmin: admin,
     node,
     owner,
     tagKey,

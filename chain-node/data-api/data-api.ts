@@ -25,7 +25,7 @@ import { decodeUserRequest, encodeUserReply, REFUSALS, type Refusal, type Served
 import { dayOf, rangeDays, tagsHash } from '../../protocol/sharing/tags';
 import type { BatchStore } from '../batch-store';
 import type { UserAccessCounters } from '../monitoring';
-import type { AccessRecorder } from './access-recorder';
+import type { AccessRecorder, AccessTicket } from './access-recorder';
 import { HeaderIndex, planRun } from './header-index';
 
 /** What the data API reads of AccessLog (getGrant reverts with UnknownGrant for an id never granted). */
@@ -46,10 +46,15 @@ export interface DataApiOptions {
   readonly log: LogFn;
   /** Ciphertext and directory bytes per page (default 8 MiB). */
   readonly pageBytes?: number;
+  /** How long the query of a user's new session is waited for by the access recorder (default 1 s; expectQuery). */
+  readonly expectQueryMs?: number;
   /** How long continuation pages of an access may be asked for (default 10 min). */
   readonly accessTtlMs?: number;
   readonly now?: () => number;
 }
+
+/** At most this many queries expected per user at once (sessions made and not used yet). */
+const MAX_EXPECTED_PER_USER = 64;
 
 class Refused extends Error {
   constructor(readonly refusal: Refusal, readonly status: number, message: string) {
@@ -79,6 +84,8 @@ interface LiveAccess {
 export class DataApi {
   readonly #index: HeaderIndex;
   readonly #accesses = new Map<string, LiveAccess>();
+  /** Per user, the queries expected on sessions made and not used yet (expectQuery). */
+  readonly #expected = new Map<string, Array<{ ticket: AccessTicket; timer: ReturnType<typeof setTimeout> }>>();
   /** Refusals by reason (a fixed set), for the metrics and health. */
   readonly refusedByReason: Record<Refusal, number> = Object.fromEntries(REFUSALS.map((r) => [r, 0])) as Record<Refusal, number>;
 
@@ -86,10 +93,51 @@ export class DataApi {
     this.#index = new HeaderIndex(opts.store);
   }
 
+  /** Reads the stored batches' header times ahead of the first query (HeaderIndex.warm). */
+  warmIndex(): Promise<void> {
+    return this.#index.warm();
+  }
+
+  /**
+   * A data user has made a session: its query is on its way. Announced to the access recorder now,
+   * so that a group of accesses gathering meanwhile waits for it (the users of a burst make their
+   * handshakes together, then query one by one); withdrawn if no request comes on a session of that
+   * user within expectQueryMs (the group waits 1.5 s at most in any case).
+   */
+  expectQuery(user: string): void {
+    if (!this.opts.recorder || !this.opts.grants) return;
+    let list = this.#expected.get(user);
+    if (!list) this.#expected.set(user, (list = []));
+    if (list.length >= MAX_EXPECTED_PER_USER) return;
+    const e = {
+      ticket: this.opts.recorder.announce(),
+      timer: setTimeout(() => {
+        const l = this.#expected.get(user);
+        const i = l?.indexOf(e) ?? -1;
+        if (i >= 0) l!.splice(i, 1);
+        if (l?.length === 0) this.#expected.delete(user);
+        e.ticket.withdraw();
+      }, this.opts.expectQueryMs ?? 1000),
+    };
+    e.timer.unref?.();
+    list.push(e);
+  }
+
+  #takeExpected(user: string): AccessTicket | undefined {
+    const list = this.#expected.get(user);
+    const e = list?.shift();
+    if (list?.length === 0) this.#expected.delete(user);
+    if (!e) return undefined;
+    clearTimeout(e.timer);
+    return e.ticket;
+  }
+
   /** Answers one sealed-session request of a data user (the plaintext in, the plaintext reply out). */
   async handle(peer: { id: string }, plaintext: Uint8Array): Promise<Uint8Array> {
     let reply: UserReply;
     let binary = false;
+    // A request of this user: one of its expected queries has come (or was not a query after all).
+    const expected = this.#takeExpected(peer.id);
     try {
       let req: UserRequest;
       try {
@@ -99,7 +147,7 @@ export class DataApi {
         throw new Refused('bad-request', 400, (err as Error).message);
       }
       binary = req.reply === 'binary';
-      reply = req.type === 'user-query' ? await this.#query(peer.id, req) : await this.#page(peer.id, req.access, req.cursor);
+      reply = req.type === 'user-query' ? await this.#query(peer.id, req, expected) : await this.#page(peer.id, req.access, req.cursor);
       if (req.type === 'user-query') this.opts.counters.served++;
     } catch (err) {
       if (err instanceof Refused) {
@@ -112,6 +160,8 @@ export class DataApi {
         this.opts.log('warn', `data access by ${peer.id} failed: ${(err as Error).stack ?? String(err)}`, { component: 'data-api', event: 'access-failed', user: peer.id });
         reply = { ok: false, status: 503, refusal: 'unavailable', error: 'temporarily unable to answer; retry' };
       }
+    } finally {
+      expected?.withdraw();
     }
     return encodeUserReply(reply, binary);
   }
@@ -142,10 +192,31 @@ export class DataApi {
     return g;
   }
 
-  async #query(user: string, q: Extract<UserRequest, { type: 'user-query' }>): Promise<UserReply> {
+  /**
+   * The user's registry entry and the grant, both read from the chain at once; the refusals as if
+   * read one after the other (the user's first).
+   */
+  async #userAndGrant(user: string, grantId: number): Promise<AccessGrant> {
+    const [u, g] = await Promise.allSettled([this.#checkUser(user), this.#grant(user, grantId)]);
+    if (u.status === 'rejected') throw u.reason;
+    if (g.status === 'rejected') throw g.reason;
+    return g.value;
+  }
+
+  async #query(user: string, q: Extract<UserRequest, { type: 'user-query' }>, expected?: AccessTicket): Promise<UserReply> {
     if (!this.opts.grants || !this.opts.recorder) throw new Refused('no-access-log', 503, 'this chain node has no AccessLog contract configured (chain.accessLog)');
-    await this.#checkUser(user);
-    const g = await this.#grant(user, q.grantId);
+    // Announced to the recorder while it is checked (since its session was made, or from now), so
+    // that a group gathering meanwhile waits for it.
+    const ticket = expected ?? this.opts.recorder.announce();
+    try {
+      return await this.#checkedQuery(user, q, ticket);
+    } finally {
+      ticket.withdraw();
+    }
+  }
+
+  async #checkedQuery(user: string, q: Extract<UserRequest, { type: 'user-query' }>, ticket: AccessTicket): Promise<UserReply> {
+    const g = await this.#userAndGrant(user, q.grantId);
     if (q.from < g.fromTime || q.to > g.toTime) throw new Refused('out-of-range', 403, `[${q.from}, ${q.to}] is not inside grant ${q.grantId}'s range [${g.fromTime}, ${g.toTime}]`);
     const { firstDay, days } = rangeDays(g.fromTime, g.toTime);
     const tagBytes = q.tags.map((t) => Uint8Array.from(Buffer.from(t, 'hex')));
@@ -156,7 +227,7 @@ export class DataApi {
     const d0 = dayOf(q.from);
     const d1 = dayOf(q.to);
     const tags = new Set(q.tags.slice(d0 - firstDay, d1 - firstDay + 1));
-    const rec = await this.opts.recorder.record({ grantId: q.grantId, fromTime: q.from, toTime: q.to });
+    const rec = await ticket.record({ grantId: q.grantId, fromTime: q.from, toTime: q.to });
     if (!rec.recorded) throw new Refused('not-recorded', 403, `the chain refused to record the access under grant ${q.grantId} (revoked or expired meanwhile; transaction ${rec.txHash})`);
     // Planned after the access is on chain: every batch anchored up to its block is in the store.
     const items: PlannedBatch[] = [];
@@ -189,8 +260,7 @@ export class DataApi {
     const live = this.#accesses.get(accessId);
     if (!live || live.user !== user || live.expiresAt < (this.opts.now ?? Date.now)()) throw new Refused('unknown-access', 404, 'no such access (expired or another user\'s): query again');
     if (cursor > live.items.length) throw new Refused('bad-request', 400, `cursor ${cursor} past the ${live.items.length} batches of the access`);
-    await this.#checkUser(user);
-    await this.#grant(user, live.grantId);
+    await this.#userAndGrant(user, live.grantId);
     return this.#answer(live, cursor);
   }
 
