@@ -375,14 +375,12 @@ export class AnchorClient {
     } catch (err) {
       throw this.#decode(err);
     }
-    let rcpt: ethers.TransactionReceipt | null;
-    try {
-      rcpt = await tx.wait(1);
-    } catch (err) {
+    const rcpt = await minedReceipt(tx);
+    if (rcpt.status !== 1) {
       // Mined but reverted (the head moved between simulation and inclusion): say why if we can.
-      throw this.#decode(await fn.staticCall(...args).then(() => err, (e: unknown) => e));
+      const failed = new Error(`${name} transaction ${tx.hash} failed`);
+      throw this.#decode(await fn.staticCall(...args).then(() => failed, (e: unknown) => e));
     }
-    if (!rcpt || rcpt.status !== 1) throw new Error(`${name} transaction ${tx.hash} failed`);
     return { txHash: tx.hash, blockNumber: rcpt.blockNumber, gasUsed: rcpt.gasUsed };
   }
 
@@ -456,6 +454,20 @@ export interface GrantEvent {
   revokedIn?: { txHash: string; blockNumber: number };
 }
 
+/**
+ * The receipt of a sent transaction, asked for until it is there: at once, then after 5 ms, doubling
+ * up to 250 ms. tx.wait(1) waits for new-block events once its first look misses, and counts
+ * confirmations against a block number ethers caches for 250 ms: on a chain that mines only when a
+ * transaction comes (anvil), a wait that misses its block can wait for the next transaction.
+ */
+export async function minedReceipt(tx: ethers.TransactionResponse): Promise<ethers.TransactionReceipt> {
+  for (let delay = 5; ; delay = Math.min(2 * delay, 250)) {
+    const r = await tx.provider.getTransactionReceipt(tx.hash);
+    if (r) return r;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
 /** Packs an access into the one word recordAccesses takes: grantId ‖ fromTime ‖ toTime. */
 export function packAccess(a: AccessRecord): bigint {
   for (const [k, v] of [['grantId', a.grantId], ['fromTime', a.fromTime], ['toTime', a.toTime]] as const) {
@@ -501,8 +513,8 @@ export class AccessLogClient {
     const words = list.map(packAccess);
     await fn.staticCall(words);
     const tx = (await fn.send(words)) as ethers.ContractTransactionResponse;
-    const rcpt = await tx.wait(1);
-    if (!rcpt || rcpt.status !== 1) throw new Error(`recordAccesses transaction ${tx.hash} failed`);
+    const rcpt = await minedReceipt(tx);
+    if (rcpt.status !== 1) throw new Error(`recordAccesses transaction ${tx.hash} failed`);
     // The transaction's Accessed log lists the recorded words, AccessRefused the others.
     const ok = new Map<bigint, number>();
     let logged = 0;
