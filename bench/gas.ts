@@ -13,6 +13,7 @@
  * A batch costs the same whatever its size, so gas per reading = gas per batch / batch size. Every
  * figure is steady state: each gateway has anchored before (its head slot is not new).
  */
+import { minedReceipt } from '../contracts/mined-receipt';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ethers } from 'ethers';
@@ -115,7 +116,7 @@ export async function main(): Promise<void> {
       const items: Array<ReturnType<typeof pbItem>> = [];
       for (let k = 0; k < perGateway; k++) for (const g of gws) items.push(pbItem(g));
       const tx = items.length === 1 ? await perBatchAs.getFunction('anchor').send(...items[0]!) : await perBatchAs.getFunction('anchorMany').send(...[0, 1, 2, 3, 4, 5].map((col) => items.map((it) => it[col])));
-      await (tx as ethers.ContractTransactionResponse).wait();
+      await minedReceipt(tx as ethers.ContractTransactionResponse);
       return figureOf((tx as ethers.ContractTransactionResponse).hash);
     };
     const firstPerBatch = await pbTx(['gw-1'], 1);
@@ -165,7 +166,7 @@ export async function main(): Promise<void> {
     const naiveArt = compileBenchContract('NaiveAnchor');
     const naive = (await (await new ethers.ContractFactory(naiveArt.abi, naiveArt.bytecode, operator!).deploy()).waitForDeployment()) as ethers.Contract;
     const naiveTx = (await naive.getFunction('anchorReadings').send(Array.from({ length: 100 }, (_, i) => ethers.id(`reading ${i}`)))) as ethers.ContractTransactionResponse;
-    await naiveTx.wait();
+    await minedReceipt(naiveTx);
     const naivePerReading = (await figureOf(naiveTx.hash)).gas / 100;
 
     const rows: Array<[string, TxFigure, number]> = [

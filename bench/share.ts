@@ -15,6 +15,7 @@
  *   npm run bench -- share [--patients N] [--batch N] [--users N]
  * Last line: {"readings", "fetch_verify_decrypt_s", "readings_verified_per_s", "gas_per_access", "accesses_per_tx", …}
  */
+import { minedReceipt } from '../contracts/mined-receipt';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,7 +72,7 @@ export async function main(args: string[]): Promise<void> {
     await setOwnerKey(hosp!, d.registry, 'h', owner.publicKey);
     const nodeDir = join(dir, 'node');
     const nid = loadChainNodeIdentity(nodeDir);
-    await (await admin!.sendTransaction({ to: nid.operatorAddress, value: ethers.parseEther('100') })).wait();
+    await minedReceipt(await admin!.sendTransaction({ to: nid.operatorAddress, value: ethers.parseEther('100') }));
     await registerNode(admin!, d.registry, { id: 'node-1', operator: nid.operatorAddress, blsPublicKey: nid.bls.publicKey, pop: nid.bls.proofOfPossession, x25519PublicKey: nid.x25519PublicKey });
     const gsk = blsKeygen(new Uint8Array(randomBytes(48)));
     await registerGateway(hosp!, d.registry, { id: 'gw-ward', hospital: 'h', blsPublicKey: blsPublicKey(gsk), pop: blsPopProve(gsk) });

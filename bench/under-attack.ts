@@ -14,6 +14,7 @@
  * Latencies are wall time per operation; an operation succeeds when the batch's receipt checks or
  * the handshake completes.
  */
+import { minedReceipt } from '../contracts/mined-receipt';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -115,7 +116,7 @@ export async function main(args: string[]): Promise<void> {
     const d = await deployContracts(admin!);
     await registerHospital(admin!, d.registry, 'h', await hosp!.getAddress());
     const nk = loadChainNodeIdentity(join(dir, 'node'));
-    await (await admin!.sendTransaction({ to: nk.operatorAddress, value: ethers.parseEther('100') })).wait();
+    await minedReceipt(await admin!.sendTransaction({ to: nk.operatorAddress, value: ethers.parseEther('100') }));
     await registerNode(admin!, d.registry, { id: 'node-1', operator: nk.operatorAddress, blsPublicKey: nk.bls.publicKey, pop: nk.bls.proofOfPossession, x25519PublicKey: nk.x25519PublicKey });
     const ids = Array.from({ length: gateways }, (_, i) => `gw-${i}`);
     const sks: Record<string, Uint8Array> = {};

@@ -2,6 +2,7 @@
  * Typed access to the deployed contracts for the rest of the code: registry reads for the
  * handshake and ingest, anchoring and head/root reads for the chain node and verifiers.
  */
+import { minedReceipt } from './mined-receipt';
 import { ethers } from 'ethers';
 import { loadArtifact } from './artifacts';
 import { decodeHeader, headerBytesHash, type BatchHeader } from '../protocol/batch';
@@ -454,20 +455,6 @@ export interface GrantEvent {
   revokedIn?: { txHash: string; blockNumber: number };
 }
 
-/**
- * The receipt of a sent transaction, asked for until it is there: at once, then after 5 ms, doubling
- * up to 250 ms. tx.wait(1) waits for new-block events once its first look misses, and counts
- * confirmations against a block number ethers caches for 250 ms: on a chain that mines only when a
- * transaction comes (anvil), a wait that misses its block can wait for the next transaction.
- */
-export async function minedReceipt(tx: ethers.TransactionResponse): Promise<ethers.TransactionReceipt> {
-  for (let delay = 5; ; delay = Math.min(2 * delay, 250)) {
-    const r = await tx.provider.getTransactionReceipt(tx.hash);
-    if (r) return r;
-    await new Promise((resolve) => setTimeout(resolve, delay));
-  }
-}
-
 /** Packs an access into the one word recordAccesses takes: grantId ‖ fromTime ‖ toTime. */
 export function packAccess(a: AccessRecord): bigint {
   for (const [k, v] of [['grantId', a.grantId], ['fromTime', a.fromTime], ['toTime', a.toTime]] as const) {
@@ -487,20 +474,23 @@ export class AccessLogClient {
     const fn = this.contract.getFunction('grant');
     const args = [idToBytes32(g.hospital), idToBytes32(g.user), ethers.hexlify(g.patientScope), ethers.hexlify(g.tagsHash), g.fromTime, g.toTime, g.expiry];
     const id = (await fn.staticCall(...args)) as bigint;
-    const rcpt = await (await fn.send(...args)).wait(1);
-    return { grantId: Number(id), txHash: rcpt!.hash, blockNumber: rcpt!.blockNumber };
+    const rcpt = await minedReceipt(await fn.send(...args));
+    if (rcpt.status !== 1) throw new Error(`grant transaction ${rcpt.hash} failed`);
+    return { grantId: Number(id), txHash: rcpt.hash, blockNumber: rcpt.blockNumber };
   }
 
   async revoke(grantId: number): Promise<{ txHash: string; blockNumber: number }> {
     const fn = this.contract.getFunction('revokeGrant');
     await fn.staticCall(grantId);
-    const rcpt = await (await fn.send(grantId)).wait(1);
-    return { txHash: rcpt!.hash, blockNumber: rcpt!.blockNumber };
+    const rcpt = await minedReceipt(await fn.send(grantId));
+    if (rcpt.status !== 1) throw new Error(`revokeGrant transaction ${rcpt.hash} failed`);
+    return { txHash: rcpt.hash, blockNumber: rcpt.blockNumber };
   }
 
   async recordAccess(a: AccessRecord): Promise<string> {
     const tx = (await this.contract.getFunction('recordAccess').send(a.grantId, a.fromTime, a.toTime)) as ethers.ContractTransactionResponse;
-    await tx.wait(1);
+    const rcpt = await minedReceipt(tx);
+    if (rcpt.status !== 1) throw new Error(`recordAccess transaction ${tx.hash} failed`);
     return tx.hash;
   }
 

@@ -12,6 +12,7 @@ import { ProtocolError } from '../protocol/errors';
 import { foldRoot, linkGroup } from '../protocol/fold';
 import { idToBytes32 } from './ids';
 import { sendChecked, type SentTx } from './refusals';
+import { minedReceipt } from './mined-receipt';
 
 export interface Deployment {
   readonly registry: string;
@@ -26,8 +27,9 @@ export interface Deployment {
 async function deploy(name: ContractName, signer: ethers.Signer, args: unknown[]): Promise<{ address: string; block: number }> {
   const { abi, bytecode } = loadArtifact(name);
   const c = await new ethers.ContractFactory(abi, bytecode, signer).deploy(...args);
-  const rcpt = await c.deploymentTransaction()!.wait(1);
-  return { address: await c.getAddress(), block: rcpt!.blockNumber };
+  const rcpt = await minedReceipt(c.deploymentTransaction()!);
+  if (rcpt.status !== 1) throw new Error(`deploying ${name}: transaction ${rcpt.hash} failed`);
+  return { address: await c.getAddress(), block: rcpt.blockNumber };
 }
 
 export async function deployContracts(admin: ethers.Signer, opts: { trustless?: boolean } = {}): Promise<Deployment> {

@@ -7,6 +7,7 @@
  */
 import { ethers } from 'ethers';
 import { loadArtifact, type ContractName } from './artifacts';
+import { minedReceipt } from './mined-receipt';
 
 const ROLE_NAMES: Record<string, string> = {
   [ethers.ZeroHash]: 'DEFAULT_ADMIN_ROLE',
@@ -149,13 +150,12 @@ export async function sendChecked(contract: ethers.Contract, contractName: Contr
   } catch (err) {
     throw decodeRefusal(err, contractName) ?? explainChainError(err, who);
   }
-  let rcpt: ethers.TransactionReceipt | null;
-  try {
-    rcpt = await tx.wait(1);
-  } catch (err) {
-    const again = await f.staticCall(...args).then(() => err, (e: unknown) => e);
-    throw decodeRefusal(again, contractName) ?? explainChainError(err, who);
+  const rcpt = await minedReceipt(tx);
+  if (rcpt.status !== 1) {
+    // Mined but reverted (the state moved between simulation and inclusion): say why if we can.
+    const failed = new Error(`${fn} transaction ${tx.hash} failed`);
+    const again = await f.staticCall(...args).then(() => failed, (e: unknown) => e);
+    throw decodeRefusal(again, contractName) ?? explainChainError(again, who);
   }
-  if (!rcpt || rcpt.status !== 1) throw new Error(`${fn} transaction ${tx.hash} failed`);
   return { txHash: tx.hash, blockNumber: rcpt.blockNumber, gasUsed: rcpt.gasUsed, receipt: rcpt };
 }

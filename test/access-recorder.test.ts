@@ -5,6 +5,7 @@
 // chain recorded its access, and a failed transaction fails its callers (through the node: they are
 // served nothing). First with a fake clock and timer and a stand-in for AccessLog (named as such)
 // for the timing rules, then on the real chain (anvil, AccessLog, the chain node).
+import { minedReceipt } from '../contracts/mined-receipt';
 import t from 'tap';
 import tap from 'tap';
 import { join } from 'node:path';
@@ -170,7 +171,7 @@ t.test('on the chain (anvil, AccessLog)', async (t) => {
   const w = await shareWorld(t);
   await w.addUser('dr-r');
   const nid = loadChainNodeIdentity(join(w.dir, 'node-r'));
-  await (await w.consortiumAdmin.sendTransaction({ to: nid.operatorAddress, value: ethers.parseEther('10') })).wait();
+  await minedReceipt(await w.consortiumAdmin.sendTransaction({ to: nid.operatorAddress, value: ethers.parseEther('10') }));
   await registerNode(w.consortiumAdmin, w.deployment.registry, { id: 'node-r', operator: nid.operatorAddress, blsPublicKey: nid.bls.publicKey, pop: nid.bls.proofOfPossession, x25519PublicKey: nid.x25519PublicKey });
   const real = new AccessLogClient(new ethers.NonceManager(nid.operator.connect(w.provider)), w.deployment.accessLog);
   const FROM = Date.UTC(2026, 0, 10);
@@ -256,7 +257,7 @@ t.test('on the chain (anvil, AccessLog)', async (t) => {
   t.test('a transaction the chain refuses fails each of its callers; the next group is sent', async (t) => {
     // An operator the registry does not list: AccessLog reverts (NotANode) for the whole transaction.
     const stranger = ethers.Wallet.createRandom().connect(w.provider);
-    await (await w.consortiumAdmin.sendTransaction({ to: stranger.address, value: ethers.parseEther('1') })).wait();
+    await minedReceipt(await w.consortiumAdmin.sendTransaction({ to: stranger.address, value: ethers.parseEther('1') }));
     const bad = new AccessRecorder(new AccessLogClient(new ethers.NonceManager(stranger), w.deployment.accessLog));
     const hold = bad.announce();
     const ps = grants.slice(0, 3).map((g) => bad.record(next(g)));

@@ -2,6 +2,7 @@
 // receipts' fold proofs against the logged root, the events and the headers rebuilding each
 // gateway's chain (only each group's head is on chain), what a dishonest node's anchors look like
 // to a verifier, and a property over random interleavings of gateways and batches.
+import { minedReceipt } from '../contracts/mined-receipt';
 import t from 'tap';
 import fc from 'fast-check';
 import { ethers } from 'ethers';
@@ -117,7 +118,7 @@ t.test('folded anchoring on anvil', async (t) => {
   t.test('what a dishonest node can anchor, and how a verifier sees it', async (t) => {
     const raw = client.contract.getFunction('anchorFolded');
     const asGroup = (g: string, first: number, count: number, prev: Uint8Array, head: Uint8Array) => [idToBytes32(g), first, count, ethers.hexlify(prev), ethers.hexlify(head)];
-    await (await raw.send([asGroup('gw-c', 1, 3, zero, h('a head with no headers behind it'))], ethers.hexlify(foldRoot([H('gw-c', 1), H('gw-c', 2), H('gw-c', 3)])))).wait();
+    await minedReceipt(await raw.send([asGroup('gw-c', 1, 3, zero, h('a head with no headers behind it'))], ethers.hexlify(foldRoot([H('gw-c', 1), H('gw-c', 2), H('gw-c', 3)]))));
     t.equal((await client.head('gw-c')).seq, 3, 'the contract cannot see the headers between a group\'s ends: it takes a head no header hashes to');
     await new Promise((r) => setTimeout(r, 300)); // past ethers' 250 ms cache of identical requests (the last subtest read the same logs)
     const groups = await readAnchors(provider, d.anchor, d.deployBlock);
@@ -126,7 +127,7 @@ t.test('folded anchoring on anvil', async (t) => {
     t.ok(c.every((e) => e.problem && /anchored head/.test(e.problem)), 'the verifier reports that the stored headers do not end in the anchored head');
     t.equal(await refusal(client.anchor(req('gw-c', 4))), 'WrongPrevHash', "and the gateway's real next batch is refused: the node has blocked its chain");
     // A fold root that is not the headers' (the node's word, unchecked on chain): the receipts' proofs do not hold.
-    await (await raw.send([asGroup('gw-b', 3, 2, H('gw-b', 2), H('gw-b', 4))], ethers.id('not the root of the headers'))).wait();
+    await minedReceipt(await raw.send([asGroup('gw-b', 3, 2, H('gw-b', 2), H('gw-b', 4))], ethers.id('not the root of the headers')));
     const b = resolveAnchors(await readAnchors(provider, d.anchor, d.deployBlock), stored).filter((e) => e.gatewayId === 'gw-b' && e.seq > 2);
     t.same(b.map((e) => e.headerHash), [hex(H('gw-b', 3)), hex(H('gw-b', 4))], 'the chain of headers itself links');
     t.ok(b.every((e) => e.problem && /fold to/.test(e.problem)), 'but the logged fold root is reported as not the headers\'');

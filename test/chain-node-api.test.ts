@@ -1,5 +1,6 @@
 // The chain node over real HTTP with a real anvil: batches only inside handshake sessions, sessions
 // re-established after a node restart, data users may not submit, refusals are uniform.
+import { minedReceipt } from '../contracts/mined-receipt';
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +29,7 @@ t.test('chain node API', async (t) => {
   t.teardown(() => rmSync(data, { recursive: true, force: true }));
   const { anvil, provider, admin, hosp, d } = await chainWithHospital(t);
   const nodeId = loadChainNodeIdentity(join(data, 'node'));
-  await (await admin.sendTransaction({ to: nodeId.operatorAddress, value: ethers.parseEther('10') })).wait();
+  await minedReceipt(await admin.sendTransaction({ to: nodeId.operatorAddress, value: ethers.parseEther('10') }));
   await registerNode(admin, d.registry, { id: 'node-1', operator: nodeId.operatorAddress, blsPublicKey: nodeId.bls.publicKey, pop: nodeId.bls.proofOfPossession, x25519PublicKey: nodeId.x25519PublicKey });
   const gsk = blsKeygen(new Uint8Array(randomBytes(48)));
   await registerGateway(hosp, d.registry, { id: 'gw-1', hospital: 'h', blsPublicKey: blsPublicKey(gsk), pop: blsPopProve(gsk) });

@@ -1,4 +1,5 @@
 // The registry and anchor contracts on a real anvil chain.
+import { minedReceipt } from '../contracts/mined-receipt';
 import t from 'tap';
 import fc from 'fast-check';
 import { ethers } from 'ethers';
@@ -123,7 +124,7 @@ t.test('registry and anchors on anvil', async (t) => {
     const k = key(8);
     await registerGateway(hospAdmin!, d.registry, { id: 'gw-r', hospital: 'hospital-a', blsPublicKey: k.pk, pop: k.pop });
     await anchorsAsNode.anchor(batch('gw-r', 1, zero));
-    await (await (reg.connect(hospAdmin!) as ethers.Contract).getFunction('revoke').send(idToBytes32('gw-r'))).wait();
+    await minedReceipt(await (reg.connect(hospAdmin!) as ethers.Contract).getFunction('revoke').send(idToBytes32('gw-r')));
     t.match(await rc.getEntry('gw-r'), { active: false });
     t.equal(await revertName(anchorsAsNode.anchor(batch('gw-r', 2, h('gw-r/1')))), 'GatewayNotActive');
   });
@@ -135,7 +136,7 @@ t.test('registry and anchors on anvil', async (t) => {
     const rot = (reg.connect(hospAdmin!) as ethers.Contract).getFunction('rotateKey');
     t.equal(await revertName(rot.send(idToBytes32('gw-rot'), g2ToEip2537(k2.pk), g1ToEip2537(k1.pop), ethers.ZeroHash)), 'BadProofOfPossession', 'the new key must be proven');
     t.equal(await revertName((reg.connect(stranger!) as ethers.Contract).getFunction('rotateKey').send(idToBytes32('gw-rot'), g2ToEip2537(k2.pk), g1ToEip2537(k2.pop), ethers.ZeroHash)), 'NotHospitalAdmin', "only the gateway's hospital rotates its key");
-    const rcpt = await (await rot.send(idToBytes32('gw-rot'), g2ToEip2537(k2.pk), g1ToEip2537(k2.pop), ethers.ZeroHash)).wait();
+    const rcpt = await minedReceipt(await rot.send(idToBytes32('gw-rot'), g2ToEip2537(k2.pk), g1ToEip2537(k2.pop), ethers.ZeroHash));
     t.equal(reg.interface.parseLog(rcpt!.logs[0]!)?.name, 'KeyRotated');
     t.match(await rc.getEntry('gw-rot'), { epoch: 2, active: true });
     t.same((await rc.getEntry('gw-rot'))!.blsPublicKey, k2.pk);
@@ -149,7 +150,7 @@ t.test('registry and anchors on anvil', async (t) => {
     const asNode2 = new AnchorClient(op2!, d.anchor);
     await asNode2.anchor(batch('gw-2', 10, h('gw-2/9')));
     t.equal(await revertName((reg.connect(hospAdmin!) as ethers.Contract).getFunction('revoke').send(idToBytes32('node-2'))), 'AccessControlUnauthorizedAccount', 'only a consortium admin revokes a node');
-    await (await reg.getFunction('revoke').send(idToBytes32('node-2'))).wait();
+    await minedReceipt(await reg.getFunction('revoke').send(idToBytes32('node-2')));
     t.equal(await revertName(asNode2.anchor(batch('gw-2', 11, h('gw-2/10')))), 'NotANode');
   });
 
@@ -207,7 +208,7 @@ t.test('registry: users carry an encryption key, hospitals an owner key', async 
   // Rotation replaces both keys of a user; a zero encryption key is refused.
   const uk3 = key(52);
   t.equal(await revertName(reg.getFunction('rotateKey').send(idToBytes32('dr-lee'), g2ToEip2537(uk3.pk), g1ToEip2537(uk3.pop), ethers.ZeroHash)), 'MissingKey');
-  await (await reg.getFunction('rotateKey').send(idToBytes32('dr-lee'), g2ToEip2537(uk3.pk), g1ToEip2537(uk3.pop), ethers.hexlify(new Uint8Array(32).fill(0x77)))).wait();
+  await minedReceipt(await reg.getFunction('rotateKey').send(idToBytes32('dr-lee'), g2ToEip2537(uk3.pk), g1ToEip2537(uk3.pop), ethers.hexlify(new Uint8Array(32).fill(0x77))));
   t.same((await rc.getEntry('dr-lee'))!.encryptionPublicKey, new Uint8Array(32).fill(0x77));
   t.same((await rc.keyHistory('dr-lee')).map((k) => k.epoch), [1, 2], 'the key history from the events');
   // The hospital's owner key: only its admin publishes it.
@@ -286,7 +287,7 @@ t.test('access log: grants, revocation, and accesses recorded by nodes', async (
   t.equal(await revertName(asNode.recordAccess({ grantId: 99, fromTime: from, toTime: from })), 'UnknownGrant');
   // A revoked user's grants are no longer valid (getGrant), though the grant itself is not revoked.
   const { grantId: id4 } = await asOwner.grant(g());
-  await (await (new ethers.Contract(d.registry, loadArtifact('Registry').abi, hospAdmin) as ethers.Contract).getFunction('revoke').send(idToBytes32('dr-lee'))).wait();
+  await minedReceipt(await (new ethers.Contract(d.registry, loadArtifact('Registry').abi, hospAdmin) as ethers.Contract).getFunction('revoke').send(idToBytes32('dr-lee')));
   t.match(await asOwner.getGrant(id4), { revoked: false, validNow: false }, 'the user is revoked');
   const grants = await asOwner.grantEvents();
   t.same(grants.map((x) => [x.grantId, x.revokedIn !== undefined]), [[0, true], [1, true], [2, false], [3, false]], 'grants and revocations from the events');

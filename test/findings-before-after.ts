@@ -19,6 +19,7 @@
  * Signature checks are counted by wrapping the tree's mcl-wasm pairing backend; registry lookups by
  * wrapping its RegistryClient.getEntry.
  */
+import { minedReceipt } from '../contracts/mined-receipt';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -145,7 +146,7 @@ async function runPorts(root: string): Promise<Outcome[]> {
     const world = async (name: string, gateways: string[]) => {
       const dir = join(data, name);
       const keys = T.identity.loadChainNodeIdentity(dir);
-      await (await admin!.sendTransaction({ to: keys.operatorAddress, value: ethers.parseEther('10') })).wait();
+      await minedReceipt(await admin!.sendTransaction({ to: keys.operatorAddress, value: ethers.parseEther('10') }));
       await T.deploy.registerNode(admin!, d.registry, { id: name, operator: keys.operatorAddress, blsPublicKey: keys.bls.publicKey, pop: keys.bls.proofOfPossession, x25519PublicKey: keys.x25519PublicKey });
       const sk: Record<string, Uint8Array> = {};
       for (const g of gateways) {

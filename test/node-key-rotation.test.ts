@@ -5,6 +5,7 @@
 // handshakes again once the node restarted with the new keys (receipt checked against the new BLS
 // key), and refuses to talk to the node once it is revoked; the node refuses an M1 for itself once
 // revoked, whatever the initiator's cache said.
+import { minedReceipt } from '../contracts/mined-receipt';
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,7 +37,7 @@ t.test("the node's own key rotation and revocation during a gateway's session", 
   const { anvil, provider, admin, hosp, d } = await chainWithHospital(t);
   const dataDir = join(data, 'node');
   const keys = loadChainNodeIdentity(dataDir);
-  await (await admin.sendTransaction({ to: keys.operatorAddress, value: ethers.parseEther('10') })).wait();
+  await minedReceipt(await admin.sendTransaction({ to: keys.operatorAddress, value: ethers.parseEther('10') }));
   await registerNode(admin, d.registry, { id: 'node-1', operator: keys.operatorAddress, blsPublicKey: keys.bls.publicKey, pop: keys.bls.proofOfPossession, x25519PublicKey: keys.x25519PublicKey });
   const gsk = blsKeygen(random(48));
   await registerGateway(hosp, d.registry, { id: 'gw-1', hospital: 'h', blsPublicKey: blsPublicKey(gsk), pop: blsPopProve(gsk) });

@@ -2,6 +2,7 @@
 // an anonymous attacker (from its own source address, 127.0.0.2) does what the audit did, and
 // honest gateways (from 127.0.0.1) must still be served. Each finding's case, ported to the API of the
 // code before the fixes, fails there and passes here: node dist/test/findings-before-after.js.
+import { minedReceipt } from '../contracts/mined-receipt';
 import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,7 +36,7 @@ t.test('the chain node under attack', async (t) => {
   t.teardown(() => rmSync(data, { recursive: true, force: true }));
   const { anvil, provider, admin, hosp, d } = await chainWithHospital(t);
   const nodeKeys = loadChainNodeIdentity(join(data, 'node'));
-  await (await admin.sendTransaction({ to: nodeKeys.operatorAddress, value: ethers.parseEther('10') })).wait();
+  await minedReceipt(await admin.sendTransaction({ to: nodeKeys.operatorAddress, value: ethers.parseEther('10') }));
   await registerNode(admin, d.registry, { id: 'node-1', operator: nodeKeys.operatorAddress, blsPublicKey: nodeKeys.bls.publicKey, pop: nodeKeys.bls.proofOfPossession, x25519PublicKey: nodeKeys.x25519PublicKey });
   const gsk: Record<string, Uint8Array> = {};
   for (const id of ['gw-1', 'gw-2']) {

@@ -2,6 +2,7 @@
 // patient tag key), chain node "node-1" running over HTTP with the AccessLog configured, gateway
 // "gw-1" submitting real batches through the gateway's client, and data users registered with BLS
 // and encryption keys. Everything stopped by the test's teardown.
+import { minedReceipt } from '../contracts/mined-receipt';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,7 +62,7 @@ export async function shareWorld(t: { teardown(fn: () => unknown): void }): Prom
   const owner = await generateOwnerKeyPair();
   await setOwnerKey(hosp, d.registry, 'h', owner.publicKey);
   const nid = loadChainNodeIdentity(join(dir, 'node'));
-  await (await admin.sendTransaction({ to: nid.operatorAddress, value: ethers.parseEther('10') })).wait();
+  await minedReceipt(await admin.sendTransaction({ to: nid.operatorAddress, value: ethers.parseEther('10') }));
   await registerNode(admin, d.registry, { id: 'node-1', operator: nid.operatorAddress, blsPublicKey: nid.bls.publicKey, pop: nid.bls.proofOfPossession, x25519PublicKey: nid.x25519PublicKey });
   const gsk = blsKeygen(new Uint8Array(randomBytes(48)));
   await registerGateway(hosp, d.registry, { id: 'gw-1', hospital: 'h', blsPublicKey: blsPublicKey(gsk), pop: blsPopProve(gsk) });

@@ -1,6 +1,7 @@
 // TLS on the other listeners, with real clients: the chain node's API over HTTPS (a gateway's client
 // trusting the consortium CA submits a batch and gets its receipt; one that does not trust it is
 // refused), the monitoring listener over HTTPS, MLLP over TLS; plaintext off loopback refused.
+import { minedReceipt } from '../contracts/mined-receipt';
 import t from 'tap';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
@@ -63,7 +64,7 @@ t.test('chain node API over HTTPS: the gateway submits with the consortium CA; u
   const data = join(dir, 'node-data');
   const { anvil, provider, admin, hosp, d } = await chainWithHospital(t);
   const nodeId = loadChainNodeIdentity(data);
-  await (await admin.sendTransaction({ to: nodeId.operatorAddress, value: ethers.parseEther('10') })).wait();
+  await minedReceipt(await admin.sendTransaction({ to: nodeId.operatorAddress, value: ethers.parseEther('10') }));
   await registerNode(admin, d.registry, { id: 'node-1', operator: nodeId.operatorAddress, blsPublicKey: nodeId.bls.publicKey, pop: nodeId.bls.proofOfPossession, x25519PublicKey: nodeId.x25519PublicKey });
   const gsk = blsKeygen(new Uint8Array(randomBytes(48)));
   await registerGateway(hosp, d.registry, { id: 'gw-1', hospital: 'h', blsPublicKey: blsPublicKey(gsk), pop: blsPopProve(gsk) });

@@ -10,6 +10,7 @@ import { deployContracts, setOwnerKey, registerGateway, registerHospital, regist
 import { bytes32ToId, idToBytes32 } from '../../contracts/ids';
 import { RegistryClient } from '../../contracts/clients';
 import { explainChainError, type SentTx } from '../../contracts/refusals';
+import { minedReceipt } from '../../contracts/mined-receipt';
 import type { PartyIdentity, PartyRole } from '../../contracts/party-identity';
 
 export interface AdminContext {
@@ -36,8 +37,9 @@ async function fund(signer: ethers.Signer, to: string, eth: string | undefined):
   }
   try {
     const tx = await signer.sendTransaction({ to, value });
-    const r = await tx.wait(1);
-    return { tx: tx.hash, block: r!.blockNumber, gasUsed: r!.gasUsed.toString() };
+    const r = await minedReceipt(tx);
+    if (r.status !== 1) throw new Error(`transfer ${tx.hash} failed`);
+    return { tx: tx.hash, block: r.blockNumber, gasUsed: r.gasUsed.toString() };
   } catch (err) {
     throw explainChainError(err, await signer.getAddress());
   }
