@@ -501,6 +501,18 @@ export function buildBatch(a: BuildBatchInput): BuiltBatch {
 }
 
 /**
+ * Runs buildBatchSteps (or any such generator) to its end, awaiting `pause` between its steps (null:
+ * no pause). The caller decides what a pause is (yield to I/O, count it); nothing here waits itself.
+ */
+export async function driveSteps<T>(steps: Generator<void, T, void>, pause: (() => Promise<void> | void) | null): Promise<T> {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (pause) await pause();
+  }
+}
+
+/**
  * buildBatch in steps: the generator yields after every `slicesPerStep` slices (key derivation,
  * encryption, leaf hashes: the costly part), so a caller on a busy thread can let other work run in
  * between; its return value is buildBatch's. Same batch, byte for byte.

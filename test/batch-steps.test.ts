@@ -1,7 +1,7 @@
 // protocol/batch.ts buildBatchSteps: the batch built in steps (what the gateway's inline sealing
 // runs, yielding to I/O between them) is buildBatch's, byte for byte.
 import t from 'tap';
-import { buildBatch, buildBatchSteps, encodeHeader, type BuiltBatch } from '../protocol/batch';
+import { buildBatch, buildBatchSteps, driveSteps, encodeHeader } from '../protocol/batch';
 import type { Reading } from '../protocol/reading';
 
 const T0 = 1_764_000_000_000;
@@ -14,15 +14,9 @@ t.test('the same batch in steps, and a step every slicesPerStep slices', async (
     const whole = buildBatch(input);
     const steps = buildBatchSteps(input, per);
     let yields = 0;
-    let built: BuiltBatch;
-    for (;;) {
-      const r = steps.next();
-      if (r.done) {
-        built = r.value;
-        break;
-      }
+    const built = await driveSteps(steps, () => {
       yields++;
-    }
+    });
     t.equal(Buffer.from(built.envelope).toString('hex'), Buffer.from(whole.envelope).toString('hex'), `${n} readings: same envelope`);
     t.equal(Buffer.from(encodeHeader(built.header)).toString('hex'), Buffer.from(encodeHeader(whole.header)).toString('hex'), 'same header');
     t.equal(yields, Math.max(0, Math.ceil(Math.min(n, patients) / Math.max(1, per)) - 1), `${yields} pauses for ${Math.min(n, patients)} slices, ${per} a step`);

@@ -12,7 +12,7 @@
  * resident memory it does not load (docs/raspberry-pi.md).
  */
 import { randomBytes } from 'node:crypto';
-import { buildBatchSteps, encodeHeader, headerHash, type BuiltBatch, type EpochKey } from '../../protocol/batch';
+import { buildBatchSteps, driveSteps, encodeHeader, headerHash, type EpochKey } from '../../protocol/batch';
 import { patientTag } from '../../protocol/sharing/tags';
 import type { Reading } from '../../protocol/reading';
 import type { BatchSubmission } from '../../protocol/submission';
@@ -95,15 +95,7 @@ export async function buildSealedBatchInSteps(input: SealInput, keys: SealKeys, 
   const { gatewayId, seq } = input;
   const epoch = input.epoch ?? (await ringFor(gatewayId, keys).current());
   const steps = buildBatchSteps({ gatewayId, seq, prevHash: input.prevHash, readings: input.readings, tagKey: keys.patientTagKey, tagOf: tagCacheFor(keys.patientTagKey), epoch, sealedAt: input.sealedAt, watermark: input.watermark });
-  let built: BuiltBatch;
-  for (;;) {
-    const r = steps.next();
-    if (r.done) {
-      built = r.value;
-      break;
-    }
-    if (pause) await pause();
-  }
+  const built = await driveSteps(steps, pause);
   const hh = headerHash(built.header);
   const submission: BatchSubmission = {
     v: 2,
